@@ -1,0 +1,53 @@
+"""index: ``Layer.from_tar`` on a plain 50,000-entry tar vs ``tar -tvf`` on the same file."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from . import Row, Scale, benchmark, measured, median
+from .data import make_index_tar
+
+NAME = "index"
+
+
+def _tar_tvf(path: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(["tar", "-tvf", str(path)], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def _from_tar(path: Path) -> float:
+    from layerlab import Layer
+
+    start = time.perf_counter()
+    layer = Layer.from_tar(path)
+    elapsed = time.perf_counter() - start
+    assert len(layer) > 0
+    return elapsed
+
+
+@benchmark(NAME, "Layer.from_tar on a plain layer tar vs tar -tvf (goal <= 3x)")
+def run(scale: Scale, workdir: Path) -> list[Row]:
+    tar_path = workdir / "index.tar"
+    info = make_index_tar(tar_path, scale.tar_entries)
+    if shutil.which("tar") is None:
+        raise RuntimeError("the index benchmark needs GNU tar (or bsdtar) on PATH")
+    _from_tar(tar_path)  # warm the page cache and imports for both sides
+    _tar_tvf(tar_path)
+    ours: list[float] = []
+    ref: list[float] = []
+    for _ in range(scale.index_runs):  # interleaved, so drift hits both sides alike
+        ours.append(_from_tar(tar_path))
+        ref.append(_tar_tvf(tar_path))
+    detail = (
+        f"median of {scale.index_runs}; {info['entries']:,} entries "
+        f"(d {info.get('dir', 0)}, f {info.get('file', 0)}, l {info.get('symlink', 0)}), "
+        f"{info['bytes'] / 2**20:.0f} MiB"
+    )
+    return [
+        measured(NAME, f"Layer.from_tar ({info['entries']:,} entries)", median(ours), "s",
+                 reference=median(ref), reference_name="tar -tvf", max_ratio=3, detail=detail),
+    ]

@@ -1,0 +1,697 @@
+"""Container: an image plus one mutable read-write layer on top.
+
+``container = image + read-write layer``. Every change a container makes lands in its
+read-write layer, exactly as in an overlayfs upper directory:
+
+* the first change to a file from a lower layer *copies it up* (the whole file, even for
+  a chmod); each copy-up is recorded in :attr:`Container.copy_ups`;
+* deleting a lower path leaves a *whiteout*; removing a lower directory and creating it
+  again makes the new one *opaque*, so the old children do not come back;
+* renaming a lower directory is a whiteout of the old name plus a full copy of the tree
+  under the new name (overlayfs without ``redirect_dir`` refuses the rename, and ``mv``
+  falls back to copy and delete);
+* a file whose name starts with ``.wh.`` is refused: a layer could not tell it from a
+  whiteout.
+
+The read-write layer stays after :meth:`Container.stop` and goes with :meth:`Container.rm`.
+:meth:`Container.commit` turns it into an immutable layer and returns a new image.
+
+A *running* container adds a process space (see :mod:`layerlab.processes`); the
+commands it runs go through layerlab's small simulated shell, which never touches the
+host filesystem.
+
+>>> from layerlab import Image, Layer
+>>> img = Image.from_layers([Layer.from_dict({"/etc/motd": "hello\\n"})])
+>>> c = img.create_container(name="demo")
+>>> c.write("/happy.txt", "I was here\\n")
+>>> c.append("/etc/motd", "changed\\n")
+>>> [str(change) for change in c.diff()]
+['C /etc', 'C /etc/motd', 'A /happy.txt']
+>>> c.copy_ups[0].path, c.copy_ups[0].from_layer
+('/etc', 0)
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from .entry import Entry, EntryKind
+from .errors import (
+    ContainerStateError,
+    DirectoryNotEmptyError,
+    IsADirectoryError_,
+    NotADirectoryError_,
+    PathExistsError,
+    PathLookupError,
+    PathNotFoundError,
+    UnsafePathError,
+)
+from .image import HistoryEntry, Image
+from .layer import Layer
+from .paths import ROOT, ancestors, join, normalize, split
+from .processes import DEFAULT_HOST, Host, Process
+from .union import View, is_reserved_name
+
+if TYPE_CHECKING:
+    from .shell import ExecResult
+
+__all__ = ["Change", "Container", "ContainerState", "CopyUp", "ReadWriteLayer"]
+
+#: first tick of the logical clock that stamps mtimes (2026-01-01T00:00:00Z)
+CLOCK_START = 1767225600
+_MAX_HOPS = 40
+_DAEMONS = frozenset({"sh", "bash", "ash", "dash", "sleep", "top", "tail", "nginx", "httpd",
+                      "redis-server", "postgres", "init", "tini"})
+
+
+class ContainerState(str, enum.Enum):
+    """Docker's lifecycle states."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    EXITED = "exited"
+    REMOVED = "removed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class CopyUp:
+    """A lower file or directory copied into the read-write layer before its first change."""
+
+    seq: int
+    path: str
+    kind: EntryKind
+    from_layer: int
+    operation: str
+
+    def __str__(self) -> str:
+        return f"copy-up {self.path} ({self.kind}) from layer {self.from_layer} for {self.operation}"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of ``docker diff``: ``A`` added, ``C`` changed, ``D`` deleted."""
+
+    kind: str
+    path: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.path}"
+
+
+class ReadWriteLayer:
+    """What is physically in the container's upper directory, whiteouts included.
+
+    The one mutable thing in layerlab. Read it; change it through the container.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.data: dict[str, bytes] = {}
+        self.whiteouts: set[str] = set()
+        self.opaques: set[str] = set()
+
+    def paths(self) -> list[str]:
+        return sorted(set(self.entries) | self.whiteouts)
+
+    def __len__(self) -> int:
+        return len(self.entries) + len(self.whiteouts)
+
+    def listing(self) -> list[Entry]:
+        """Every entry in the upper directory, markers included, sorted by path."""
+        marks = [Entry(p, EntryKind.WHITEOUT) for p in self.whiteouts]
+        marks += [Entry(p, EntryKind.OPAQUE, mode=0o755) for p in self.opaques]
+        return sorted([*self.entries.values(), *marks], key=lambda e: (e.path, e.kind.is_marker))
+
+    def to_layer(self, *, created_by: str = "", comment: str = "") -> Layer:
+        """Freeze the current contents into an immutable layer (deterministic tar)."""
+        markers = [Entry(p, EntryKind.WHITEOUT) for p in self.whiteouts]
+        markers += [Entry(p, EntryKind.OPAQUE, mode=0o755) for p in self.opaques]
+        used = {e.digest for e in self.entries.values() if e.digest}
+        return Layer.from_entries(
+            [*self.entries.values(), *markers],
+            {d: b for d, b in self.data.items() if d in used},
+            created_by=created_by,
+            comment=comment,
+        )
+
+    def drop(self, top: str) -> None:
+        """Forget everything at ``top`` and below."""
+        def inside(p: str) -> bool:
+            return p == top or p.startswith(top + "/") or top == ROOT
+
+        for p in [p for p in self.entries if inside(p)]:
+            del self.entries[p]
+        self.whiteouts = {p for p in self.whiteouts if not inside(p)}
+        self.opaques = {p for p in self.opaques if not inside(p)}
+
+
+class Container:
+    """An image plus a read-write layer; optionally running, with its own processes.
+
+    Create with ``image.create_container(name=...)`` or ``Container(image)``.
+    """
+
+    _counter = 0
+
+    def __init__(
+        self,
+        image: Image,
+        *,
+        name: str | None = None,
+        host: Host | None = None,
+        clock_start: int = CLOCK_START,
+    ) -> None:
+        Container._counter += 1
+        self.image = image
+        self.name = name or f"container{Container._counter}"
+        self.id = hashlib.sha256(f"{image.id} {self.name}".encode()).hexdigest()
+        self.host = host or DEFAULT_HOST
+        self.rw = ReadWriteLayer()
+        self.copy_ups: list[CopyUp] = []
+        self.state = ContainerState.CREATED
+        self.exit_code: int | None = None
+        self._clock = clock_start
+        self._ns = self.host.namespace(self.name)
+        self._live: View | None = None
+        self._lower_count = len(image.layers)
+        self.env: dict[str, str] = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                    **image.config.env_dict()}
+        self.workdir = image.config.workdir or ROOT
+
+    def __repr__(self) -> str:
+        return (f"<Container {self.name} ({self.id[:12]}) {self.state}: "
+                f"{len(self.rw)} paths in the read-write layer>")
+
+    # --- state --------------------------------------------------------------------------
+    def _tick(self) -> int:
+        self._clock += 1
+        return self._clock
+
+    def _require_alive(self, action: str) -> None:
+        if self.state is ContainerState.REMOVED:
+            raise ContainerStateError(f"container {self.name}: cannot {action}: it was removed")
+
+    def _changed(self) -> None:
+        self._live = None
+
+    # --- the live view ------------------------------------------------------------------
+    def view(self) -> View:
+        """The container's merged filesystem: image layers plus the read-write layer."""
+        self._require_alive("look at its filesystem")
+        if self._live is None:
+            stack = self.image._stack.extended(self.rw.to_layer())  # noqa: SLF001
+            self._live = View(stack, self._lower_count)
+        return self._live
+
+    def _lookup(self, path: str) -> Entry | None:
+        view = self.view()
+        node = view._tree.lookup(path)  # noqa: SLF001
+        return node.entry if node else None
+
+    def _layer_of(self, path: str) -> int:
+        node = self.view()._tree.lookup(path)  # noqa: SLF001
+        return node.layer if node else -1
+
+    def _lower_has(self, path: str) -> bool:
+        """True if the image below shows something at ``path`` that the read-write layer
+        has not hidden with an opaque directory above it."""
+        if not self._lower_count:
+            return False
+        tree = self.image._stack.tree(self._lower_count - 1)  # noqa: SLF001
+        if tree.lookup(path) is None:
+            return False
+        return not any(a in self.rw.opaques for a in (ROOT, *ancestors(path)))
+
+    def _resolve(self, path: str, *, follow: bool) -> str:
+        """The real path an operation acts on: intermediate symlinks followed, and the last
+        component too when ``follow`` (a dangling last link names where to create)."""
+        view = self.view()
+        norm = normalize(path if path.startswith("/") else join(normalize(self.workdir), path))
+        for _ in range(_MAX_HOPS):
+            parent, name = split(norm)
+            if not name:
+                return ROOT
+            real_parent, node = view._node(parent, follow=True)  # noqa: SLF001
+            if not node.entry.is_dir:
+                raise NotADirectoryError_(f"{path!r}: {real_parent!r} is not a directory")
+            real = join(real_parent, name)
+            entry = self._lookup(real)
+            if follow and entry is not None and entry.kind is EntryKind.SYMLINK:
+                target = entry.linkname
+                norm = normalize(target if target.startswith("/") else join(real_parent, target))
+                continue
+            return real
+        raise PathLookupError(f"{path!r}: too many levels of symbolic links")
+
+    # --- copy-on-write ------------------------------------------------------------------
+    def _copy_up(self, path: str, operation: str) -> None:
+        """Bring a lower path (and its parent directories) into the read-write layer."""
+        for anc in (*ancestors(path), path):
+            if anc == ROOT or anc in self.rw.entries:
+                continue
+            entry = self._lookup(anc)
+            if entry is None:
+                raise PathNotFoundError(f"{anc!r}: no such file or directory")
+            layer = self._layer_of(anc)
+            if entry.is_regular:
+                data = self.view().read(anc)
+                self.rw.data[entry.digest or ""] = data
+                entry = replace(entry, kind=EntryKind.FILE, linkname="")
+            self.rw.entries[anc] = entry
+            self.copy_ups.append(CopyUp(len(self.copy_ups) + 1, anc, entry.kind, layer,
+                                        operation if anc == path else f"{operation} (parent)"))
+        self._changed()
+
+    def _ensure_parents(self, path: str, operation: str) -> None:
+        parent = split(path)[0]
+        if parent != ROOT and parent not in self.rw.entries:
+            self._copy_up(parent, operation)
+
+    def _inode(self, real: str) -> str:
+        """Hardlinks made in this container share an inode: act on the first name."""
+        entry = self.rw.entries.get(real)
+        return entry.linkname if entry is not None and entry.kind is EntryKind.HARDLINK else real
+
+    def _check_name(self, real: str) -> None:
+        if is_reserved_name(split(real)[1]):
+            raise UnsafePathError(
+                f"{real!r}: a file whose name starts with '.wh.' is refused: in a layer it "
+                "could not be told apart from a whiteout"
+            )
+
+    def _put(self, entry: Entry, data: bytes | None = None) -> None:
+        if data is not None:
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            entry = replace(entry, kind=EntryKind.FILE, size=len(data), digest=digest, linkname="")
+            self.rw.data[digest] = data
+        self.rw.entries[entry.path] = entry
+        self._changed()
+
+    # --- file operations ------------------------------------------------------------------
+    def read(self, path: str) -> bytes:
+        return self.view().read(self._resolve(path, follow=True))
+
+    def read_text(self, path: str, encoding: str = "utf-8") -> str:
+        return self.read(path).decode(encoding)
+
+    def stat(self, path: str, *, follow_symlinks: bool = False) -> Entry:
+        return self.view().stat(self._resolve(path, follow=follow_symlinks))
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.stat(path)
+        except PathLookupError:
+            return False
+        return True
+
+    def listdir(self, path: str = ROOT) -> list[str]:
+        return self.view().listdir(self._resolve(path, follow=True))
+
+    def walk(self, top: str = ROOT) -> Iterator[Entry]:
+        return self.view().walk(self._resolve(top, follow=True))
+
+    def write(self, path: str, data: bytes | str, *, append: bool = False,
+              mode: int | None = None) -> None:
+        """Write (or with ``append=True`` append to) a file, creating it if needed."""
+        self._require_alive("write")
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        real = self._inode(self._resolve(path, follow=True))
+        self._check_name(real)
+        entry = self._lookup(real)
+        if entry is not None and entry.is_dir:
+            raise IsADirectoryError_(f"{path!r}: is a directory")
+        if entry is not None and not entry.is_regular:
+            raise PathLookupError(f"{path!r}: cannot write to a {entry.kind}")
+        if entry is not None:
+            if append:
+                data = self.view().read(real) + data
+            if real not in self.rw.entries:
+                self._copy_up(real, "append" if append else "write")
+                entry = self.rw.entries[real]
+            base = replace(entry, mtime=self._tick())
+        else:
+            parent = self._lookup(split(real)[0])
+            if parent is None or not parent.is_dir:
+                raise PathNotFoundError(f"{path!r}: no such directory {split(real)[0]!r}")
+            self._ensure_parents(real, "create")
+            self.rw.whiteouts.discard(real)
+            base = Entry(real, EntryKind.FILE, mode=0o644, mtime=self._tick())
+        if mode is not None:
+            base = replace(base, mode=mode)
+        self._put(base, data)
+
+    def append(self, path: str, data: bytes | str) -> None:
+        """Append to a file (copying it up first if it comes from the image)."""
+        self.write(path, data, append=True)
+
+    def mkdir(self, path: str, *, parents: bool = False, mode: int = 0o755) -> None:
+        """Make a directory (``parents=True``: like ``mkdir -p``)."""
+        self._require_alive("mkdir")
+        real = self._resolve(path, follow=False)
+        if parents:
+            for anc in (*ancestors(real), real):
+                existing = self._lookup(anc)
+                if existing is None:
+                    self._mkdir_one(anc, mode)
+                elif existing.kind is EntryKind.SYMLINK:
+                    self.stat(anc, follow_symlinks=True)
+                elif not existing.is_dir:
+                    raise NotADirectoryError_(f"{path!r}: {anc!r} exists and is not a directory")
+            return
+        if self._lookup(real) is not None:
+            raise PathExistsError(f"{path!r}: file exists")
+        parent = self._lookup(split(real)[0])
+        if parent is None or not parent.is_dir:
+            raise PathNotFoundError(f"{path!r}: no such directory {split(real)[0]!r}")
+        self._mkdir_one(real, mode)
+
+    def _mkdir_one(self, real: str, mode: int) -> None:
+        self._check_name(real)
+        self._ensure_parents(real, "mkdir")
+        if real in self.rw.whiteouts:
+            # overlayfs: a directory created over a whiteout is opaque, or the lower
+            # children would come back.
+            self.rw.whiteouts.discard(real)
+            self.rw.opaques.add(real)
+        self._put(Entry(real, EntryKind.DIR, mode=mode, mtime=self._tick()))
+
+    def remove(self, path: str, *, recursive: bool = False, missing_ok: bool = False) -> None:
+        """Delete a file, link or empty directory (``recursive=True``: like ``rm -r``)."""
+        self._require_alive("remove")
+        real = self._resolve(path, follow=False)
+        if real == ROOT:
+            raise PathLookupError("refusing to remove '/'")
+        entry = self._lookup(real)
+        if entry is None:
+            if missing_ok:
+                return
+            raise PathNotFoundError(f"{path!r}: no such file or directory")
+        if entry.is_dir and not recursive and self.view().listdir(real):
+            raise DirectoryNotEmptyError(f"{path!r}: directory not empty")
+        self._detach_links(real)
+        lower = self._lower_has(real)
+        self.rw.drop(real)
+        if lower:
+            self._ensure_parents(real, "delete")
+            self.rw.whiteouts.add(real)
+        self._changed()
+
+    def _detach_links(self, top: str) -> None:
+        """Names hardlinked to a file that is going away keep its content."""
+        inside = [p for p in self.rw.entries if p == top or p.startswith(top + "/")]
+        for path, entry in list(self.rw.entries.items()):
+            if entry.kind is EntryKind.HARDLINK and entry.linkname in inside and path not in inside:
+                target = self.rw.entries[entry.linkname]
+                self.rw.entries[path] = replace(target, path=path)
+                for other, e in list(self.rw.entries.items()):
+                    if e.kind is EntryKind.HARDLINK and e.linkname == entry.linkname and other != path:
+                        self.rw.entries[other] = replace(e, linkname=path)
+
+    def rename(self, src: str, dst: str) -> None:
+        """Move ``src`` to ``dst`` (``rename(2)`` semantics: ``dst`` is the new name)."""
+        self._require_alive("rename")
+        real_src = self._resolve(src, follow=False)
+        real_dst = self._resolve(dst, follow=False)
+        entry = self._lookup(real_src)
+        if entry is None:
+            raise PathNotFoundError(f"{src!r}: no such file or directory")
+        if real_dst == real_src:
+            return
+        if real_dst.startswith(real_src + "/"):
+            raise PathLookupError(f"cannot move {src!r} into itself ({dst!r})")
+        target = self._lookup(real_dst)
+        if target is not None:
+            if entry.is_dir and not target.is_dir:
+                raise NotADirectoryError_(f"{dst!r}: not a directory")
+            if not entry.is_dir and target.is_dir:
+                raise IsADirectoryError_(f"{dst!r}: is a directory")
+            if target.is_dir and self.view().listdir(real_dst):
+                raise DirectoryNotEmptyError(f"{dst!r}: directory not empty")
+            self.remove(real_dst, recursive=True)
+        self._copy_tree(real_src, real_dst, "rename", keep_meta=True)
+        self.remove(real_src, recursive=True)
+
+    def copy(self, src: str, dst: str, *, recursive: bool = False) -> None:
+        """Copy a file (or with ``recursive=True`` a tree) to the new name ``dst``."""
+        self._require_alive("copy")
+        real_src = self._resolve(src, follow=not recursive)
+        entry = self._lookup(real_src)
+        if entry is None:
+            raise PathNotFoundError(f"{src!r}: no such file or directory")
+        if entry.is_dir and not recursive:
+            raise IsADirectoryError_(f"{src!r}: is a directory (use recursive=True)")
+        real_dst = self._resolve(dst, follow=False)
+        if real_dst.startswith(real_src + "/"):
+            raise PathLookupError(f"cannot copy {src!r} into itself ({dst!r})")
+        if entry.is_regular:
+            self.write(real_dst, self.view().read(real_src), mode=entry.mode)
+            return
+        self._copy_tree(real_src, real_dst, "copy", keep_meta=False)
+
+    def _copy_tree(self, real_src: str, real_dst: str, operation: str, *, keep_meta: bool) -> None:
+        view = self.view()
+        items = [view.stat(real_src), *(list(view.walk(real_src)) if view.stat(real_src).is_dir else [])]
+        reads = {e.path: view.read(e.path) for e in items if e.is_regular}
+        for e in items:
+            if self._layer_of(e.path) < self._lower_count and operation == "rename":
+                self.copy_ups.append(CopyUp(len(self.copy_ups) + 1, e.path, e.kind,
+                                            self._layer_of(e.path), operation))
+        for e in items:
+            new_path = real_dst + e.path[len(real_src):]
+            self._check_name(new_path)
+            if self._lookup(new_path) is not None and not self._lookup(new_path).is_dir:  # type: ignore[union-attr]
+                raise PathExistsError(f"{new_path!r}: file exists")
+            self._ensure_parents(new_path, operation)
+            meta = e if keep_meta else Entry(new_path, e.kind, mode=e.mode, linkname=e.linkname,
+                                             devmajor=e.devmajor, devminor=e.devminor)
+            meta = replace(meta, path=new_path, mtime=meta.mtime if keep_meta else self._tick())
+            if e.is_dir:
+                if new_path in self.rw.whiteouts:
+                    self.rw.whiteouts.discard(new_path)
+                    self.rw.opaques.add(new_path)
+                self._put(meta)
+            elif e.is_regular:
+                self.rw.whiteouts.discard(new_path)
+                self._put(meta, reads[e.path])
+            else:
+                self.rw.whiteouts.discard(new_path)
+                self._put(meta)
+
+    def chmod(self, path: str, mode: int) -> None:
+        """Change permission bits (follows symlinks); a lower file is copied up whole."""
+        self._metadata(path, "chmod", mode=mode & 0o7777)
+
+    def chown(self, path: str, uid: int, gid: int | None = None) -> None:
+        """Change owner (follows symlinks); a lower file is copied up whole."""
+        entry = self.stat(path, follow_symlinks=True)
+        self._metadata(path, "chown", uid=uid, gid=entry.gid if gid is None else gid)
+
+    def touch(self, path: str) -> None:
+        """Create an empty file, or bump the mtime (a lower file or dir is copied up)."""
+        self._require_alive("touch")
+        if self._lookup(self._resolve(path, follow=True)) is None:
+            self.write(path, b"")
+            return
+        self._metadata(path, "touch")
+
+    def _metadata(self, path: str, operation: str, **changes: int) -> None:
+        self._require_alive(operation)
+        real = self._inode(self._resolve(path, follow=True))
+        if self._lookup(real) is None:
+            raise PathNotFoundError(f"{path!r}: no such file or directory")
+        if real == ROOT:
+            raise PathLookupError(f"{operation} of '/' is not supported")
+        if real not in self.rw.entries:
+            self._copy_up(real, operation)
+        self.rw.entries[real] = replace(self.rw.entries[real], mtime=self._tick(), **changes)
+        self._changed()
+
+    def symlink(self, target: str, path: str) -> None:
+        """Create a symlink at ``path`` pointing at ``target`` (stored as given)."""
+        self._require_alive("symlink")
+        real = self._resolve(path, follow=False)
+        self._check_name(real)
+        if self._lookup(real) is not None:
+            raise PathExistsError(f"{path!r}: file exists")
+        if self._lookup(split(real)[0]) is None:
+            raise PathNotFoundError(f"{path!r}: no such directory {split(real)[0]!r}")
+        self._ensure_parents(real, "symlink")
+        self.rw.whiteouts.discard(real)
+        self._put(Entry(real, EntryKind.SYMLINK, mode=0o777, linkname=target, mtime=self._tick()))
+
+    def hardlink(self, target: str, path: str) -> None:
+        """Create ``path`` as another name of the file ``target`` (copied up first, as
+        overlayfs does)."""
+        self._require_alive("hardlink")
+        real_target = self._inode(self._resolve(target, follow=False))
+        entry = self._lookup(real_target)
+        if entry is None:
+            raise PathNotFoundError(f"{target!r}: no such file or directory")
+        if entry.is_dir:
+            raise IsADirectoryError_(f"{target!r}: hard links to directories are not allowed")
+        real = self._resolve(path, follow=False)
+        self._check_name(real)
+        if self._lookup(real) is not None:
+            raise PathExistsError(f"{path!r}: file exists")
+        if real_target not in self.rw.entries:
+            self._copy_up(real_target, "hardlink")
+        self._ensure_parents(real, "hardlink")
+        self.rw.whiteouts.discard(real)
+        self._put(Entry(real, EntryKind.HARDLINK, linkname=real_target))
+
+    # --- what changed --------------------------------------------------------------------
+    def diff(self) -> list[Change]:
+        """Docker's ``docker diff``: A (added), C (changed), D (deleted), sorted by path.
+
+        Children of an opaque directory that the image had and the read-write layer
+        does not are listed as deleted.
+        """
+        self._require_alive("diff")
+        changes: list[Change] = []
+        lower_tree = self.image._stack.tree(self._lower_count - 1) if self._lower_count else None  # noqa: SLF001
+        for path in self.rw.paths():
+            if path in self.rw.entries:
+                existed = lower_tree is not None and lower_tree.lookup(path) is not None and not any(
+                    a in self.rw.opaques for a in (ROOT, *ancestors(path)))
+                changes.append(Change("C" if existed else "A", path))
+            else:
+                changes.append(Change("D", path))
+        if lower_tree is not None:
+            for d in sorted(self.rw.opaques):
+                for name in sorted(lower_tree.dirs.get(d, {})):
+                    child = join(d, name)
+                    if child not in self.rw.entries:
+                        changes.append(Change("D", child))
+        return sorted(changes, key=lambda c: c.path)
+
+    def commit(self, *, created_by: str | None = None, message: str = "",
+               author: str = "", changes: Mapping[str, object] | None = None) -> Image:
+        """A new image: this container's image plus the read-write layer as a new layer
+        (like ``docker commit``). The container keeps running and keeps its layer."""
+        self._require_alive("commit")
+        if created_by is None:
+            argv = self.default_argv()
+            created_by = " ".join(argv)
+        layer = self.rw.to_layer(created_by=created_by, comment=message)
+        created = datetime.fromtimestamp(self._tick(), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        image = self.image._derive(  # noqa: SLF001
+            layers=(*self.image.layers, layer),
+            history=(*self.image.history,
+                     HistoryEntry(created_by=created_by, created=created, comment=message,
+                                  author=author)),
+        )
+        return image.with_config(**changes) if changes else image
+
+    # --- running -------------------------------------------------------------------------
+    def default_argv(self) -> list[str]:
+        cfg = self.image.config
+        argv = [*(cfg.entrypoint or ()), *(cfg.cmd or ())]
+        return argv or ["/bin/sh"]
+
+    def start(self) -> Container:
+        """Start PID 1 (the image's ENTRYPOINT + CMD). A command that does not keep
+        running (``touch /happy.txt``) runs through the shell and the container exits
+        with its status, like ``docker run``."""
+        self._require_alive("start")
+        if self.state in (ContainerState.RUNNING, ContainerState.PAUSED):
+            raise ContainerStateError(f"container {self.name} is already {self.state}")
+        argv = self.default_argv()
+        self.state = ContainerState.RUNNING
+        self.exit_code = None
+        self._ns.spawn(argv)
+        if not _is_daemon(argv):
+            result = self._run(argv)
+            self._ns.exit_all()
+            self.state = ContainerState.EXITED
+            self.exit_code = result.exit_code
+            self.last_output = result
+        return self
+
+    def stop(self) -> None:
+        """Stop: PID 1 gets SIGTERM and exits (status 143); the read-write layer stays."""
+        self._signal_exit("stop", 143)
+
+    def kill(self) -> None:
+        """Kill: PID 1 gets SIGKILL (status 137); the read-write layer stays."""
+        self._signal_exit("kill", 137)
+
+    def _signal_exit(self, action: str, status: int) -> None:
+        self._require_alive(action)
+        if self.state not in (ContainerState.RUNNING, ContainerState.PAUSED):
+            raise ContainerStateError(f"cannot {action} container {self.name}: it is {self.state}")
+        self._ns.exit_all()
+        self.state = ContainerState.EXITED
+        self.exit_code = status
+
+    def pause(self) -> None:
+        if self.state is not ContainerState.RUNNING:
+            raise ContainerStateError(f"cannot pause container {self.name}: it is {self.state}")
+        self._ns.set_state("paused")
+        self.state = ContainerState.PAUSED
+
+    def unpause(self) -> None:
+        if self.state is not ContainerState.PAUSED:
+            raise ContainerStateError(f"cannot unpause container {self.name}: it is {self.state}")
+        self._ns.set_state("running")
+        self.state = ContainerState.RUNNING
+
+    def rm(self, *, force: bool = False) -> None:
+        """Remove the container and its read-write layer (``force`` stops it first)."""
+        self._require_alive("rm")
+        if self.state in (ContainerState.RUNNING, ContainerState.PAUSED):
+            if not force:
+                raise ContainerStateError(
+                    f"cannot remove container {self.name}: it is {self.state}; stop it first "
+                    "or use force=True")
+            self.kill()
+        self.rw = ReadWriteLayer()
+        self._live = None
+        self.state = ContainerState.REMOVED
+
+    def top(self) -> list[Process]:
+        """The processes as the container sees them (PIDs from 1)."""
+        return self._ns.processes()
+
+    def exec(self, command: str | Sequence[str], *, detach: bool = False) -> ExecResult:
+        """Run a command in the running container through the simulated shell.
+
+        With ``detach=True`` the process stays in the process table until the container
+        stops (``docker exec -d``)."""
+        self._require_alive("exec")
+        if self.state is not ContainerState.RUNNING:
+            raise ContainerStateError(
+                f"cannot exec in container {self.name}: it is {self.state} (start it first)")
+        argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
+        proc = self._ns.spawn(argv, ppid=0)
+        try:
+            return self._run(argv)
+        finally:
+            if not detach:
+                self._ns.exit(proc.pid)
+
+    def run_command(self, command: str) -> ExecResult:
+        """Run a shell command in the filesystem without the lifecycle (used by builds)."""
+        self._require_alive("run a command")
+        return self._run(["sh", "-c", command])
+
+    def _run(self, argv: Sequence[str]) -> ExecResult:
+        from .shell import run_argv
+
+        return run_argv(self, list(argv))
+
+
+def _is_daemon(argv: Sequence[str]) -> bool:
+    name = argv[0].rsplit("/", 1)[-1]
+    if name in {"sh", "bash", "ash", "dash"}:
+        return "-c" not in argv
+    return name in _DAEMONS

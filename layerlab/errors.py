@@ -1,0 +1,117 @@
+"""The layerlab exception tree.
+
+Every error layerlab raises on purpose derives from :class:`LayerlabError`, so
+``except LayerlabError`` catches all of them and nothing else. Messages say what
+went wrong and where: the layer, the entry and the rule that was broken, for
+example ``layer 3 (sha256:ab12cd34ef56): entry '../etc/passwd': path escapes the root``.
+
+::
+
+    LayerlabError
+    ├── UnsafePathError          a name escapes the root, or changes the root's type
+    ├── MalformedWhiteoutError   '.wh.', '.wh..', '.wh...' and friends
+    ├── InvalidLayerError        a layer stream that cannot be read as a tar
+    │   ├── TruncatedError       the stream ended early
+    │   └── UnsupportedEntryError an entry type layerlab does not know
+    ├── DigestMismatchError      bytes do not hash (or measure) to what was promised
+    ├── LimitExceededError       a resource cap was hit (names the cap and how to raise it)
+    ├── BrokenHardlinkError      a hardlink whose target is missing or a directory
+    ├── InvalidImageError        an image that is inconsistent (config, history, layers)
+    ├── ContainerStateError      an operation the container's state forbids (exec when stopped)
+    └── PathLookupError          a lookup or file operation failed
+        ├── PathNotFoundError    (also a FileNotFoundError)
+        ├── PathExistsError      (also a FileExistsError)
+        ├── NotADirectoryError_  (also a NotADirectoryError)
+        ├── IsADirectoryError_   (also an IsADirectoryError)
+        └── DirectoryNotEmptyError (also an OSError)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BrokenHardlinkError",
+    "ContainerStateError",
+    "DirectoryNotEmptyError",
+    "DigestMismatchError",
+    "InvalidImageError",
+    "InvalidLayerError",
+    "IsADirectoryError_",
+    "LayerlabError",
+    "LimitExceededError",
+    "MalformedWhiteoutError",
+    "NotADirectoryError_",
+    "PathExistsError",
+    "PathLookupError",
+    "PathNotFoundError",
+    "TruncatedError",
+    "UnsafePathError",
+    "UnsupportedEntryError",
+]
+
+
+class LayerlabError(Exception):
+    """Base class of every error layerlab raises on purpose."""
+
+
+class UnsafePathError(LayerlabError):
+    """A name would land outside the root, or would change what the root is."""
+
+
+class MalformedWhiteoutError(LayerlabError):
+    """A whiteout name that names nothing (``.wh.``, ``.wh..``, ``.wh...``)."""
+
+
+class InvalidLayerError(LayerlabError):
+    """A layer stream that is not a readable tar archive."""
+
+
+class TruncatedError(InvalidLayerError):
+    """The stream ended before the archive did."""
+
+
+class UnsupportedEntryError(InvalidLayerError):
+    """A tar entry type layerlab does not model (for example a sparse file)."""
+
+
+class DigestMismatchError(LayerlabError):
+    """Bytes whose size or sha256 differ from what their descriptor promised."""
+
+
+class LimitExceededError(LayerlabError):
+    """A resource cap was hit; the message names the cap and how to raise it."""
+
+
+class BrokenHardlinkError(LayerlabError):
+    """A hardlink whose target does not exist below it, or is a directory."""
+
+
+class InvalidImageError(LayerlabError):
+    """An image whose parts do not fit together (config, history, diff_ids)."""
+
+
+class PathLookupError(LayerlabError):
+    """A lookup in a merged view failed."""
+
+
+class PathNotFoundError(PathLookupError, FileNotFoundError):
+    """The path does not exist in the view."""
+
+
+class NotADirectoryError_(PathLookupError, NotADirectoryError):  # noqa: N801
+    """A directory operation on something that is not a directory."""
+
+
+class IsADirectoryError_(PathLookupError, IsADirectoryError):  # noqa: N801
+    """A file operation on a directory."""
+
+
+class PathExistsError(PathLookupError, FileExistsError):
+    """Something is already at the path."""
+
+
+class DirectoryNotEmptyError(PathLookupError):
+    """A directory that must be empty is not (use ``recursive=True``)."""
+
+
+class ContainerStateError(LayerlabError):
+    """An operation the container's lifecycle state forbids."""

@@ -1,0 +1,548 @@
+"""Layer: an immutable change set, as a tar stream with OCI/Docker whiteouts.
+
+A layer records what changed relative to the layers below it: files, directories,
+links and devices it adds or replaces, and markers for what it deletes (whiteouts)
+or hides (opaque directories). It never knows what is below it; :mod:`layerlab.union`
+does the merging.
+
+Two ways to get one::
+
+    >>> from layerlab import Layer, Dir, Symlink, Whiteout
+    >>> layer = Layer.from_dict({
+    ...     "/etc": Dir(),
+    ...     "/etc/hostname": "box\\n",
+    ...     "/bin/sh": Symlink("busybox"),
+    ...     "/tmp/old": Whiteout(),
+    ... }, created_by="hand-made")
+    >>> layer.diff_id == Layer.from_tar(io.BytesIO(layer.to_tar())).diff_id
+    True
+
+``Layer.from_tar`` reads plain, gzip or zstd streams (told apart by magic bytes) and
+keeps the stream exactly as it came, so its ``diff_id`` and ``digest`` are the ones a
+registry or ``docker save`` reported. Layers made by hand are written deterministically
+(sorted entries, markers before their siblings, numeric ids, gzip without name or
+time), so the same changes give the same digests on every machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import IO, BinaryIO, cast
+
+from .digest import short
+from .entry import (
+    BlockDevice,
+    CharDevice,
+    Dir,
+    Entry,
+    EntryKind,
+    Fifo,
+    File,
+    Hardlink,
+    Opaque,
+    Spec,
+    Symlink,
+    Whiteout,
+    sorted_xattrs,
+)
+from .errors import InvalidLayerError, MalformedWhiteoutError, UnsafePathError
+from .limits import DEFAULT_LIMITS, Limits
+from .paths import ROOT, clean_member_name
+from .tarstream import Compression, SpooledStream, compress, read_members, spool_stream, write_tar
+from .union import canonical_key, classify_name, is_aufs_metadata, is_reserved_name, marker_member_name
+
+__all__ = ["Layer"]
+
+_MEDIA_TYPES = {
+    "none": "application/vnd.oci.image.layer.v1.tar",
+    "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
+    "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
+}
+
+
+class _Content:
+    """Where the bytes of a layer's regular files live."""
+
+    def open(self, entry: Entry) -> BinaryIO:
+        raise NotImplementedError
+
+
+class _MemoryContent(_Content):
+    def __init__(self, blobs: Mapping[str, bytes]) -> None:
+        self._blobs = dict(blobs)
+
+    def open(self, entry: Entry) -> BinaryIO:
+        return io.BytesIO(self._blobs[cast(str, entry.digest)])
+
+
+class _CallableContent(_Content):
+    def __init__(self, fetch: Callable[[Entry], bytes]) -> None:
+        self._fetch = fetch
+
+    def open(self, entry: Entry) -> BinaryIO:
+        return io.BytesIO(self._fetch(entry))
+
+
+class _SpoolContent(_Content):
+    """File contents read in place from an uncompressed tar stream on disk."""
+
+    def __init__(self, spooled: SpooledStream, ranges: dict[str, tuple[int, int]]) -> None:
+        self._spooled = spooled
+        self._ranges = ranges
+
+    def open(self, entry: Entry) -> BinaryIO:
+        offset, size = self._ranges[cast(str, entry.digest)]
+        return io.BytesIO(os.pread(self._spooled.file.fileno(), size, offset))
+
+
+class Layer:
+    """An immutable change set. Build with :meth:`from_dict`, :meth:`from_tar` or
+    :meth:`from_entries`; never mutate.
+
+    ``entries`` lists everything in canonical order, markers included
+    (kinds ``WHITEOUT``/``OPAQUE``); ``content_entries`` leaves the markers out;
+    ``whiteouts`` and ``opaques`` are the marker paths as sets.
+    """
+
+    __slots__ = (
+        "_blob",
+        "_by_path",
+        "_comment",
+        "_compression",
+        "_content",
+        "_content_entries",
+        "_created_by",
+        "_entries",
+        "_opaques",
+        "_positions",
+        "_tar",
+        "_whiteouts",
+    )
+
+    def __init__(
+        self,
+        *,
+        content_entries: Mapping[str, Entry],
+        whiteouts: Iterable[str],
+        opaques: Iterable[str],
+        content: _Content,
+        positions: Mapping[str, int] | None = None,
+        created_by: str = "",
+        comment: str = "",
+        compression: Compression = "gzip",
+        tar: SpooledStream | None = None,
+    ) -> None:
+        """Internal: use the ``from_*`` constructors."""
+        self._by_path = dict(content_entries)
+        self._content_entries = tuple(sorted(self._by_path.values(), key=_path_key))
+        self._whiteouts = frozenset(whiteouts)
+        self._opaques = frozenset(opaques)
+        self._content = content
+        self._positions = dict(positions or {})
+        self._created_by = created_by
+        self._comment = comment
+        self._compression = compression
+        self._tar = tar
+        self._blob: tuple[str, int, IO[bytes] | None] | None = None
+        if tar is not None and tar.compression != "none":
+            self._blob = (tar.blob_digest, tar.blob_size, tar.blob_file)
+        elif tar is not None and tar.compression == compression:
+            self._blob = (tar.diff_id, tar.length, None)
+        self._entries: tuple[Entry, ...] | None = None
+
+    # --- constructors ------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(
+        cls,
+        spec: Mapping[str, Spec],
+        *,
+        created_by: str = "",
+        comment: str = "",
+        compression: Compression = "gzip",
+    ) -> Layer:
+        """A layer described by hand: ``{path: content | File | Dir | Symlink | Hardlink |
+        CharDevice | BlockDevice | Fifo | Whiteout | Opaque}``.
+
+        A ``str`` or ``bytes`` value is a regular file with that content (mode 0644).
+        Parent directories need not be listed; the union implies them (mode 0755).
+        """
+        entries: list[Entry] = []
+        blobs: dict[str, bytes] = {}
+        for unsafe_path, value in spec.items():
+            path = clean_member_name(unsafe_path, where="from_dict")
+            entry, data = _entry_from_spec(path, value)
+            if data is not None:
+                blobs[cast(str, entry.digest)] = data
+            entries.append(entry)
+        return cls.from_entries(
+            entries, blobs, created_by=created_by, comment=comment, compression=compression
+        )
+
+    @classmethod
+    def from_entries(
+        cls,
+        entries: Iterable[Entry],
+        contents: Mapping[str, bytes] | Callable[[Entry], bytes],
+        *,
+        created_by: str = "",
+        comment: str = "",
+        compression: Compression = "gzip",
+    ) -> Layer:
+        """A layer from :class:`Entry` objects (markers included) and their file contents,
+        given as ``{digest: bytes}`` or a function of the entry."""
+        content: _Content = (
+            _CallableContent(contents) if callable(contents) else _MemoryContent(contents)
+        )
+        by_path: dict[str, Entry] = {}
+        whiteouts: set[str] = set()
+        opaques: set[str] = set()
+        for entry in entries:
+            if entry.kind is EntryKind.WHITEOUT:
+                if entry.path == ROOT:
+                    raise MalformedWhiteoutError("entry '/': the root cannot be whited out")
+                whiteouts.add(entry.path)
+            elif entry.kind is EntryKind.OPAQUE:
+                opaques.add(entry.path)
+            else:
+                if is_reserved_name(entry.name):
+                    raise UnsafePathError(
+                        f"entry {entry.path!r}: a file whose name starts with '.wh.' cannot be "
+                        "stored in a layer: it could not be told apart from a whiteout"
+                    )
+                _check_root(entry, "from_entries")
+                by_path[entry.path] = entry
+        return cls(
+            content_entries=by_path,
+            whiteouts=whiteouts,
+            opaques=opaques,
+            content=content,
+            created_by=created_by,
+            comment=comment,
+            compression=compression,
+        )
+
+    @classmethod
+    def from_tar(
+        cls,
+        source: str | os.PathLike[str] | IO[bytes],
+        *,
+        created_by: str = "",
+        comment: str = "",
+        limits: Limits = DEFAULT_LIMITS,
+        spool_dir: str | None = None,
+    ) -> Layer:
+        """Read a layer from a tar stream (a path or a binary file object).
+
+        Plain, gzip and zstd are told apart by magic bytes. The uncompressed stream is
+        spooled to a temporary file (in ``spool_dir``) and file contents are read from
+        there on demand; a plain tar given by path is read in place.
+        """
+        where = f"layer {source}" if isinstance(source, (str, os.PathLike)) else "layer"
+        spooled = spool_stream(source, limits=limits, spool_dir=spool_dir, where=where)
+        where = f"layer {short(spooled.diff_id)}"
+        by_path: dict[str, Entry] = {}
+        whiteouts: set[str] = set()
+        opaques: set[str] = set()
+        positions: dict[str, int] = {}
+        ranges: dict[str, tuple[int, int]] = {}
+        for position, member in enumerate(read_members(spooled, limits=limits, where=where)):
+            entry = member.entry
+            if is_aufs_metadata(entry.path):
+                continue
+            marker = classify_name(entry.path, where=where)
+            if marker is not None:
+                (whiteouts if marker[0] == "whiteout" else opaques).add(marker[1])
+                continue
+            _check_root(entry, where)
+            if entry.digest is not None:
+                ranges.setdefault(entry.digest, (member.offset, entry.size))
+            by_path.pop(entry.path, None)  # a repeated path: the later entry wins
+            by_path[entry.path] = entry
+            positions[entry.path] = position
+        return cls(
+            content_entries=by_path,
+            whiteouts=whiteouts,
+            opaques=opaques,
+            content=_SpoolContent(spooled, ranges),
+            positions=positions,
+            created_by=created_by,
+            comment=comment,
+            compression=spooled.compression,
+            tar=spooled,
+        )
+
+    # --- what is in it -----------------------------------------------------------------
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        """Every entry, markers included, in canonical order (parents first, markers
+        before their siblings)."""
+        if self._entries is None:
+            markers = [Entry(p, EntryKind.WHITEOUT) for p in self._whiteouts]
+            markers += [Entry(p, EntryKind.OPAQUE, mode=0o755) for p in self._opaques]
+            self._entries = tuple(sorted([*self._content_entries, *markers], key=canonical_key))
+        return self._entries
+
+    @property
+    def content_entries(self) -> tuple[Entry, ...]:
+        """Entries that add something (no markers), parents before children."""
+        return self._content_entries
+
+    @property
+    def whiteouts(self) -> frozenset[str]:
+        """Paths this layer deletes from the layers below."""
+        return self._whiteouts
+
+    @property
+    def opaques(self) -> frozenset[str]:
+        """Directories whose lower children this layer hides."""
+        return self._opaques
+
+    def get(self, path: str) -> Entry | None:
+        """The non-marker entry at ``path`` in this layer, or ``None``."""
+        return self._by_path.get(path)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._by_path
+
+    def __len__(self) -> int:
+        return len(self._by_path) + len(self._whiteouts) + len(self._opaques)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)
+
+    def stream_position(self, entry: Entry) -> int:
+        """Where ``entry`` stood in the stream it was read from (0 for made layers)."""
+        return self._positions.get(entry.path, 0)
+
+    @property
+    def created_by(self) -> str:
+        return self._created_by
+
+    @property
+    def comment(self) -> str:
+        return self._comment
+
+    @property
+    def size(self) -> int:
+        """Bytes of regular-file content, what ``docker history`` reports as SIZE."""
+        return sum(e.size for e in self._content_entries if e.kind is EntryKind.FILE)
+
+    def read_content(self, entry: Entry) -> bytes:
+        """The bytes of a regular file entry of this layer (or one with the same digest)."""
+        if entry.digest is None:
+            raise InvalidLayerError(f"entry {entry.path!r}: a {entry.kind} has no content")
+        with self._content.open(entry) as f:
+            return f.read()
+
+    def read(self, path: str) -> bytes:
+        """The bytes of the regular file at ``path`` in this layer alone."""
+        entry = self._by_path.get(clean_member_name(path))
+        if entry is None or entry.digest is None:
+            raise InvalidLayerError(f"{self!r}: no regular file {path!r} in this layer")
+        return self.read_content(entry)
+
+    # --- the stream and its digests ------------------------------------------------------
+
+    def _stream(self) -> SpooledStream:
+        if self._tar is None:
+            spool = tempfile.TemporaryFile()  # noqa: SIM115 - kept by the layer
+            hashing = _HashingWriter(spool)
+            members = [
+                (marker_member_name(e), Entry(e.path, EntryKind.FILE, mode=0o644))
+                if e.kind.is_marker
+                else ("." if e.path == ROOT else e.path[1:], e)
+                for e in self.entries
+            ]
+            write_tar(members, self._content.open, cast(IO[bytes], hashing))
+            spool.flush()
+            digest = "sha256:" + hashing.hash.hexdigest()
+            self._tar = SpooledStream(spool, hashing.count, digest, "none", digest, hashing.count)
+        return self._tar
+
+    def to_tar(self, out: IO[bytes] | None = None) -> bytes | None:
+        """The uncompressed tar stream (its sha256 is :attr:`diff_id`).
+
+        Returns bytes, or writes to ``out`` and returns ``None``.
+        """
+        stream = self._stream()
+        return _copy_out(stream.file, out)
+
+    @property
+    def diff_id(self) -> str:
+        """``sha256:`` digest of the uncompressed tar stream."""
+        return self._stream().diff_id
+
+    @property
+    def tar_size(self) -> int:
+        """Length of the uncompressed tar stream in bytes."""
+        return self._stream().length
+
+    @property
+    def compression(self) -> Compression:
+        return self._compression
+
+    @property
+    def media_type(self) -> str:
+        """The OCI media type of :meth:`blob`."""
+        return _MEDIA_TYPES[self._compression]
+
+    def _blob_info(self) -> tuple[str, int, IO[bytes] | None]:
+        if self._blob is None:
+            stream = self._stream()
+            if self._compression == "none":
+                self._blob = (stream.diff_id, stream.length, None)
+            else:
+                spool = tempfile.TemporaryFile()  # noqa: SIM115 - kept by the layer
+                hashing = _HashingWriter(spool)
+                stream.file.seek(0)
+                compress(stream.file, cast(IO[bytes], hashing), self._compression)
+                spool.flush()
+                self._blob = ("sha256:" + hashing.hash.hexdigest(), hashing.count, spool)
+        return self._blob
+
+    @property
+    def digest(self) -> str:
+        """``sha256:`` digest of the blob as stored (compressed with :attr:`compression`)."""
+        return self._blob_info()[0]
+
+    @property
+    def compressed_size(self) -> int:
+        """Length of the blob as stored, in bytes."""
+        return self._blob_info()[1]
+
+    def blob(self, out: IO[bytes] | None = None) -> bytes | None:
+        """The blob as stored (compressed); its sha256 is :attr:`digest`."""
+        _, _, file = self._blob_info()
+        return _copy_out(file if file is not None else self._stream().file, out)
+
+    def with_compression(self, compression: Compression) -> Layer:
+        """The same changes (same diff_id) stored with another compression."""
+        if compression not in _MEDIA_TYPES:
+            raise ValueError(f"unknown compression {compression!r} (use 'gzip', 'zstd' or 'none')")
+        twin = Layer(
+            content_entries=self._by_path,
+            whiteouts=self._whiteouts,
+            opaques=self._opaques,
+            content=self._content,
+            positions=self._positions,
+            created_by=self._created_by,
+            comment=self._comment,
+            compression=compression,
+        )
+        twin._tar = self._stream()
+        if compression == "none":
+            twin._blob = (twin._tar.diff_id, twin._tar.length, None)
+        return twin
+
+    def with_created_by(self, created_by: str, comment: str | None = None) -> Layer:
+        """The same layer with another ``created_by`` (and comment)."""
+        twin = self.with_compression(self._compression)
+        twin._blob = self._blob
+        twin._created_by = created_by
+        twin._comment = self._comment if comment is None else comment
+        return twin
+
+    @property
+    def short_id(self) -> str:
+        """The first 12 hex digits of :attr:`diff_id`."""
+        return short(self.diff_id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Layer) and other.diff_id == self.diff_id
+
+    def __hash__(self) -> int:
+        return hash(self.diff_id)
+
+    def __repr__(self) -> str:
+        parts = [f"{len(self._by_path)} entries"]
+        if self._whiteouts:
+            parts.append(f"{len(self._whiteouts)} whiteouts")
+        if self._opaques:
+            parts.append(f"{len(self._opaques)} opaque")
+        parts.append(f"{self.size} bytes")
+        label = f" {self._created_by!r}" if self._created_by else ""
+        return f"<Layer {self.short_id}{label}: {', '.join(parts)}>"
+
+
+def _path_key(entry: Entry) -> list[str]:
+    return entry.path.split("/")
+
+
+def _check_root(entry: Entry, where: str) -> None:
+    if entry.path == ROOT and entry.kind is not EntryKind.DIR:
+        raise UnsafePathError(
+            f"{where}: entry '.' is a {entry.kind}: the root must be a directory "
+            "(changing its type let later layers land outside the root, CVE-2021-29136)"
+        )
+
+
+def _copy_out(file: IO[bytes], out: IO[bytes] | None) -> bytes | None:
+    fd = file.fileno()
+    if out is None:
+        chunks = []
+        offset = 0
+        while chunk := os.pread(fd, 1 << 20, offset):
+            chunks.append(chunk)
+            offset += len(chunk)
+        return b"".join(chunks)
+    offset = 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        out.write(chunk)
+        offset += len(chunk)
+    return None
+
+
+class _HashingWriter(io.RawIOBase):
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self.hash = hashlib.sha256()
+        self.count = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.hash.update(data)
+        self.count += len(data)
+        self._out.write(data)
+        return len(data)
+
+
+def _entry_from_spec(path: str, value: Spec) -> tuple[Entry, bytes | None]:
+    if isinstance(value, (str, bytes)):
+        value = File(value)
+    if isinstance(value, Whiteout):
+        return Entry(path, EntryKind.WHITEOUT), None
+    if isinstance(value, Opaque):
+        return Entry(path, EntryKind.OPAQUE, mode=0o755), None
+    if not isinstance(value, (File, Dir, Symlink, Hardlink, CharDevice, Fifo)):
+        raise TypeError(f"{path!r}: cannot make an entry from {type(value).__name__}")
+    xattrs = sorted_xattrs(value.xattrs)
+    common = {"uid": value.uid, "gid": value.gid, "mtime": value.mtime, "xattrs": xattrs}
+    if isinstance(value, File):
+        data = value.data
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        mode = 0o644 if value.mode is None else value.mode
+        return Entry(path, EntryKind.FILE, mode=mode, size=len(data), digest=digest, **common), data
+    if isinstance(value, Dir):
+        return Entry(path, EntryKind.DIR, mode=0o755 if value.mode is None else value.mode,
+                     **common), None
+    if isinstance(value, Symlink):
+        return Entry(path, EntryKind.SYMLINK, mode=0o777, linkname=value.target, **common), None
+    if isinstance(value, Hardlink):
+        target = clean_member_name(value.target, where=f"hardlink {path!r} ->")
+        return Entry(path, EntryKind.HARDLINK, mode=0o644, linkname=target, **common), None
+    if isinstance(value, CharDevice):
+        kind = EntryKind.BLOCK if isinstance(value, BlockDevice) else EntryKind.CHAR
+        mode = 0o666 if value.mode is None else value.mode
+        return Entry(path, kind, mode=mode, devmajor=value.major, devminor=value.minor,
+                     **common), None
+    mode = 0o644 if value.mode is None else value.mode
+    return Entry(path, EntryKind.FIFO, mode=mode, **common), None
+

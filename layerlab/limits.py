@@ -1,0 +1,34 @@
+"""Resource caps for untrusted input, with defaults a user can raise.
+
+>>> from layerlab import Layer, Limits
+>>> Layer.from_tar("big.tar", limits=Limits(max_entries=5_000_000))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_LIMITS", "Limits"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps applied while reading layers and image metadata.
+
+    Every error raised for a cap names the field to raise, for example
+    ``Limits(max_entries=...)``.
+    """
+
+    #: entries in one layer
+    max_entries: int = 1_000_000
+    #: bytes in one archive member name or link target
+    max_path_bytes: int = 4096
+    #: uncompressed bytes in one layer (a decompression bomb stops here)
+    max_layer_bytes: int = 64 * 1024**3
+    #: bytes in one JSON document (manifest.json, index.json, a config)
+    max_json_bytes: int = 16 * 1024**2
+    #: bytes of extended attributes on one entry
+    max_xattr_bytes: int = 64 * 1024
+
+
+DEFAULT_LIMITS = Limits()

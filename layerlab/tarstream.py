@@ -1,0 +1,448 @@
+"""Reading and writing layer tar streams.
+
+Reading: the stream is decompressed (plain, gzip or zstd, told apart by magic bytes)
+into a spool file while its sha256 is taken, so a layer's diff_id is the hash of every
+uncompressed byte, trailing bytes after the end-of-archive marker included. Headers
+are then indexed from the spool; file contents stay there and are read on demand,
+so a layer never has to fit in memory.
+
+Writing: :func:`write_tar` emits a deterministic stream (PAX format only where a
+field needs it, numeric ids with empty user and group names, entries in the order
+given). :func:`compress` makes deterministic gzip (no name, mtime 0) or zstd.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import tarfile
+import tempfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, BinaryIO
+
+from .entry import Entry, EntryKind
+from .errors import InvalidLayerError, LimitExceededError, TruncatedError, UnsupportedEntryError
+from .limits import DEFAULT_LIMITS, Limits
+from .paths import clean_member_name
+
+__all__ = [
+    "Compression",
+    "RawMember",
+    "SpooledStream",
+    "compress",
+    "detect_compression",
+    "read_members",
+    "spool_stream",
+    "write_tar",
+]
+
+Compression = str  # "none" | "gzip" | "zstd"
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_OTHER_MAGIC = {b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
+_CHUNK = 1 << 20
+
+
+def detect_compression(head: bytes) -> Compression:
+    """Tell plain, gzip and zstd streams apart by their first bytes."""
+    if head.startswith(_GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(_ZSTD_MAGIC):
+        return "zstd"
+    for magic, name in _OTHER_MAGIC.items():
+        if head.startswith(magic):
+            raise InvalidLayerError(
+                f"{name} compressed layers are not supported (only plain tar, gzip and zstd)"
+            )
+    return "none"
+
+
+class _HashingReader(io.RawIOBase):
+    """Wraps a binary stream, hashing and counting every byte read through it."""
+
+    def __init__(self, raw: IO[bytes], copy_to: IO[bytes] | None = None) -> None:
+        self._raw = raw
+        self._copy_to = copy_to
+        self.hash = hashlib.sha256()
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.hash.update(data)
+        self.count += n
+        if self._copy_to is not None:
+            self._copy_to.write(data)
+        return n
+
+    def drain_hashing(self) -> None:
+        while chunk := self._raw.read(_CHUNK):
+            self.hash.update(chunk)
+            self.count += len(chunk)
+            if self._copy_to is not None:
+                self._copy_to.write(chunk)
+
+
+@dataclass
+class SpooledStream:
+    """An uncompressed layer stream on disk (or the caller's own plain file)."""
+
+    file: BinaryIO
+    length: int
+    diff_id: str
+    compression: Compression
+    #: sha256 digest and size of the bytes as they came in (compressed form)
+    blob_digest: str
+    blob_size: int
+    #: those bytes, when they differ from ``file`` (kept so the blob can be written again)
+    blob_file: BinaryIO | None = None
+
+
+def spool_stream(
+    source: str | os.PathLike[str] | IO[bytes],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    spool_dir: str | None = None,
+    where: str = "layer",
+) -> SpooledStream:
+    """Decompress ``source`` into a temporary file, hashing both forms.
+
+    A plain tar given by path is not copied: its own file is used.
+    """
+    opened: IO[bytes]
+    if isinstance(source, (str, os.PathLike)):
+        opened = open(source, "rb")  # noqa: SIM115 - the layer keeps it open
+    else:
+        opened = source
+    head = _peek(opened)
+    compression = detect_compression(head)
+    by_path = isinstance(source, (str, os.PathLike))
+    blob_copy = None
+    if compression != "none":
+        # keep the compressed bytes too: a path is simply reopened, a stream is copied
+        blob_copy = opened if by_path else tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115
+    raw = _HashingReader(_Prefixed(head, opened), None if by_path else blob_copy)
+    if compression == "none" and by_path:
+        raw.drain_hashing()
+        digest = "sha256:" + raw.hash.hexdigest()
+        _check_layer_size(raw.count, limits, where)
+        opened.seek(0)
+        return SpooledStream(opened, raw.count, digest, "none", digest, raw.count)
+
+    spool = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115 - returned to the caller
+    uncompressed = hashlib.sha256()
+    total = 0
+    reader: IO[bytes]
+    if compression == "gzip":
+        reader = gzip.GzipFile(fileobj=io.BufferedReader(raw, _CHUNK), mode="rb")
+    elif compression == "zstd":
+        import zstandard
+
+        reader = zstandard.ZstdDecompressor().stream_reader(io.BufferedReader(raw, _CHUNK))
+    else:
+        reader = io.BufferedReader(raw, _CHUNK)
+    try:
+        while chunk := reader.read(_CHUNK):
+            uncompressed.update(chunk)
+            total += len(chunk)
+            _check_layer_size(total, limits, where)
+            spool.write(chunk)
+    except (EOFError, OSError, zlib.error) as exc:
+        spool.close()
+        if isinstance(exc, EOFError) or "end-of-stream" in str(exc) or "truncated" in str(exc):
+            raise TruncatedError(f"{where}: {compression} stream is truncated ({exc})") from exc
+        raise InvalidLayerError(f"{where}: corrupt {compression} stream ({exc})") from exc
+    except Exception as exc:  # zstandard raises its own ZstdError
+        spool.close()
+        if type(exc).__name__ == "ZstdError":
+            raise InvalidLayerError(f"{where}: corrupt zstd stream ({exc})") from exc
+        raise
+    raw.drain_hashing()
+    spool.flush()
+    spool.seek(0)
+    if blob_copy is not None:
+        blob_copy.flush()
+        blob_copy.seek(0)
+    digest = "sha256:" + uncompressed.hexdigest()
+    return SpooledStream(
+        spool, total, digest, compression, "sha256:" + raw.hash.hexdigest(), raw.count, blob_copy
+    )
+
+
+def _check_layer_size(total: int, limits: Limits, where: str) -> None:
+    if total > limits.max_layer_bytes:
+        raise LimitExceededError(
+            f"{where}: uncompressed stream is larger than max_layer_bytes="
+            f"{limits.max_layer_bytes}; raise Limits.max_layer_bytes to accept it"
+        )
+
+
+def _peek(stream: IO[bytes]) -> bytes:
+    return stream.read(8)
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream with some already-read bytes put back in front of it."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size < 0:
+                data, self._head = self._head + self._rest.read(), b""
+                return data
+            data, self._head = self._head[:size], self._head[size:]
+            if len(data) < size:
+                data += self._rest.read(size - len(data))
+            return data
+        return self._rest.read(size)
+
+
+# --- indexing ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RawMember:
+    """A tar member after its name was cleaned: the entry, where its data lies, its tar name."""
+
+    entry: Entry
+    offset: int
+    member_name: str
+
+
+_TYPES = {
+    tarfile.REGTYPE: EntryKind.FILE,
+    tarfile.AREGTYPE: EntryKind.FILE,
+    tarfile.CONTTYPE: EntryKind.FILE,
+    tarfile.DIRTYPE: EntryKind.DIR,
+    tarfile.SYMTYPE: EntryKind.SYMLINK,
+    tarfile.LNKTYPE: EntryKind.HARDLINK,
+    tarfile.CHRTYPE: EntryKind.CHAR,
+    tarfile.BLKTYPE: EntryKind.BLOCK,
+    tarfile.FIFOTYPE: EntryKind.FIFO,
+}
+
+
+def read_members(
+    spooled: SpooledStream,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    where: str = "layer",
+) -> Iterator[RawMember]:
+    """Yield every member of an uncompressed tar stream, in stream order.
+
+    Names are cleaned (escapes refused); whiteout names are *not* interpreted here.
+    Regular file contents are hashed as they are indexed.
+    """
+    fobj = spooled.file
+    fobj.seek(0)
+    try:
+        tf = tarfile.open(fileobj=fobj, mode="r:", encoding="utf-8", errors="surrogateescape")
+    except tarfile.ReadError as exc:
+        raise InvalidLayerError(f"{where}: not a tar archive ({exc})") from exc
+    fd = fobj.fileno()
+    count = 0
+    end = 0
+    try:
+        for info in tf:
+            count += 1
+            if count > limits.max_entries:
+                raise LimitExceededError(
+                    f"{where}: more than max_entries={limits.max_entries} entries; "
+                    "raise Limits.max_entries to accept it"
+                )
+            yield _member(info, fd, spooled.length, limits, where)
+            end = info.offset_data + _padded(info.size if info.isreg() else 0)
+    except tarfile.ReadError as exc:
+        raise InvalidLayerError(f"{where}: bad tar header after {count} entries ({exc})") from exc
+    finally:
+        tf.members = []
+    _check_end(fd, end, spooled.length, count, where)
+
+
+def _padded(size: int) -> int:
+    return (size + 511) // 512 * 512
+
+
+def _check_end(fd: int, end: int, length: int, count: int, where: str) -> None:
+    """After the last member must come the end-of-archive marker (a zero block)."""
+    if count == 0 and length == 0:
+        raise TruncatedError(f"{where}: empty stream (not even an end-of-archive marker)")
+    block = os.pread(fd, 512, end)
+    if len(block) < 512:
+        raise TruncatedError(
+            f"{where}: archive ends at byte {length} without an end-of-archive marker "
+            f"(after {count} entries); the stream is truncated"
+        )
+    if block.count(0) != 512:
+        raise TruncatedError(
+            f"{where}: unreadable header at byte {end} after {count} entries; "
+            "the stream is truncated or corrupt"
+        )
+
+
+def _member(info: tarfile.TarInfo, fd: int, length: int, limits: Limits, where: str) -> RawMember:
+    kind = _TYPES.get(info.type)
+    if kind is None:
+        what = "sparse file" if info.type == tarfile.GNUTYPE_SPARSE else f"type {info.type!r}"
+        raise UnsupportedEntryError(f"{where}: entry {info.name!r}: unsupported tar entry ({what})")
+    path = clean_member_name(info.name, where=where, max_bytes=limits.max_path_bytes)
+    linkname = ""
+    digest: str | None = None
+    size = 0
+    if kind is EntryKind.SYMLINK:
+        linkname = info.linkname
+        if len(linkname.encode("utf-8", "surrogateescape")) > limits.max_path_bytes:
+            raise LimitExceededError(
+                f"{where}: entry {info.name!r}: link target longer than max_path_bytes="
+                f"{limits.max_path_bytes}; raise Limits.max_path_bytes to accept it"
+            )
+    elif kind is EntryKind.HARDLINK:
+        # Hardlink targets are root-relative: '/usr/bin/perl' means <root>/usr/bin/perl.
+        linkname = clean_member_name(
+            info.linkname, where=f"{where}: hardlink {info.name!r} ->", max_bytes=limits.max_path_bytes
+        )
+    elif kind is EntryKind.FILE:
+        size = info.size
+        if info.offset_data + size > length:
+            raise TruncatedError(
+                f"{where}: entry {info.name!r}: content ({size} bytes at byte "
+                f"{info.offset_data}) runs past the end of the stream ({length} bytes)"
+            )
+        digest = _hash_range(fd, info.offset_data, size)
+    xattrs = _xattrs(info, limits, where)
+    entry = Entry(
+        path=path,
+        kind=kind,
+        mode=info.mode & 0o7777,
+        uid=info.uid,
+        gid=info.gid,
+        mtime=int(info.mtime),
+        size=size,
+        digest=digest,
+        linkname=linkname,
+        devmajor=info.devmajor if kind in (EntryKind.CHAR, EntryKind.BLOCK) else 0,
+        devminor=info.devminor if kind in (EntryKind.CHAR, EntryKind.BLOCK) else 0,
+        xattrs=xattrs,
+    )
+    return RawMember(entry, info.offset_data, info.name)
+
+
+def _hash_range(fd: int, offset: int, size: int) -> str:
+    h = hashlib.sha256()
+    while size > 0:
+        chunk = os.pread(fd, min(size, _CHUNK), offset)
+        if not chunk:
+            break
+        h.update(chunk)
+        offset += len(chunk)
+        size -= len(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def _xattrs(info: tarfile.TarInfo, limits: Limits, where: str) -> tuple[tuple[str, bytes], ...]:
+    if not info.pax_headers:
+        return ()
+    out: dict[str, bytes] = {}
+    for key, value in info.pax_headers.items():
+        if key.startswith("SCHILY.xattr."):
+            out[key[len("SCHILY.xattr.") :]] = value.encode("utf-8", "surrogateescape")
+        elif key.startswith("LIBARCHIVE.xattr."):
+            import base64
+            from urllib.parse import unquote
+
+            name = unquote(key[len("LIBARCHIVE.xattr.") :])
+            out[name] = base64.b64decode(value + "=" * (-len(value) % 4))
+    if sum(len(k) + len(v) for k, v in out.items()) > limits.max_xattr_bytes:
+        raise LimitExceededError(
+            f"{where}: entry {info.name!r}: xattrs larger than max_xattr_bytes="
+            f"{limits.max_xattr_bytes}; raise Limits.max_xattr_bytes to accept it"
+        )
+    return tuple(sorted(out.items()))
+
+
+# --- writing -------------------------------------------------------------------------
+
+_TAR_TYPES = {
+    EntryKind.FILE: tarfile.REGTYPE,
+    EntryKind.DIR: tarfile.DIRTYPE,
+    EntryKind.SYMLINK: tarfile.SYMTYPE,
+    EntryKind.HARDLINK: tarfile.LNKTYPE,
+    EntryKind.CHAR: tarfile.CHRTYPE,
+    EntryKind.BLOCK: tarfile.BLKTYPE,
+    EntryKind.FIFO: tarfile.FIFOTYPE,
+}
+
+
+def write_tar(
+    members: Iterable[tuple[str, Entry]],
+    open_content: Callable[[Entry], BinaryIO],
+    out: IO[bytes],
+    *,
+    mtime: int | None = None,
+) -> None:
+    """Write ``(member_name, entry)`` pairs as a deterministic tar stream to ``out``.
+
+    Markers arrive here already spelled as their ``.wh.`` names with kind FILE and size 0.
+    ``mtime``, when given, replaces every entry's mtime (like SOURCE_DATE_EPOCH).
+    """
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
+                      errors="surrogateescape") as tf:
+        for name, entry in members:
+            info = tarfile.TarInfo(name)
+            info.type = _TAR_TYPES[entry.kind]
+            info.mode = entry.mode
+            info.uid, info.gid = entry.uid, entry.gid
+            info.uname = info.gname = ""
+            info.mtime = entry.mtime if mtime is None else mtime
+            if entry.kind is EntryKind.SYMLINK:
+                info.linkname = entry.linkname
+            elif entry.kind is EntryKind.HARDLINK:
+                info.linkname = entry.linkname.lstrip("/")
+            elif entry.kind in (EntryKind.CHAR, EntryKind.BLOCK):
+                info.devmajor, info.devminor = entry.devmajor, entry.devminor
+            if entry.xattrs:
+                info.pax_headers = {
+                    "SCHILY.xattr." + k: v.decode("utf-8", "surrogateescape")
+                    for k, v in entry.xattrs
+                }
+            if entry.kind is EntryKind.FILE and entry.size:
+                info.size = entry.size
+                with open_content(entry) as content:
+                    tf.addfile(info, content)
+            else:
+                tf.addfile(info)
+
+
+def compress(data_source: BinaryIO, out: IO[bytes], compression: Compression) -> None:
+    """Copy ``data_source`` to ``out``: deterministic gzip (mtime 0, no name), zstd, or as is."""
+    if compression == "gzip":
+        with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6) as gz:
+            while chunk := data_source.read(_CHUNK):
+                gz.write(chunk)
+    elif compression == "zstd":
+        import zstandard
+
+        cctx = zstandard.ZstdCompressor(level=3, write_checksum=True)
+        with cctx.stream_writer(out, closefd=False) as zw:
+            while chunk := data_source.read(_CHUNK):
+                zw.write(chunk)
+    elif compression == "none":
+        while chunk := data_source.read(_CHUNK):
+            out.write(chunk)
+    else:
+        raise ValueError(f"unknown compression {compression!r} (use 'gzip', 'zstd' or 'none')")

@@ -1,0 +1,520 @@
+"""The union: whiteout rules and the merge of a base-first stack of layers.
+
+This module is the only place that knows how layers combine. The rules, as the OCI
+image spec (layer.md), Docker's AUFS conventions and the kernel's overlayfs agree:
+
+* Layers apply base first; index 0 is the bottom.
+* A whiteout ``.wh.<name>`` deletes ``<name>`` (and its whole subtree) from the layers
+  *below*; an entry of the same layer with that name survives. Only the basename counts:
+  ``.wh.etc/somefile`` is a file in a directory called ``.wh.etc``.
+* An opaque marker ``<dir>/.wh..wh..opq`` hides every lower child of ``<dir>``,
+  wherever it stands in the stream; the layer's own children of ``<dir>`` stay.
+* ``.wh..wh.<anything else>`` (``.wh..wh.plnk``, ``.wh..wh.aufs``) is AUFS bookkeeping:
+  skipped.
+* ``.wh.``, ``.wh..`` and ``.wh...`` name nothing and are errors.
+* A directory over a directory merges their children; the upper metadata wins.
+  Anything else over anything replaces it, subtree included (a file over a directory,
+  a directory over a file). Missing parents are implied as directories (mode 0755),
+  replacing a lower non-directory; symlinks are not followed (overlayfs semantics).
+* A hardlink names a target in the merged view as it stands when its layer is applied;
+  changing either name later breaks the link.
+* A whiteout of something that does not exist is a no-op.
+
+overlayfs keeps the same two markers in its own on-disk form: a whiteout is a
+character device 0/0 (or a zero-size file with the xattr ``<ns>.overlay.whiteout``) and
+an opaque directory carries ``<ns>.overlay.opaque = "y"``, where ``<ns>`` is ``trusted``
+(or ``user`` inside a user namespace). :data:`OVERLAY_XATTR_NAMESPACES` lists them.
+
+Views are computed incrementally: the view after layer *k* copies only the directories
+that layer *k* touches from the view after layer *k - 1*, so scrubbing through every
+depth of a stack never redoes the whole merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from .entry import Entry, EntryKind
+from .errors import (
+    BrokenHardlinkError,
+    IsADirectoryError_,
+    MalformedWhiteoutError,
+    NotADirectoryError_,
+    PathLookupError,
+    PathNotFoundError,
+)
+from .paths import ROOT, ancestors, join, normalize, split
+
+if TYPE_CHECKING:
+    from .layer import Layer
+
+__all__ = [
+    "OPAQUE_MARKER",
+    "OVERLAY_XATTR_NAMESPACES",
+    "WHITEOUT_PREFIX",
+    "Shadowed",
+    "View",
+    "classify_name",
+    "marker_member_name",
+]
+
+WHITEOUT_PREFIX = ".wh."
+AUFS_META_PREFIX = ".wh..wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+OVERLAY_XATTR_NAMESPACES = ("trusted", "user")
+
+#: metadata of a directory nobody described: what ``mkdir -p`` in an unpacker makes
+IMPLIED_DIR_MODE = 0o755
+_MAX_SYMLINK_HOPS = 40
+
+
+# --- names -----------------------------------------------------------------------------
+
+
+def classify_name(path: str, *, where: str = "") -> tuple[Literal["whiteout", "opaque"], str] | None:
+    """Interpret a clean member path as a marker.
+
+    Returns ``("whiteout", deleted_path)``, ``("opaque", directory)``, ``None`` for an
+    ordinary entry, or raises :class:`MalformedWhiteoutError`. AUFS metadata
+    (``.wh..wh.*`` other than the opaque marker, and anything below it) is reported as
+    ``("skip", path)`` through :func:`is_aufs_metadata`; test that first.
+
+    >>> classify_name("/etc/.wh.motd")
+    ('whiteout', '/etc/motd')
+    >>> classify_name("/var/cache/.wh..wh..opq")
+    ('opaque', '/var/cache')
+    >>> classify_name("/.wh.etc/somefile") is None
+    True
+    """
+    parent, name = split(path)
+    if not name.startswith(WHITEOUT_PREFIX):
+        return None
+    if name == OPAQUE_MARKER:
+        return ("opaque", parent)
+    target = name[len(WHITEOUT_PREFIX) :]
+    if target in ("", ".", ".."):
+        prefix = f"{where}: " if where else ""
+        raise MalformedWhiteoutError(
+            f"{prefix}entry {path!r}: whiteout names nothing ({name!r} would delete "
+            f"{target or 'an empty name'!r}); the OCI spec says implementations SHOULD error"
+        )
+    return ("whiteout", join(parent, target))
+
+
+def is_aufs_metadata(path: str) -> bool:
+    """True for AUFS bookkeeping (``.wh..wh.plnk``, ``.wh..wh.aufs`` and what is below them)."""
+    return any(
+        part.startswith(AUFS_META_PREFIX) and part != OPAQUE_MARKER for part in path.split("/")
+    )
+
+
+def marker_member_name(entry: Entry) -> str:
+    """The tar member name that spells a whiteout or opaque marker entry.
+
+    >>> from layerlab.entry import Entry, EntryKind
+    >>> marker_member_name(Entry("/etc/motd", EntryKind.WHITEOUT))
+    'etc/.wh.motd'
+    >>> marker_member_name(Entry("/", EntryKind.OPAQUE))
+    '.wh..wh..opq'
+    """
+    if entry.kind is EntryKind.OPAQUE:
+        return join(entry.path, OPAQUE_MARKER)[1:]
+    parent, name = split(entry.path)
+    return join(parent, WHITEOUT_PREFIX + name)[1:]
+
+
+def is_reserved_name(name: str) -> bool:
+    """True for a basename that a layer could not tell apart from a marker (row 22)."""
+    return name.startswith(WHITEOUT_PREFIX)
+
+
+def canonical_key(entry: Entry) -> tuple[tuple[int, str], ...]:
+    """Sort key for generated layers: by path, parents first, markers before siblings."""
+    if entry.path == ROOT:
+        return ((-1, ""),) if entry.kind is not EntryKind.OPAQUE else ((-1, ""), (0, ""))
+    parts = entry.path[1:].split("/")
+    key = [(2, part) for part in parts]
+    if entry.kind is EntryKind.OPAQUE:
+        key.append((0, ""))
+    elif entry.kind is EntryKind.WHITEOUT:
+        key[-1] = (1, parts[-1])
+    return ((-1, ""), *key)
+
+
+# --- the merge -------------------------------------------------------------------------
+
+
+class Node(NamedTuple):
+    """A path in a merged view: the entry seen, the layer that supplies it, the layer
+    whose bytes it reads (differs from ``layer`` for a hardlink to a lower file)."""
+
+    entry: Entry
+    layer: int
+    content_layer: int
+
+
+class _Tree:
+    """One merged state: directory path -> {name: Node}, plus the root's own node."""
+
+    __slots__ = ("dirs", "root")
+
+    def __init__(self, dirs: dict[str, dict[str, Node]], root: Node) -> None:
+        self.dirs = dirs
+        self.root = root
+
+    def lookup(self, path: str) -> Node | None:
+        if path == ROOT:
+            return self.root
+        parent, name = split(path)
+        kids = self.dirs.get(parent)
+        return kids.get(name) if kids is not None else None
+
+
+_EMPTY_ROOT = Node(Entry(ROOT, EntryKind.DIR, mode=IMPLIED_DIR_MODE), -1, -1)
+
+
+def _implied_dir(path: str) -> Entry:
+    return Entry(path, EntryKind.DIR, mode=IMPLIED_DIR_MODE)
+
+
+def apply_layer(below: _Tree | None, layer: Layer, index: int) -> _Tree:
+    """The merged state after ``layer`` (at ``index``) is applied over ``below``."""
+    dirs: dict[str, dict[str, Node]] = dict(below.dirs) if below else {ROOT: {}}
+    root = below.root if below else _EMPTY_ROOT
+    owned: set[str] = set()
+
+    def kids_of(d: str) -> dict[str, Node]:
+        if d not in owned:
+            dirs[d] = dict(dirs[d])
+            owned.add(d)
+        return dirs[d]
+
+    def drop_subtree(top: str) -> None:
+        stack = [top]
+        while stack:
+            d = stack.pop()
+            owned.discard(d)
+            kids = dirs.pop(d, None)
+            if kids:
+                stack.extend(join(d, n) for n, node in kids.items() if node.entry.is_dir)
+
+    def lookup(path: str) -> Node | None:
+        parent, name = split(path)
+        kids = dirs.get(parent)
+        return kids.get(name) if kids is not None else None
+
+    def remove(path: str) -> None:
+        parent, name = split(path)
+        if parent not in dirs or name not in dirs[parent]:
+            return
+        node = kids_of(parent).pop(name)
+        if node.entry.is_dir:
+            drop_subtree(path)
+
+    def ensure_dir(path: str, entry: Entry | None) -> None:
+        """Make ``path`` a directory of this layer; keep lower children if it was one."""
+        nonlocal root
+        if path == ROOT:
+            if entry is not None:
+                root = Node(entry, index, index)
+            return
+        parent, name = split(path)
+        node = dirs[parent].get(name)
+        if node is not None and node.entry.is_dir:
+            if entry is not None:
+                kids_of(parent)[name] = Node(entry, index, index)
+            return
+        if node is not None:
+            kids_of(parent).pop(name)
+        kids_of(parent)[name] = Node(entry or _implied_dir(path), index, index)
+        dirs[path] = {}
+        owned.add(path)
+
+    def ensure_parents(path: str) -> None:
+        for anc in ancestors(path):
+            node = lookup(anc)
+            if node is None or not node.entry.is_dir:
+                ensure_dir(anc, None)
+
+    # 1. whiteouts and opaque markers act on the layers below only
+    for path in sorted(layer.whiteouts):
+        remove(path)
+    for path in sorted(layer.opaques):
+        node = root if path == ROOT else lookup(path)
+        if node is not None and node.entry.is_dir:
+            for name, child in list(dirs[path].items()):
+                if child.entry.is_dir:
+                    drop_subtree(join(path, name))
+            dirs[path] = {}
+            owned.add(path)
+        else:
+            ensure_parents(path)
+            ensure_dir(path, None)
+
+    # 2. the layer's own entries, parents first; hardlinks last, in stream order
+    hardlinks: list[Entry] = []
+    for entry in layer.content_entries:
+        if entry.kind is EntryKind.HARDLINK:
+            hardlinks.append(entry)
+            continue
+        path = entry.path
+        if path == ROOT:
+            ensure_dir(ROOT, entry)
+            continue
+        ensure_parents(path)
+        if entry.is_dir:
+            ensure_dir(path, entry)
+        else:
+            remove(path)
+            parent, name = split(path)
+            kids_of(parent)[name] = Node(entry, index, index)
+    for entry in sorted(hardlinks, key=layer.stream_position):
+        target = lookup(entry.linkname) if entry.linkname != ROOT else root
+        if target is None or target.entry.is_dir:
+            why = "does not exist below it" if target is None else "is a directory"
+            raise BrokenHardlinkError(
+                f"layer {index} ({layer.short_id}): hardlink {entry.path!r} -> {entry.linkname!r}: the target {why}"
+            )
+        linked = target.entry
+        if linked.is_regular:
+            resolved = replace(linked, path=entry.path, kind=EntryKind.HARDLINK,
+                               linkname=entry.linkname)
+        else:
+            resolved = replace(linked, path=entry.path)
+        ensure_parents(entry.path)
+        remove(entry.path)
+        parent, name = split(entry.path)
+        kids_of(parent)[name] = Node(resolved, index, target.content_layer)
+    return _Tree(dirs, root)
+
+
+class Stack:
+    """The merged states of a base-first stack of layers, computed lazily and kept."""
+
+    def __init__(self, layers: Sequence[Layer]) -> None:
+        self.layers = tuple(layers)
+        self._trees: list[_Tree] = []
+
+    def extended(self, layer: Layer) -> Stack:
+        """This stack with one more layer on top, sharing every merged state computed so far."""
+        twin = Stack((*self.layers, layer))
+        if self.layers:
+            self.tree(len(self.layers) - 1)
+        twin._trees = list(self._trees)
+        return twin
+
+    def tree(self, upto: int) -> _Tree:
+        while len(self._trees) <= upto:
+            k = len(self._trees)
+            self._trees.append(apply_layer(self._trees[-1] if k else None, self.layers[k], k))
+        return self._trees[upto]
+
+
+# --- views -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shadowed:
+    """A lower version of a path that a view no longer shows, and what hid it.
+
+    ``reason`` is one of ``"replaced"`` (a higher layer supplied the path again),
+    ``"whiteout"`` (``by_path`` was whited out), ``"opaque"`` (``by_path`` became an opaque
+    directory) or ``"parent replaced"`` (``by_path``, an ancestor, stopped being a directory).
+    """
+
+    layer: int
+    entry: Entry
+    hidden_by: int
+    reason: str
+    by_path: str
+
+
+class View:
+    """The merged filesystem after layer ``upto`` of an image: read-only, like a mount.
+
+    Lookups take absolute or relative paths and resolve symlinks in intermediate
+    components with chroot semantics (an absolute link target means root-relative).
+    :meth:`stat`, :meth:`exists`, :meth:`readlink`, :meth:`provenance` and
+    :meth:`shadowed` do not follow a symlink in the last component; :meth:`read` and
+    :meth:`listdir` do.
+
+    >>> from layerlab import Image, Layer, Whiteout
+    >>> img = Image.from_layers([Layer.from_dict({"/a": "1", "/b": "2"}),
+    ...                          Layer.from_dict({"/a": Whiteout(), "/c": "3"})])
+    >>> img.view().listdir("/")
+    ['b', 'c']
+    >>> img.view(upto=0).read("/a")
+    b'1'
+    >>> img.view().shadowed("/a")[0].reason
+    'whiteout'
+    """
+
+    def __init__(self, stack: Stack, upto: int) -> None:
+        self._stack = stack
+        self.upto = upto
+        self._tree = stack.tree(upto) if upto >= 0 else _Tree({ROOT: {}}, _EMPTY_ROOT)
+
+    def __repr__(self) -> str:
+        return f"<View upto={self.upto} of {len(self._stack.layers)} layers, {len(self)} paths>"
+
+    # -- resolution
+    def _node(self, path: str, *, follow: bool) -> tuple[str, Node]:
+        """Resolve ``path`` to (real path, node), following symlinks like the kernel."""
+        pending = [p for p in normalize(path).split("/") if p]
+        current = ROOT
+        hops = 0
+        while pending:
+            part = pending.pop(0)
+            if part == "..":
+                current = split(current)[0]
+                continue
+            node = self._tree.lookup(current)
+            if node is None:
+                raise PathNotFoundError(f"{path!r}: no such file or directory in view {self.upto}")
+            if not node.entry.is_dir:
+                raise NotADirectoryError_(f"{path!r}: {current!r} is not a directory")
+            candidate = join(current, part)
+            child = self._tree.lookup(candidate)
+            if child is None:
+                raise PathNotFoundError(f"{path!r}: no such file or directory in view {self.upto}")
+            if child.entry.kind is EntryKind.SYMLINK and (pending or follow):
+                hops += 1
+                if hops > _MAX_SYMLINK_HOPS:
+                    raise PathLookupError(f"{path!r}: too many levels of symbolic links")
+                target = child.entry.linkname
+                pending = [p for p in target.split("/") if p and p != "."] + pending
+                if target.startswith("/"):
+                    current = ROOT
+                continue
+            current = candidate
+        node = self._tree.lookup(current)
+        assert node is not None
+        return current, node
+
+    def _literal(self, path: str) -> Node:
+        node = self._tree.lookup(normalize(path))
+        if node is None:
+            raise PathNotFoundError(f"{path!r}: no such file or directory in view {self.upto}")
+        return node
+
+    # -- the filesystem questions
+    def exists(self, path: str) -> bool:
+        """True if something is at ``path`` (a dangling symlink counts)."""
+        try:
+            self._node(path, follow=False)
+        except PathLookupError:
+            return False
+        return True
+
+    __contains__ = exists
+
+    def stat(self, path: str, *, follow_symlinks: bool = False) -> Entry:
+        """The entry at ``path``: kind, mode, owner, size, digest, link target, xattrs."""
+        return self._node(path, follow=follow_symlinks)[1].entry
+
+    def readlink(self, path: str) -> str:
+        entry = self.stat(path)
+        if entry.kind is not EntryKind.SYMLINK:
+            raise PathLookupError(f"{path!r}: not a symbolic link (it is a {entry.kind})")
+        return entry.linkname
+
+    def read(self, path: str) -> bytes:
+        """The content of the regular file at ``path`` (symlinks followed)."""
+        real, node = self._node(path, follow=True)
+        if node.entry.is_dir:
+            raise IsADirectoryError_(f"{path!r}: is a directory")
+        if not node.entry.is_regular:
+            raise PathLookupError(f"{path!r}: not a regular file (it is a {node.entry.kind})")
+        return self._stack.layers[node.content_layer].read_content(node.entry)
+
+    def read_text(self, path: str, encoding: str = "utf-8") -> str:
+        return self.read(path).decode(encoding)
+
+    def listdir(self, path: str = ROOT) -> list[str]:
+        """Sorted names in the directory at ``path`` (symlinks followed)."""
+        real, node = self._node(path, follow=True)
+        if not node.entry.is_dir:
+            raise NotADirectoryError_(f"{path!r}: not a directory")
+        return sorted(self._tree.dirs.get(real, {}))
+
+    def walk(self, top: str = ROOT) -> Iterator[Entry]:
+        """Every entry below ``top`` (not ``top`` itself), depth first, sorted by name."""
+        real, node = self._node(top, follow=True)
+        if not node.entry.is_dir:
+            return
+        dirs = self._tree.dirs
+        stack = [(real, iter(sorted(dirs.get(real, {}))))]
+        while stack:
+            d, names = stack[-1]
+            name = next(names, None)
+            if name is None:
+                stack.pop()
+                continue
+            entry = dirs[d][name].entry
+            yield entry
+            if entry.is_dir:
+                stack.append((entry.path, iter(sorted(dirs.get(entry.path, {})))))
+
+    def paths(self) -> list[str]:
+        return [e.path for e in self.walk()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths())
+
+    def __len__(self) -> int:
+        return sum(len(kids) for kids in self._tree.dirs.values())
+
+    @property
+    def root(self) -> Entry:
+        return self._tree.root.entry
+
+    # -- teaching questions
+    def provenance(self, path: str) -> int:
+        """The index of the layer that supplies ``path`` in this view (-1: nobody did)."""
+        return self._literal(path).layer
+
+    def nodes(self, top: str = ROOT) -> Iterator[tuple[Entry, int]]:
+        """``(entry, supplying layer)`` for every path below ``top``, sorted."""
+        for entry in self.walk(top):
+            yield entry, self._tree.lookup(entry.path).layer  # type: ignore[union-attr]
+
+    def shadowed(self, path: str) -> list[Shadowed]:
+        """Every lower version of ``path`` this view hides, oldest first.
+
+        Includes versions removed by a whiteout or an opaque directory, so it also
+        answers "where did my file go?" for a path the view no longer shows.
+        """
+        path = normalize(path)
+        current = self._tree.lookup(path)
+        out: list[Shadowed] = []
+        trees = [self._stack.tree(i) for i in range(self.upto + 1)]
+        for i, tree in enumerate(trees):
+            node = tree.lookup(path)
+            if node is None or node.layer != i or (current is not None and current.layer == i):
+                continue
+            for j in range(i + 1, self.upto + 1):
+                later = trees[j].lookup(path)
+                if later is None or later.layer != i:
+                    reason, by = _why_hidden(self._stack.layers[j], path)
+                    out.append(Shadowed(i, node.entry, j, reason, by))
+                    break
+        return out
+
+
+def _why_hidden(layer: Layer, path: str) -> tuple[str, str]:
+    if layer.get(path) is not None:
+        return "replaced", path
+    for anc in (path, *reversed(list(ancestors(path)))):
+        if anc in layer.whiteouts:
+            return "whiteout", anc
+    for anc in (*reversed(list(ancestors(path))), ROOT):
+        if anc in layer.opaques:
+            return "opaque", anc
+    for anc in ancestors(path):
+        entry = layer.get(anc)
+        if entry is not None and not entry.is_dir:
+            return "parent replaced", anc
+    return "replaced", path
+
