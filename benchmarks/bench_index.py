@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import Row, Scale, benchmark, measured, median
+from . import Row, Scale, benchmark, measured, median, release
 from .data import make_index_tar
 
 NAME = "index"
@@ -26,6 +26,7 @@ def _from_tar(path: Path) -> float:
     layer = Layer.from_tar(path)
     elapsed = time.perf_counter() - start
     assert len(layer) > 0
+    release([layer])
     return elapsed
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import Row, Scale, benchmark, measured, percentile
+from . import Row, Scale, benchmark, measured, percentile, release
 from .data import make_stack
 
 NAME = "view"
@@ -36,6 +36,7 @@ def run(scale: Scale, workdir: Path) -> list[Row]:
     layers = [Layer.from_tar(spec.path) for spec in stack.layers]
     samples = scrub(layers, scale.view_runs)
     sizes = [len(Image.from_layers(layers).view(upto=k)) for k in range(len(layers))]
+    release(layers)
     rows = []
     for k, (spec, times) in enumerate(zip(stack.layers, samples, strict=True)):
         p50, p95 = percentile(times, 50), percentile(times, 95)

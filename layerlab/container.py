@@ -64,6 +64,7 @@ __all__ = ["Change", "Container", "ContainerState", "CopyUp", "ReadWriteLayer"]
 
 #: first tick of the logical clock that stamps mtimes (2026-01-01T00:00:00Z)
 CLOCK_START = 1767225600
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _MAX_HOPS = 40
 _DAEMONS = frozenset({"sh", "bash", "ash", "dash", "sleep", "top", "tail", "nginx", "httpd",
                       "redis-server", "postgres", "init", "tini"})
@@ -93,7 +94,8 @@ class CopyUp:
     operation: str
 
     def __str__(self) -> str:
-        return f"copy-up {self.path} ({self.kind}) from layer {self.from_layer} for {self.operation}"
+        return (f"copy-up {self.path} ({self.kind}) from layer {self.from_layer} "
+                f"for {self.operation}")
 
 
 @dataclass(frozen=True)
@@ -183,8 +185,7 @@ class Container:
         self._ns = self.host.namespace(self.name)
         self._live: View | None = None
         self._lower_count = len(image.layers)
-        self.env: dict[str, str] = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                    **image.config.env_dict()}
+        self.env: dict[str, str] = {"PATH": DEFAULT_PATH, **image.config.env_dict()}
         self.workdir = image.config.workdir or ROOT
 
     def __repr__(self) -> str:
@@ -208,17 +209,17 @@ class Container:
         """The container's merged filesystem: image layers plus the read-write layer."""
         self._require_alive("look at its filesystem")
         if self._live is None:
-            stack = self.image._stack.extended(self.rw.to_layer())  # noqa: SLF001
+            stack = self.image._stack.extended(self.rw.to_layer())
             self._live = View(stack, self._lower_count)
         return self._live
 
     def _lookup(self, path: str) -> Entry | None:
         view = self.view()
-        node = view._tree.lookup(path)  # noqa: SLF001
+        node = view._tree.lookup(path)
         return node.entry if node else None
 
     def _layer_of(self, path: str) -> int:
-        node = self.view()._tree.lookup(path)  # noqa: SLF001
+        node = self.view()._tree.lookup(path)
         return node.layer if node else -1
 
     def _lower_has(self, path: str) -> bool:
@@ -226,7 +227,7 @@ class Container:
         has not hidden with an opaque directory above it."""
         if not self._lower_count:
             return False
-        tree = self.image._stack.tree(self._lower_count - 1)  # noqa: SLF001
+        tree = self.image._stack.tree(self._lower_count - 1)
         if tree.lookup(path) is None:
             return False
         return not any(a in self.rw.opaques for a in (ROOT, *ancestors(path)))
@@ -240,7 +241,7 @@ class Container:
             parent, name = split(norm)
             if not name:
                 return ROOT
-            real_parent, node = view._node(parent, follow=True)  # noqa: SLF001
+            real_parent, node = view._node(parent, follow=True)
             if not node.entry.is_dir:
                 raise NotADirectoryError_(f"{path!r}: {real_parent!r} is not a directory")
             real = join(real_parent, name)
@@ -414,7 +415,8 @@ class Container:
                 target = self.rw.entries[entry.linkname]
                 self.rw.entries[path] = replace(target, path=path)
                 for other, e in list(self.rw.entries.items()):
-                    if e.kind is EntryKind.HARDLINK and e.linkname == entry.linkname and other != path:
+                    same_inode = e.kind is EntryKind.HARDLINK and e.linkname == entry.linkname
+                    if same_inode and other != path:
                         self.rw.entries[other] = replace(e, linkname=path)
 
     def rename(self, src: str, dst: str) -> None:
@@ -460,7 +462,8 @@ class Container:
 
     def _copy_tree(self, real_src: str, real_dst: str, operation: str, *, keep_meta: bool) -> None:
         view = self.view()
-        items = [view.stat(real_src), *(list(view.walk(real_src)) if view.stat(real_src).is_dir else [])]
+        top = view.stat(real_src)
+        items = [top, *(view.walk(real_src) if top.is_dir else ())]
         reads = {e.path: view.read(e.path) for e in items if e.is_regular}
         for e in items:
             if self._layer_of(e.path) < self._lower_count and operation == "rename":
@@ -558,11 +561,14 @@ class Container:
         """
         self._require_alive("diff")
         changes: list[Change] = []
-        lower_tree = self.image._stack.tree(self._lower_count - 1) if self._lower_count else None  # noqa: SLF001
+        lower_tree = self.image._stack.tree(self._lower_count - 1) if self._lower_count else None
         for path in self.rw.paths():
             if path in self.rw.entries:
-                existed = lower_tree is not None and lower_tree.lookup(path) is not None and not any(
-                    a in self.rw.opaques for a in (ROOT, *ancestors(path)))
+                existed = (
+                    lower_tree is not None
+                    and lower_tree.lookup(path) is not None
+                    and not any(a in self.rw.opaques for a in (ROOT, *ancestors(path)))
+                )
                 changes.append(Change("C" if existed else "A", path))
             else:
                 changes.append(Change("D", path))
@@ -583,8 +589,9 @@ class Container:
             argv = self.default_argv()
             created_by = " ".join(argv)
         layer = self.rw.to_layer(created_by=created_by, comment=message)
-        created = datetime.fromtimestamp(self._tick(), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        image = self.image._derive(  # noqa: SLF001
+        stamp = datetime.fromtimestamp(self._tick(), tz=timezone.utc)
+        created = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        image = self.image._derive(
             layers=(*self.image.layers, layer),
             history=(*self.image.history,
                      HistoryEntry(created_by=created_by, created=created, comment=message,

@@ -16,7 +16,6 @@ import enum
 import stat as _stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Union
 
 __all__ = [
     "BlockDevice",
@@ -175,7 +174,9 @@ def sorted_xattrs(xattrs: Mapping[str, bytes | str] | None) -> tuple[tuple[str, 
     if not xattrs:
         return ()
     return tuple(
-        sorted((k, v.encode("utf-8") if isinstance(v, str) else bytes(v)) for k, v in xattrs.items())
+        sorted(
+            (k, v.encode("utf-8") if isinstance(v, str) else bytes(v)) for k, v in xattrs.items()
+        )
     )
 
 
@@ -193,7 +194,7 @@ class _Meta:
 
 @dataclass(frozen=True)
 class File(_Meta):
-    """A regular file. ``File(b"data", mode=0o755)``; a bare ``str``/``bytes`` means ``File(it)``."""
+    """A regular file: ``File(b"data", mode=0o755)``. A bare ``str``/``bytes`` is a File too."""
 
     content: bytes | str = b""
 
@@ -266,7 +267,8 @@ class CharDevice(_Meta):
         _init_meta(self, mode, 0, 0, 0, None)
 
 
-@dataclass(frozen=True)
+# init=False: a generated __init__ would take (mode, uid, ..., major, minor) positionally.
+@dataclass(frozen=True, init=False)
 class BlockDevice(CharDevice):
     """A block device node, kept as metadata only."""
 
@@ -304,4 +306,4 @@ def _init_meta(
     object.__setattr__(obj, "xattrs", dict(xattrs or {}))
 
 
-Spec = Union[File, Dir, Symlink, Hardlink, CharDevice, Fifo, Whiteout, Opaque, bytes, str]
+Spec = File | Dir | Symlink | Hardlink | CharDevice | Fifo | Whiteout | Opaque | bytes | str

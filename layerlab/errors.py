@@ -31,8 +31,8 @@ from __future__ import annotations
 __all__ = [
     "BrokenHardlinkError",
     "ContainerStateError",
-    "DirectoryNotEmptyError",
     "DigestMismatchError",
+    "DirectoryNotEmptyError",
     "InvalidImageError",
     "InvalidLayerError",
     "IsADirectoryError_",
@@ -97,11 +97,11 @@ class PathNotFoundError(PathLookupError, FileNotFoundError):
     """The path does not exist in the view."""
 
 
-class NotADirectoryError_(PathLookupError, NotADirectoryError):  # noqa: N801
+class NotADirectoryError_(PathLookupError, NotADirectoryError):
     """A directory operation on something that is not a directory."""
 
 
-class IsADirectoryError_(PathLookupError, IsADirectoryError):  # noqa: N801
+class IsADirectoryError_(PathLookupError, IsADirectoryError):
     """A file operation on a directory."""
 
 

@@ -190,7 +190,7 @@ class Image:
                 raise TypeError(f"layers[{i}] is a {type(layer).__name__}, not a Layer")
         self._config = config if isinstance(config, ImageConfig) else ImageConfig.from_dict(config)
         if history is None:
-            history = [HistoryEntry(created_by=l.created_by, comment=l.comment) for l in layers]
+            history = [HistoryEntry(created_by=x.created_by, comment=x.comment) for x in layers]
         self._history = tuple(history)
         with_layers = sum(1 for h in self._history if not h.empty_layer)
         if with_layers != len(self._layers):
@@ -296,12 +296,13 @@ class Image:
             upto = top
         if not isinstance(upto, int) or isinstance(upto, bool):
             raise TypeError(f"upto must be an int, not {type(upto).__name__}")
+        requested = upto
         if upto < 0:
             upto += len(self._layers)
         if not 0 <= upto <= top:
             if top < 0:
                 return View(self._stack, -1)
-            raise IndexError(f"upto={upto} is out of range for an image of {top + 1} layers")
+            raise IndexError(f"upto={requested} is out of range for an image of {top + 1} layers")
         return View(self._stack, upto)
 
     # --- the legacy model --------------------------------------------------------------

@@ -51,9 +51,15 @@ from .entry import (
 )
 from .errors import InvalidLayerError, MalformedWhiteoutError, UnsafePathError
 from .limits import DEFAULT_LIMITS, Limits
-from .paths import ROOT, clean_member_name
+from .paths import ROOT, ancestors, clean_member_name
 from .tarstream import Compression, SpooledStream, compress, read_members, spool_stream, write_tar
-from .union import canonical_key, classify_name, is_aufs_metadata, is_reserved_name, marker_member_name
+from .union import (
+    canonical_key,
+    classify_name,
+    is_aufs_metadata,
+    is_reserved_name,
+    marker_member_name,
+)
 
 __all__ = ["Layer"]
 
@@ -147,11 +153,12 @@ class Layer:
         self._comment = comment
         self._compression = compression
         self._tar = tar
-        self._blob: tuple[str, int, IO[bytes] | None] | None = None
+        # (digest, size, the stream holding the blob's bytes in .blob_file or .file)
+        self._blob: tuple[str, int, SpooledStream] | None = None
         if tar is not None and tar.compression != "none":
-            self._blob = (tar.blob_digest, tar.blob_size, tar.blob_file)
+            self._blob = (tar.blob_digest, tar.blob_size, tar)
         elif tar is not None and tar.compression == compression:
-            self._blob = (tar.diff_id, tar.length, None)
+            self._blob = (tar.diff_id, tar.length, tar)
         self._entries: tuple[Entry, ...] | None = None
 
     # --- constructors ------------------------------------------------------------------
@@ -205,11 +212,17 @@ class Layer:
             if entry.kind is EntryKind.WHITEOUT:
                 if entry.path == ROOT:
                     raise MalformedWhiteoutError("entry '/': the root cannot be whited out")
+                if is_reserved_name(entry.name):
+                    # its tar spelling '.wh..wh.…' would be read back as AUFS metadata
+                    raise MalformedWhiteoutError(
+                        f"entry {entry.path!r}: a whiteout of a name starting with '.wh.' "
+                        "cannot be spelled in a layer"
+                    )
                 whiteouts.add(entry.path)
             elif entry.kind is EntryKind.OPAQUE:
                 opaques.add(entry.path)
             else:
-                if is_reserved_name(entry.name):
+                if is_reserved_name(entry.name) or is_aufs_metadata(entry.path):
                     raise UnsafePathError(
                         f"entry {entry.path!r}: a file whose name starts with '.wh.' cannot be "
                         "stored in a layer: it could not be told apart from a whiteout"
@@ -250,6 +263,7 @@ class Layer:
         opaques: set[str] = set()
         positions: dict[str, int] = {}
         ranges: dict[str, tuple[int, int]] = {}
+        parents: set[str] = set()
         for position, member in enumerate(read_members(spooled, limits=limits, where=where)):
             entry = member.entry
             if is_aufs_metadata(entry.path):
@@ -262,6 +276,13 @@ class Layer:
             if entry.digest is not None:
                 ranges.setdefault(entry.digest, (member.offset, entry.size))
             by_path.pop(entry.path, None)  # a repeated path: the later entry wins
+            if not entry.is_dir and entry.path in parents:
+                # a non-directory after entries below the same path (``a/b``, then ``a``):
+                # the later entry wins here too, as it would when extracting
+                below = entry.path + "/"
+                for stale in [p for p in by_path if p.startswith(below)]:
+                    del by_path[stale]
+            parents.update(ancestors(entry.path))
             by_path[entry.path] = entry
             positions[entry.path] = position
         return cls(
@@ -392,18 +413,21 @@ class Layer:
         """The OCI media type of :meth:`blob`."""
         return _MEDIA_TYPES[self._compression]
 
-    def _blob_info(self) -> tuple[str, int, IO[bytes] | None]:
+    def _blob_info(self) -> tuple[str, int, SpooledStream]:
         if self._blob is None:
             stream = self._stream()
             if self._compression == "none":
-                self._blob = (stream.diff_id, stream.length, None)
+                self._blob = (stream.diff_id, stream.length, stream)
             else:
                 spool = tempfile.TemporaryFile()  # noqa: SIM115 - kept by the layer
                 hashing = _HashingWriter(spool)
                 stream.file.seek(0)
                 compress(stream.file, cast(IO[bytes], hashing), self._compression)
                 spool.flush()
-                self._blob = ("sha256:" + hashing.hash.hexdigest(), hashing.count, spool)
+                digest = "sha256:" + hashing.hash.hexdigest()
+                holder = SpooledStream(spool, hashing.count, digest, self._compression, digest,
+                                       hashing.count)
+                self._blob = (digest, hashing.count, holder)
         return self._blob
 
     @property
@@ -418,8 +442,10 @@ class Layer:
 
     def blob(self, out: IO[bytes] | None = None) -> bytes | None:
         """The blob as stored (compressed); its sha256 is :attr:`digest`."""
-        _, _, file = self._blob_info()
-        return _copy_out(file if file is not None else self._stream().file, out)
+        _, _, holder = self._blob_info()
+        if self._compression == "none":
+            return _copy_out(self._stream().file, out)
+        return _copy_out(holder.blob_file or holder.file, out)
 
     def with_compression(self, compression: Compression) -> Layer:
         """The same changes (same diff_id) stored with another compression."""
@@ -437,7 +463,7 @@ class Layer:
         )
         twin._tar = self._stream()
         if compression == "none":
-            twin._blob = (twin._tar.diff_id, twin._tar.length, None)
+            twin._blob = (twin._tar.diff_id, twin._tar.length, twin._tar)
         return twin
 
     def with_created_by(self, created_by: str, comment: str | None = None) -> Layer:

@@ -19,6 +19,7 @@ import io
 import os
 import tarfile
 import tempfile
+import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -106,6 +107,16 @@ class SpooledStream:
     #: those bytes, when they differ from ``file`` (kept so the blob can be written again)
     blob_file: BinaryIO | None = None
 
+    def __post_init__(self) -> None:
+        # The files close when the last layer sharing this stream is gone (no ResourceWarning).
+        weakref.finalize(self, _close_quietly, self.file, self.blob_file)
+
+
+def _close_quietly(*files: IO[bytes] | None) -> None:
+    for f in files:
+        if f is not None:
+            f.close()
+
 
 def spool_stream(
     source: str | os.PathLike[str] | IO[bytes],
@@ -118,14 +129,11 @@ def spool_stream(
 
     A plain tar given by path is not copied: its own file is used.
     """
-    opened: IO[bytes]
-    if isinstance(source, (str, os.PathLike)):
-        opened = open(source, "rb")  # noqa: SIM115 - the layer keeps it open
-    else:
-        opened = source
+    by_path = isinstance(source, (str, os.PathLike))
+    # a file opened here stays open: the layer reads its contents from it later
+    opened: IO[bytes] = open(source, "rb") if by_path else source  # type: ignore[arg-type]  # noqa: SIM115
     head = _peek(opened)
     compression = detect_compression(head)
-    by_path = isinstance(source, (str, os.PathLike))
     blob_copy = None
     if compression != "none":
         # keep the compressed bytes too: a path is simply reopened, a stream is copied
@@ -145,9 +153,7 @@ def spool_stream(
     if compression == "gzip":
         reader = gzip.GzipFile(fileobj=io.BufferedReader(raw, _CHUNK), mode="rb")
     elif compression == "zstd":
-        import zstandard
-
-        reader = zstandard.ZstdDecompressor().stream_reader(io.BufferedReader(raw, _CHUNK))
+        reader = _ZstdFrames(io.BufferedReader(raw, _CHUNK))
     else:
         reader = io.BufferedReader(raw, _CHUNK)
     try:
@@ -212,6 +218,52 @@ class _Prefixed(io.RawIOBase):
         return self._rest.read(size)
 
 
+class _ZstdFrames(io.RawIOBase):
+    """Decompress zstd frames one after another; EOFError if the input stops inside a frame.
+
+    zstandard's ``stream_reader`` returns short data silently on a truncated frame, which
+    surfaced later as a confusing "not a tar archive". Input is fed in small slices so the
+    output of one call stays bounded (a zstd block inflates to at most 128 KiB), which keeps
+    ``max_layer_bytes`` effective against bombs.
+    """
+
+    _SLICE = 1024
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        import zstandard
+
+        self._raw = raw
+        self._dctx = zstandard.ZstdDecompressor()
+        self._dobj = self._dctx.decompressobj()
+        self._in_frame = False
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        want = _CHUNK if size is None or size < 0 else size
+        out: list[bytes] = []
+        produced = 0
+        while produced < want:
+            if not self._pending:
+                self._pending = self._raw.read(_CHUNK)
+                if not self._pending:
+                    if self._in_frame:
+                        raise EOFError("zstd stream ends inside a frame")
+                    break
+            piece, self._pending = self._pending[: self._SLICE], self._pending[self._SLICE :]
+            self._in_frame = True
+            data = self._dobj.decompress(piece)
+            if self._dobj.eof:  # a frame ended; what follows starts the next one
+                self._pending = self._dobj.unused_data + self._pending
+                self._dobj = self._dctx.decompressobj()
+                self._in_frame = False
+            out.append(data)
+            produced += len(data)
+        return b"".join(out)
+
+
 # --- indexing ------------------------------------------------------------------------
 
 
@@ -251,7 +303,9 @@ def read_members(
     fobj = spooled.file
     fobj.seek(0)
     try:
-        tf = tarfile.open(fileobj=fobj, mode="r:", encoding="utf-8", errors="surrogateescape")
+        tf = tarfile.open(  # noqa: SIM115 - iterated below, closed by its file's owner
+            fileobj=fobj, mode="r:", encoding="utf-8", errors="surrogateescape"
+        )
     except tarfile.ReadError as exc:
         raise InvalidLayerError(f"{where}: not a tar archive ({exc})") from exc
     fd = fobj.fileno()
@@ -314,7 +368,9 @@ def _member(info: tarfile.TarInfo, fd: int, length: int, limits: Limits, where: 
     elif kind is EntryKind.HARDLINK:
         # Hardlink targets are root-relative: '/usr/bin/perl' means <root>/usr/bin/perl.
         linkname = clean_member_name(
-            info.linkname, where=f"{where}: hardlink {info.name!r} ->", max_bytes=limits.max_path_bytes
+            info.linkname,
+            where=f"{where}: hardlink {info.name!r} ->",
+            max_bytes=limits.max_path_bytes,
         )
     elif kind is EntryKind.FILE:
         size = info.size

@@ -73,7 +73,9 @@ _MAX_SYMLINK_HOPS = 40
 # --- names -----------------------------------------------------------------------------
 
 
-def classify_name(path: str, *, where: str = "") -> tuple[Literal["whiteout", "opaque"], str] | None:
+def classify_name(
+    path: str, *, where: str = ""
+) -> tuple[Literal["whiteout", "opaque"], str] | None:
     """Interpret a clean member path as a marker.
 
     Returns ``("whiteout", deleted_path)``, ``("opaque", directory)``, ``None`` for an
@@ -275,7 +277,8 @@ def apply_layer(below: _Tree | None, layer: Layer, index: int) -> _Tree:
         if target is None or target.entry.is_dir:
             why = "does not exist below it" if target is None else "is a directory"
             raise BrokenHardlinkError(
-                f"layer {index} ({layer.short_id}): hardlink {entry.path!r} -> {entry.linkname!r}: the target {why}"
+                f"layer {index} ({layer.short_id}): hardlink {entry.path!r} -> "
+                f"{entry.linkname!r}: the target {why}"
             )
         linked = target.entry
         if linked.is_regular:
@@ -362,12 +365,19 @@ class View:
     # -- resolution
     def _node(self, path: str, *, follow: bool) -> tuple[str, Node]:
         """Resolve ``path`` to (real path, node), following symlinks like the kernel."""
-        pending = [p for p in normalize(path).split("/") if p]
+        if not isinstance(path, str):
+            raise TypeError(f"path must be a str, not {type(path).__name__}")
+        # No lexical clean-up first: like the kernel, '..' is the parent of where the walk
+        # stands after following symlinks ('/lib/..' with /lib -> usr/lib is /usr); '/..' is '/'.
+        pending = [p for p in path.split("/") if p and p != "."]
         current = ROOT
         hops = 0
         while pending:
             part = pending.pop(0)
             if part == "..":
+                here = self._tree.lookup(current)
+                if here is not None and not here.entry.is_dir:
+                    raise NotADirectoryError_(f"{path!r}: {current!r} is not a directory")
                 current = split(current)[0]
                 continue
             node = self._tree.lookup(current)
@@ -422,7 +432,7 @@ class View:
 
     def read(self, path: str) -> bytes:
         """The content of the regular file at ``path`` (symlinks followed)."""
-        real, node = self._node(path, follow=True)
+        _, node = self._node(path, follow=True)
         if node.entry.is_dir:
             raise IsADirectoryError_(f"{path!r}: is a directory")
         if not node.entry.is_regular:
@@ -473,7 +483,7 @@ class View:
     # -- teaching questions
     def provenance(self, path: str) -> int:
         """The index of the layer that supplies ``path`` in this view (-1: nobody did)."""
-        return self._literal(path).layer
+        return self._node(path, follow=False)[1].layer
 
     def nodes(self, top: str = ROOT) -> Iterator[tuple[Entry, int]]:
         """``(entry, supplying layer)`` for every path below ``top``, sorted."""

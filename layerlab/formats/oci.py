@@ -1,0 +1,255 @@
+"""OCI image layouts: a directory (``oci:DIR``) or the same tree in a tar (``oci-archive:FILE``).
+
+A layout holds ``oci-layout`` (the version), ``index.json`` (the entry point) and
+``blobs/sha256/<hex>`` (every config, manifest and layer, named by digest)::
+
+    index.json --> manifest --> config      (rootfs.diff_ids, history, Env, Cmd ...)
+         |                  \\-> layers[0..n] (base first)
+         \\--> index (one manifest per platform) --> manifest --> ...
+
+Reading picks one manifest: by ``tag`` (the ``org.opencontainers.image.ref.name``
+annotation) and by ``platform`` (default: this machine's). Every blob is checked for
+size and digest, every layer for its diff_id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..digest import sha256_digest
+from ..errors import InvalidImageError
+from ..image import Image
+from ..layer import Layer
+from ..limits import DEFAULT_LIMITS, Limits
+from .descriptors import (
+    INDEX_MEDIA_TYPES,
+    MANIFEST_MEDIA_TYPES,
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    REF_NAME,
+    Descriptor,
+    Platform,
+    document_kind,
+    expect_object,
+    host_platform,
+    parse_index,
+    parse_json,
+    parse_manifest,
+)
+from .loaded import LoadedImage, image_from_config
+from .sinks import Sink
+from .sources import Source
+from .verify import load_layer, progress_bar, read_verified_json
+
+__all__ = ["read_oci", "write_oci"]
+
+_MAX_INDEX_DEPTH = 4
+_CONTAINERD_NAME = "io.containerd.image.name"
+
+
+def blob_name(digest: str) -> str:
+    """``blobs/sha256/<hex>`` for a digest."""
+    algorithm, _, hexdigest = digest.partition(":")
+    return f"blobs/{algorithm}/{hexdigest}"
+
+
+@dataclass
+class _Candidate:
+    descriptor: Descriptor
+    manifest: dict[str, Any]
+    platform: Platform | None
+    ref_name: str
+
+
+class _Reader:
+    def __init__(self, source: Source, limits: Limits, spool_dir: str | None,
+                 progress: bool | None) -> None:
+        self.source = source
+        self.limits = limits
+        self.spool_dir = spool_dir
+        self.progress = progress
+
+    def json_blob(self, desc: Descriptor, what: str) -> Any:
+        stream, stored = self._open_blob(desc, what)
+        return read_verified_json(stream, stored, size=desc.size, digest=desc.digest,
+                                  what=f"{what} {desc.digest}", limits=self.limits)
+
+    def _open_blob(self, desc: Descriptor, what: str) -> Any:
+        name = blob_name(desc.digest)
+        if not self.source.exists(name):
+            raise InvalidImageError(
+                f"{self.source.label}: {what} {desc.digest} is missing (no {name})"
+            )
+        return self.source.open(name)
+
+    # --- choosing a manifest -----------------------------------------------------------
+    def candidates(self, index: Any, where: str, depth: int, ref: str) -> list[_Candidate]:
+        if depth > _MAX_INDEX_DEPTH:
+            raise InvalidImageError(f"{where}: indexes nested more than {_MAX_INDEX_DEPTH} deep")
+        out: list[_Candidate] = []
+        for i, desc in enumerate(parse_index(index, where=where)):
+            here = f"{where}: manifests[{i}]"
+            name = desc.ref_name or ref
+            known = desc.media_type in INDEX_MEDIA_TYPES | MANIFEST_MEDIA_TYPES
+            if not known and (desc.size > self.limits.max_json_bytes
+                              or not self.source.exists(blob_name(desc.digest))):
+                continue  # an artifact of a type layerlab does not know: not an image
+            doc = self.json_blob(desc, "manifest")
+            try:
+                kind = document_kind(doc, where=f"{here} ({desc.digest})")
+            except InvalidImageError:
+                if known:
+                    raise
+                continue
+            if kind == "index":
+                out += self.candidates(doc, f"{here} ({desc.digest})", depth + 1, name)
+            else:
+                out.append(_Candidate(desc, doc, desc.platform, name))
+        return out
+
+    def choose(self, cands: list[_Candidate], *, tag: str | None,
+               platform: str | None) -> _Candidate:
+        label = self.source.label
+        if tag is not None:
+            cands = [c for c in cands if tag in (c.ref_name,
+                     c.descriptor.annotations.get(_CONTAINERD_NAME))]
+            if not cands:
+                raise InvalidImageError(f"{label}: no image tagged {tag!r}")
+        # attestation manifests (buildx) claim the platform unknown/unknown
+        cands = [c for c in cands if c.platform is None or c.platform.os != "unknown"] or cands
+        if not cands:
+            raise InvalidImageError(f"{label}: index.json lists no image manifest")
+        if platform is None and len(cands) == 1:
+            return cands[0]
+        for c in cands:
+            if c.platform is None:
+                c.platform = self._config_platform(c)
+        try:
+            wanted = Platform.parse(platform) if platform is not None else host_platform()
+        except ValueError as exc:
+            raise InvalidImageError(str(exc)) from exc
+        matching = [c for c in cands if c.platform is None or c.platform.matches(wanted)]
+        listing = ", ".join(
+            f"{c.platform or '?'}" + (f" ({c.ref_name})" if c.ref_name else "") for c in cands
+        )
+        if len(matching) == 1:
+            return matching[0]
+        if not matching:
+            raise InvalidImageError(
+                f"{label}: no image for platform {wanted}; available: {listing}; "
+                "choose one with platform='os/arch'"
+            )
+        raise InvalidImageError(
+            f"{label}: {len(matching)} images match platform {wanted}: {listing}; "
+            "choose one with platform='os/arch[/variant]' or tag=..."
+        )
+
+    def _config_platform(self, cand: _Candidate) -> Platform | None:
+        config_desc, _ = parse_manifest(cand.manifest, where=f"manifest {cand.descriptor.digest}")
+        return Platform.from_json(self.json_blob(config_desc, "config"))
+
+    # --- the image ---------------------------------------------------------------------
+    def image(self, cand: _Candidate) -> tuple[Image, Platform | None]:
+        where = f"manifest {cand.descriptor.digest}"
+        config_desc, layer_descs = parse_manifest(cand.manifest, where=where)
+        config = self.json_blob(config_desc, "config")
+        expect_object(config, f"config {config_desc.digest}")
+        total = sum(d.size for d in layer_descs)
+
+        with progress_bar(total, "loading layers", self.progress) as bar:
+
+            def load(i: int, diff_id: str, history: Mapping[str, Any]) -> Layer:
+                desc = layer_descs[i]
+                stream, stored = self._open_blob(desc, f"layer {i}")
+                layer = load_layer(
+                    stream, stored, size=desc.size, digest=desc.digest, diff_id=diff_id,
+                    what=f"layer {i} (blob {desc.digest})", history=history,
+                    limits=self.limits, spool_dir=self.spool_dir,
+                )
+                bar.update(desc.size)
+                return layer
+
+            image = image_from_config(config, len(layer_descs), load,
+                                      where=f"config {config_desc.digest}")
+        return image, Platform.from_json(config)
+
+
+def read_oci(
+    source: Source,
+    *,
+    format: str,
+    platform: str | None = None,
+    tag: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    spool_dir: str | None = None,
+    progress: bool | None = None,
+) -> LoadedImage:
+    """Read the image an OCI layout's ``index.json`` leads to (see the module doc)."""
+    reader = _Reader(source, limits, spool_dir, progress)
+    if source.exists("oci-layout"):
+        layout = parse_json(
+            source.read_bytes("oci-layout", cap=limits.max_json_bytes, cap_name="max_json_bytes"),
+            where=f"{source.label}: oci-layout", limits=limits,
+        )
+        expect_object(layout, f"{source.label}: oci-layout")
+    where = f"{source.label}: index.json"
+    index = parse_json(
+        source.read_bytes("index.json", cap=limits.max_json_bytes, cap_name="max_json_bytes"),
+        where=where, limits=limits,
+    )
+    if document_kind(index, where=where) != "index":
+        raise InvalidImageError(f"{where}: is a manifest, an OCI layout needs an index here")
+    chosen = reader.choose(reader.candidates(index, where, 0, ""), tag=tag, platform=platform)
+    image, plat = reader.image(chosen)
+    tags = (chosen.ref_name,) if chosen.ref_name else ()
+    return LoadedImage(image, format, tags, str(plat or ""))
+
+
+def _canonical(doc: Mapping[str, Any]) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def manifest_bytes(image: Image) -> bytes:
+    """The OCI manifest of ``image`` (layer blobs as each layer stores them)."""
+    config = image.config_bytes()
+    config_desc = Descriptor(OCI_CONFIG, image.id, len(config))
+    layers = [Descriptor(layer.media_type, layer.digest, layer.compressed_size).to_json()
+              for layer in image.layers]
+    return _canonical({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                       "config": config_desc.to_json(), "layers": layers})
+
+
+def write_oci(image: Image, sink: Sink, *, tag: str | None = None,
+              progress: bool | None = None) -> None:
+    """Write ``image`` as an OCI layout into ``sink`` (``index.json`` last).
+
+    ``tag`` becomes the ``org.opencontainers.image.ref.name`` annotation (default
+    ``latest``), the name ``umoci`` and ``skopeo`` use to pick the image.
+    """
+    config = image.config_bytes()
+    manifest = manifest_bytes(image)
+    manifest_desc = Descriptor(
+        OCI_MANIFEST, sha256_digest(manifest), len(manifest),
+        Platform(image.os, image.architecture), {REF_NAME: tag or "latest"},
+    )
+    index = _canonical({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                        "manifests": [manifest_desc.to_json()]})
+    sink.add_bytes("oci-layout", _canonical({"imageLayoutVersion": "1.0.0"}))
+    sink.add_dir("blobs")
+    sink.add_dir("blobs/sha256")
+    written = {image.id}
+    sink.add_bytes(blob_name(image.id), config)
+    total = sum(layer.compressed_size for layer in image.layers)
+    with progress_bar(total, "saving layers", progress) as bar:
+        for layer in image.layers:
+            if layer.digest in written:
+                continue
+            written.add(layer.digest)
+            sink.add_file(blob_name(layer.digest), layer.compressed_size, layer.blob)
+            bar.update(layer.compressed_size)
+    sink.add_bytes(blob_name(manifest_desc.digest), manifest)
+    sink.add_bytes("index.json", index)
