@@ -358,17 +358,24 @@ class Container:
     def mkdir(self, path: str, *, parents: bool = False, mode: int = 0o755) -> None:
         """Make a directory (``parents=True``: like ``mkdir -p``)."""
         self._require_alive("mkdir")
-        real = self._resolve(path, follow=False)
         if parents:
-            for anc in (*ancestors(real), real):
+            # One component at a time: the missing ones cannot be resolved in advance.
+            current = ROOT
+            norm = normalize(path if path.startswith("/") else join(normalize(self.workdir), path))
+            for name in [p for p in norm.split("/") if p]:
+                anc = self._resolve(join(current, name), follow=False)
                 existing = self._lookup(anc)
                 if existing is None:
                     self._mkdir_one(anc, mode)
                 elif existing.kind is EntryKind.SYMLINK:
-                    self.stat(anc, follow_symlinks=True)
+                    anc = self._resolve(anc, follow=True)
+                    if not self.stat(anc).is_dir:
+                        raise NotADirectoryError_(f"{path!r}: {anc!r} is not a directory")
                 elif not existing.is_dir:
                     raise NotADirectoryError_(f"{path!r}: {anc!r} exists and is not a directory")
+                current = anc
             return
+        real = self._resolve(path, follow=False)
         if self._lookup(real) is not None:
             raise PathExistsError(f"{path!r}: file exists")
         parent = self._lookup(split(real)[0])

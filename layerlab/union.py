@@ -476,6 +476,16 @@ class View:
     def __len__(self) -> int:
         return sum(len(kids) for kids in self._tree.dirs.values())
 
+    def lookup(self, path: str) -> Node | None:
+        """The node at the literal ``path`` (no symlink followed): entry, supplying layer,
+        layer holding its bytes; ``None`` when nothing is there."""
+        return self._tree.lookup(normalize(path))
+
+    def children(self, directory: str) -> list[Node]:
+        """The nodes directly inside the literal ``directory``, sorted by name."""
+        kids = self._tree.dirs.get(normalize(directory), {})
+        return [kids[name] for name in sorted(kids)]
+
     @property
     def root(self) -> Entry:
         return self._tree.root.entry

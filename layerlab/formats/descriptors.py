@@ -247,4 +247,6 @@ def parse_manifest(doc: Any, *, where: str) -> tuple[Descriptor, list[Descriptor
     layers = obj.get("layers")
     if not isinstance(layers, list):
         raise InvalidImageError(f"{where}: 'layers' is not a list")
-    return config, [parse_descriptor(d, where=f"{where}: layers[{i}]") for i, d in enumerate(layers)]
+    return config, [
+        parse_descriptor(d, where=f"{where}: layers[{i}]") for i, d in enumerate(layers)
+    ]

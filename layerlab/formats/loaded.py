@@ -119,7 +119,7 @@ def legacy_chain(
             raise InvalidImageError(
                 f"{where}: legacy parent chain is cyclic: {' -> '.join([*seen, current])}"
             )
-        doc = by_id.get(current)
+        found = by_id.get(current)
         if doc is None:
             raise InvalidImageError(
                 f"{where}: legacy parent chain is dangling: {seen[-1] if seen else '?'} names "

@@ -211,11 +211,10 @@ class TarSource(Source):
 
     def _index(self, length: int, limits: Limits) -> None:
         try:
-            tf = tarfile.open(fileobj=self._file, mode="r:", encoding="utf-8",
-                              errors="surrogateescape")
-            count = 0
-            for info in tf:
-                count += 1
+            tf = tarfile.open(  # noqa: SIM115 - the archive file is closed by close()
+                fileobj=self._file, mode="r:", encoding="utf-8", errors="surrogateescape"
+            )
+            for count, info in enumerate(tf, start=1):
                 if count > limits.max_entries:
                     raise LimitExceededError(
                         f"{self.label}: more than max_entries={limits.max_entries} members; "
@@ -233,7 +232,7 @@ class TarSource(Source):
                 self._dirs.update(ancestors(path))
                 if info.isdir():
                     self._dirs.add(path)
-            tf.members = []
+            tf.members = []  # type: ignore[attr-defined]  # drop tarfile's own index
         except tarfile.ReadError as exc:
             if not self._members and "empty file" in str(exc):
                 raise TruncatedError(f"{self.label}: empty file, not a tar archive") from exc
@@ -266,7 +265,7 @@ class TarSource(Source):
                 )
             member = target
         reader = RangeReader(self._file.fileno(), member.offset_data, member.size)
-        return io.BufferedReader(reader, 1 << 20), member.size  # type: ignore[return-value]
+        return io.BufferedReader(reader, 1 << 20), member.size
 
 
 def open_source(

@@ -132,11 +132,10 @@ def load_layer(
                 f"{what}: size is {stored_size} bytes, the descriptor says {size}"
             )
         reader = VerifyingReader(stream, size=size, digest=digest, what=what)
-        history = history or {}
         layer = Layer.from_tar(
             io.BufferedReader(reader, 1 << 20),
-            created_by=str(history.get("created_by", "")),
-            comment=str(history.get("comment", "")),
+            created_by=str((history or {}).get("created_by", "")),
+            comment=str((history or {}).get("comment", "")),
             limits=limits,
             spool_dir=spool_dir,
         )

@@ -1,0 +1,131 @@
+"""Real images in and out: docker-archive, OCI layouts and oci-archive, and flatten.
+
+>>> import layerlab as ll
+>>> from layerlab import formats
+>>> img = ll.Image.from_layers([ll.Layer.from_dict({"/hello.txt": "hi\\n"})])
+>>> formats.save(img, "hello.tar", format="docker-archive", tag="hello:1")  # doctest: +SKIP
+>>> formats.load("hello.tar").diff_ids == img.diff_ids  # doctest: +SKIP
+True
+
+:func:`load` tells the formats apart by what is inside (a ``manifest.json`` means
+``docker save``, an ``index.json`` an OCI layout); a prefix such as
+``oci-archive:FILE`` (as skopeo spells it) is also accepted. :func:`read` returns the
+image together with its tags, platform and legacy v1 layer documents.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from ..errors import InvalidImageError
+from ..image import Image
+from ..limits import DEFAULT_LIMITS, Limits
+from .descriptors import Platform, host_platform
+from .dockerarchive import read_docker_archive, write_docker_archive
+from .flatten import FlattenResult, flatten
+from .loaded import LoadedImage
+from .oci import read_oci, write_oci
+from .sinks import DirSink, Sink, TarSink
+from .sources import DirSource, open_source
+
+__all__ = [
+    "FORMATS",
+    "FlattenResult",
+    "LoadedImage",
+    "Platform",
+    "flatten",
+    "host_platform",
+    "load",
+    "read",
+    "save",
+]
+
+Format = Literal["oci", "oci-archive", "docker-archive"]
+
+#: what :func:`save` can write
+FORMATS: tuple[str, ...] = ("oci", "oci-archive", "docker-archive")
+
+_PREFIXES = ("oci:", "oci-archive:", "docker-archive:")
+
+
+def _split_prefix(path: str | os.PathLike[str]) -> tuple[str, str]:
+    text = os.fspath(path)
+    for prefix in _PREFIXES:
+        if text.startswith(prefix):
+            return prefix[:-1], text[len(prefix):]
+    return "", text
+
+
+def read(
+    path: str | os.PathLike[str],
+    *,
+    platform: str | None = None,
+    tag: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    spool_dir: str | None = None,
+    progress: bool | None = None,
+) -> LoadedImage:
+    """Read an image and what its file said about it (format, tags, legacy v1 layers).
+
+    ``platform`` (``"linux/arm64"``) picks from a multi-platform index; the default is
+    this machine's platform when there is a choice. ``tag`` picks among several images
+    in one file. Every blob is verified; on any error nothing is returned and the
+    temporary spool files are gone.
+    """
+    prefix, real = _split_prefix(path)
+    with open_source(real, limits=limits, spool_dir=spool_dir) as source:
+        kind = prefix or ("docker-archive" if source.exists("manifest.json") else "")
+        if kind == "docker-archive":
+            return read_docker_archive(source, platform=platform, tag=tag, limits=limits,
+                                       spool_dir=spool_dir, progress=progress)
+        if kind in ("oci", "oci-archive") or source.exists("index.json"):
+            fmt = "oci" if isinstance(source, DirSource) else "oci-archive"
+            return read_oci(source, format=fmt, platform=platform, tag=tag, limits=limits,
+                            spool_dir=spool_dir, progress=progress)
+        raise InvalidImageError(
+            f"{real}: not an image: no manifest.json (docker save) or index.json (OCI layout)"
+        )
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    platform: str | None = None,
+    tag: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    spool_dir: str | None = None,
+    progress: bool | None = None,
+) -> Image:
+    """Load an image from a docker-archive, an OCI layout directory or an oci-archive.
+
+    >>> img = load("python.tar", platform="linux/arm64")  # doctest: +SKIP
+    """
+    return read(path, platform=platform, tag=tag, limits=limits, spool_dir=spool_dir,
+                progress=progress).image
+
+
+def save(
+    image: Image,
+    path: str | os.PathLike[str],
+    format: str = "oci",
+    *,
+    tag: str | None = None,
+    progress: bool | None = None,
+) -> None:
+    """Write ``image`` as an OCI layout directory (``"oci"``), an ``"oci-archive"`` tar or
+    a ``"docker-archive"`` tar (what ``docker load`` reads). Output is deterministic:
+    the same image saved twice gives identical bytes.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    sink: Sink = DirSink(path) if format == "oci" else TarSink(path)
+    try:
+        if format == "docker-archive":
+            write_docker_archive(image, sink, tag=tag, progress=progress)
+        else:
+            write_oci(image, sink, tag=tag, progress=progress)
+        sink.commit()
+    except BaseException:
+        sink.abort()
+        raise

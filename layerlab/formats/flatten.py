@@ -1,0 +1,358 @@
+"""Flatten: materialize a merged view as a real directory (or a tar), through a scoped writer.
+
+A real unpacker writes untrusted names onto the host, which is where container
+escapes happen (shared/docs/hostile-input.md). The writer here holds a file
+descriptor for the destination root and creates every entry *relative to a
+directory descriptor* (``os.open(name, ..., dir_fd=parent)``), opening each parent
+component with ``O_NOFOLLOW | O_DIRECTORY``. It never follows a symlink at all: in a
+merged view every parent of every path is a real directory (the union already made
+it one), so meeting a symlink on the way down means something is wrong, and the
+writer stops with :class:`~layerlab.errors.UnsafePathError` instead of following it.
+
+* symlinks are created as they are (absolute and dangling targets included);
+* ownership, mode and times are set on the open descriptor or with the no-follow
+  forms (``fchownat(AT_SYMLINK_NOFOLLOW)``, ``utimensat(AT_SYMLINK_NOFOLLOW)``), and
+  never on a symlink's target;
+* device nodes are created only by root (``create_devices``), FIFOs always;
+* setuid/setgid bits on non-directories, and ``security.capability`` xattrs, are
+  dropped unless ``allow_setuid=True``; overlayfs' own xattrs (``*.overlay.*``) never
+  reach the disk, where they would turn into whiteouts in a later mount;
+* a hardlink becomes a real link to the path materialized earlier, or a copy when
+  its target was changed by a later layer (the link was broken in the view).
+
+Everything the writer leaves out is listed in the :class:`FlattenResult`.
+
+>>> result = flatten(image, "rootfs")  # doctest: +SKIP
+>>> result.skipped_devices  # doctest: +SKIP
+['/dev/null']
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import shutil
+import stat
+import tempfile
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import IO, Any
+
+from ..entry import Entry, EntryKind
+from ..errors import LayerlabError, PathLookupError, UnsafePathError
+from ..image import Image
+from ..paths import ROOT, split
+from ..tarstream import write_tar
+from ..union import View
+from .verify import progress_bar
+
+__all__ = ["FlattenResult", "flatten"]
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_PRIVILEGE_BITS = stat.S_ISUID | stat.S_ISGID
+_CAPABILITY_XATTR = "security.capability"
+_FD_CACHE = 64
+
+
+@dataclass
+class FlattenResult:
+    """What :func:`flatten` made, and what it deliberately did not."""
+
+    dest: str
+    #: entries written (directories, files, links, nodes)
+    entries: int = 0
+    #: device nodes not created (no root, or ``create_devices=False``)
+    skipped_devices: list[str] = field(default_factory=list)
+    #: paths whose setuid/setgid bits or file capabilities were dropped
+    dropped_privileges: list[str] = field(default_factory=list)
+    #: ``(path, xattr name, why)`` for extended attributes not written
+    skipped_xattrs: list[tuple[str, str, str]] = field(default_factory=list)
+    #: hardlinks written as copies because their target changed in a later layer
+    copied_hardlinks: list[str] = field(default_factory=list)
+    #: whether owners were set (only root can give files away)
+    owners_set: bool = False
+
+
+def flatten(
+    source: Image | View,
+    dest: str | os.PathLike[str],
+    *,
+    allow_setuid: bool = False,
+    create_devices: bool | None = None,
+    progress: bool | None = None,
+) -> FlattenResult:
+    """Write the merged filesystem of ``source`` to ``dest``.
+
+    ``dest`` ending in ``.tar`` gets one tar stream of the view (the ``docker export``
+    of it); anything else is a directory that must not exist yet or be empty.
+    ``create_devices=None`` creates device nodes only when running as root; ``True``
+    insists (an error without root); ``False`` never does.
+    """
+    view = source.view() if isinstance(source, Image) else source
+    if not isinstance(view, View):
+        raise TypeError(f"flatten needs an Image or a View, not {type(source).__name__}")
+    target = os.fspath(dest)
+    if target.endswith(".tar"):
+        return _flatten_tar(view, target, allow_setuid=allow_setuid)
+    is_root = os.geteuid() == 0
+    if create_devices and not is_root:
+        raise LayerlabError("create_devices=True needs root: only root can make device nodes")
+    writer = _ScopedWriter(target, allow_setuid=allow_setuid,
+                           create_devices=is_root if create_devices is None else create_devices,
+                           set_owners=is_root)
+    try:
+        with progress_bar(len(view), "flattening", progress) as bar:
+            writer.materialize(view, bar)
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        writer.close()
+    return writer.result
+
+
+def _link_source(view: View, entry: Entry) -> Entry | None:
+    """The regular file a view hardlink still shares its inode with, or ``None``.
+
+    A later layer may have replaced or changed the target; then the link is broken in
+    the view and the caller writes a copy instead.
+    """
+    current = entry
+    for _ in range(40):
+        try:
+            target = view.stat(current.linkname)
+        except PathLookupError:
+            return None
+        if target.path != current.linkname or target.kind not in (EntryKind.FILE,
+                                                                  EntryKind.HARDLINK):
+            return None
+        if (target.digest, target.mode, target.uid, target.gid) != (
+            entry.digest, entry.mode, entry.uid, entry.gid
+        ):
+            return None
+        if target.kind is EntryKind.FILE:
+            return target
+        current = target
+    return None
+
+
+class _ScopedWriter:
+    """Creates entries under one root directory descriptor, never following a symlink."""
+
+    def __init__(self, dest: str, *, allow_setuid: bool, create_devices: bool,
+                 set_owners: bool) -> None:
+        self.dest = dest
+        self.allow_setuid = allow_setuid
+        self.create_devices = create_devices
+        self.result = FlattenResult(dest, owners_set=set_owners)
+        self._created = False
+        try:
+            os.mkdir(dest, 0o700)
+            self._created = True
+        except FileExistsError:
+            pass
+        try:
+            self.root_fd = os.open(dest, _DIR_FLAGS)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise UnsafePathError(
+                    f"{dest}: destination is not a directory (a symlink?); refusing to follow"
+                ) from exc
+            raise
+        if not self._created and os.listdir(self.root_fd):
+            os.close(self.root_fd)
+            raise LayerlabError(f"{dest}: destination directory is not empty")
+        self._fds: OrderedDict[str, int] = OrderedDict()
+
+    # --- descriptors ---------------------------------------------------------------------
+    def _dir_fd(self, path: str) -> int:
+        """A descriptor for the directory ``path`` of the root, opened component by
+        component with O_NOFOLLOW: a symlink anywhere on the way is refused."""
+        if path == ROOT:
+            return self.root_fd
+        fd = self._fds.get(path)
+        if fd is not None:
+            self._fds.move_to_end(path)
+            return fd
+        parent, name = split(path)
+        parent_fd = self._dir_fd(parent)
+        try:
+            fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
+                raise UnsafePathError(
+                    f"entry {path!r}: is not a directory inside the root (a symlink?); "
+                    "the writer never follows a link out of the root"
+                ) from exc
+            raise
+        self._fds[path] = fd
+        if len(self._fds) > _FD_CACHE:
+            os.close(self._fds.popitem(last=False)[1])
+        return fd
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        os.close(self.root_fd)
+
+    def abort(self) -> None:
+        """Remove what was written (rmtree does not follow symlinks)."""
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        if self._created:
+            shutil.rmtree(self.dest, ignore_errors=True)
+
+    # --- metadata ------------------------------------------------------------------------
+    def _mode(self, entry: Entry) -> int:
+        mode = entry.mode
+        if mode & _PRIVILEGE_BITS and entry.kind is not EntryKind.DIR and not self.allow_setuid:
+            self.result.dropped_privileges.append(entry.path)
+            mode &= ~_PRIVILEGE_BITS
+        return mode
+
+    def _xattrs(self, fd: int, entry: Entry) -> None:
+        for name, value in entry.xattrs:
+            if ".overlay." in name:
+                self.result.skipped_xattrs.append((entry.path, name, "overlayfs metadata"))
+                continue
+            if name == _CAPABILITY_XATTR and not self.allow_setuid:
+                self.result.dropped_privileges.append(entry.path)
+                continue
+            try:
+                os.setxattr(fd, name, value)
+            except OSError as exc:
+                self.result.skipped_xattrs.append((entry.path, name, exc.strerror or str(exc)))
+
+    def _meta_fd(self, fd: int, entry: Entry) -> None:
+        """Owner, xattrs, mode and times through an open descriptor (no path, no link)."""
+        if self.result.owners_set:
+            os.fchown(fd, entry.uid, entry.gid)
+        self._xattrs(fd, entry)
+        os.fchmod(fd, self._mode(entry))
+        os.utime(fd, ns=(entry.mtime * 10**9, entry.mtime * 10**9))
+
+    def _meta_node(self, parent_fd: int, name: str, entry: Entry) -> None:
+        """Metadata for a symlink, FIFO or device node, never through a link."""
+        if self.result.owners_set:
+            os.chown(name, entry.uid, entry.gid, dir_fd=parent_fd, follow_symlinks=False)
+        if entry.kind is not EntryKind.SYMLINK:
+            # chmod has no no-follow form on Linux: open the node itself (O_PATH, no
+            # follow), check what it is, and chmod it through its /proc descriptor.
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
+            try:
+                if stat.S_ISLNK(os.fstat(fd).st_mode):
+                    raise UnsafePathError(f"entry {entry.path!r}: became a symlink while written")
+                os.chmod(f"/proc/self/fd/{fd}", self._mode(entry))
+            finally:
+                os.close(fd)
+        ns = entry.mtime * 10**9
+        os.utime(name, ns=(ns, ns), dir_fd=parent_fd, follow_symlinks=False)
+
+    # --- entries -------------------------------------------------------------------------
+    def _write_file(self, parent_fd: int, name: str, entry: Entry, data: bytes) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(name, flags, 0o600, dir_fd=parent_fd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            self._meta_fd(fd, entry)
+        finally:
+            os.close(fd)
+
+    def materialize(self, view: View, bar: Any) -> None:
+        dirs: list[Entry] = []
+        links: list[Entry] = []
+        for entry in view.walk():
+            bar.update(1)
+            parent, name = split(entry.path)
+            if entry.kind is EntryKind.HARDLINK:
+                links.append(entry)
+                continue
+            parent_fd = self._dir_fd(parent)
+            kind = entry.kind
+            if kind is EntryKind.DIR:
+                os.mkdir(name, 0o700, dir_fd=parent_fd)
+                dirs.append(entry)
+            elif kind is EntryKind.FILE:
+                self._write_file(parent_fd, name, entry, view.read(entry.path))
+            elif kind is EntryKind.SYMLINK:
+                os.symlink(entry.linkname, name, dir_fd=parent_fd)
+                self._meta_node(parent_fd, name, entry)
+            elif kind is EntryKind.FIFO:
+                os.mkfifo(name, 0o600, dir_fd=parent_fd)
+                self._meta_node(parent_fd, name, entry)
+            elif kind in (EntryKind.CHAR, EntryKind.BLOCK):
+                if not self.create_devices:
+                    self.result.skipped_devices.append(entry.path)
+                    continue
+                fmt = stat.S_IFCHR if kind is EntryKind.CHAR else stat.S_IFBLK
+                os.mknod(name, fmt | 0o600, os.makedev(entry.devmajor, entry.devminor),
+                         dir_fd=parent_fd)
+                self._meta_node(parent_fd, name, entry)
+            self.result.entries += 1
+        for entry in links:
+            self._hardlink(view, entry)
+        # directories last, deepest first: creating children changes a directory's mtime,
+        # and a read-only directory mode would stop its children being written
+        for entry in reversed(dirs):
+            self._meta_fd(self._dir_fd(entry.path), entry)
+        self._meta_fd(self.root_fd, view.root)
+
+    def _hardlink(self, view: View, entry: Entry) -> None:
+        parent, name = split(entry.path)
+        source = _link_source(view, entry)
+        if source is None:
+            self.result.copied_hardlinks.append(entry.path)
+            copy = replace(entry, kind=EntryKind.FILE, linkname="")
+            self._write_file(self._dir_fd(parent), name, copy, view.read(entry.path))
+        else:
+            src_parent, src_name = split(source.path)
+            src_fd = self._dir_fd(src_parent)
+            dst_fd = self._dir_fd(parent)
+            os.link(src_name, name, src_dir_fd=src_fd, dst_dir_fd=dst_fd, follow_symlinks=False)
+        self.result.entries += 1
+
+
+def _tar_members(view: View, result: FlattenResult,
+                 allow_setuid: bool) -> Iterator[tuple[str, Entry]]:
+    links: list[tuple[str, Entry]] = []
+    for entry in view.walk():
+        result.entries += 1
+        mode = entry.mode
+        if mode & _PRIVILEGE_BITS and not entry.is_dir and not allow_setuid:
+            result.dropped_privileges.append(entry.path)
+            entry = replace(entry, mode=mode & ~_PRIVILEGE_BITS)
+        if entry.kind is EntryKind.HARDLINK:
+            source = _link_source(view, entry)
+            if source is not None:
+                links.append((entry.path[1:], replace(entry, linkname=source.path)))
+                continue
+            result.copied_hardlinks.append(entry.path)
+            entry = replace(entry, kind=EntryKind.FILE, linkname="")
+        yield entry.path[1:], entry
+    yield from links  # after every target they name
+
+
+def _flatten_tar(view: View, dest: str, *, allow_setuid: bool) -> FlattenResult:
+    result = FlattenResult(dest, owners_set=True)
+    parent = os.path.dirname(os.path.abspath(dest))
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".layerlab-", suffix=".tmp")
+
+    def open_content(entry: Entry) -> IO[bytes]:
+        return io.BytesIO(view.read(entry.path))
+
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write_tar(_tar_members(view, result, allow_setuid), open_content, out)  # type: ignore[arg-type]
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return result

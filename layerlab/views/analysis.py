@@ -1,0 +1,607 @@
+"""The numbers behind the tables and charts, in plain Python (no pandas, no matplotlib).
+
+Everything here only reads the engine, so the CLI can print the same figures the
+notebooks show. Three families:
+
+* **changes** -- what a layer did to the view below it (:func:`layer_changes`,
+  :func:`layer_stats`), computed from the merged views, so a whiteout of something that
+  was never there counts as a marker but deletes nothing;
+* **files** -- one row per path of a view with its supplying layer and the lower
+  versions it hides (:func:`file_rows`), and the layers several images share
+  (:func:`sharing_rows`);
+* **efficiency** -- dive's score and "wasted bytes", computed the way dive computes them
+  (``dive/filetree/efficiency.go`` and ``dive/image/analysis.go``), next to the bytes one
+  could really reclaim (dive issue #684), and dive's CI rules (:func:`efficiency_check`).
+
+>>> from layerlab import Image, Layer
+>>> img = Image.from_layers([Layer.from_dict({"/f": "x" * 100}),
+...                          Layer.from_dict({"/f": "x" * 100})])
+>>> report = efficiency(img)
+>>> report.efficiency, report.wasted_bytes, report.reclaimable_bytes
+(0.5, 200, 100)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..digest import short
+from ..entry import Entry, EntryKind
+from ..paths import ROOT, ancestors, split
+
+if TYPE_CHECKING:
+    from ..image import Image
+    from ..layer import Layer
+    from ..union import View
+
+__all__ = [
+    "ChangeRow",
+    "EfficiencyReport",
+    "FileRow",
+    "LayerStats",
+    "PathEfficiency",
+    "SharedLayer",
+    "efficiency",
+    "efficiency_check",
+    "file_rows",
+    "layer_changes",
+    "layer_stats",
+    "parse_bytes",
+    "sharing_rows",
+]
+
+
+def regular_size(entry: Entry) -> int:
+    """The bytes an entry's content takes: its size for regular files, 0 for the rest."""
+    return entry.size if entry.is_regular else 0
+
+
+# --- changes of one layer against the view below -----------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One path that layer ``layer`` changed in the view below it.
+
+    ``change`` is ``"A"`` (the path is new), ``"M"`` (the layer supplies the path again:
+    new content or metadata) or ``"D"`` (the path is gone). ``kind`` and ``size`` describe
+    the new version for A/M and the removed version for D. ``how`` says what removed a
+    D path (``"whiteout /a"``, ``"opaque /d"``, ``"parent replaced /p"``) and is empty
+    for A/M.
+    """
+
+    layer: int
+    path: str
+    change: str
+    kind: str
+    size: int
+    how: str = ""
+
+
+def _index(view: View) -> dict[str, tuple[Entry, int]]:
+    return {entry.path: (entry, layer) for entry, layer in view.nodes()}
+
+
+def layer_changes(image: Image, k: int) -> list[ChangeRow]:
+    """Every path layer ``k`` added, modified or deleted in the view below it, by path.
+
+    Deleted paths include whole subtrees (a whiteout of ``/d`` lists ``/d`` and every
+    path under it), since each of them disappears from the merged view.
+    """
+    n = len(image.layers)
+    if not -n <= k < n:
+        raise IndexError(f"layer {k} is out of range for an image of {n} layers")
+    k %= n
+    after_view = image.view(k)
+    after = _index(after_view)
+    below = _index(image.view(k - 1)) if k else {}
+    rows: list[ChangeRow] = []
+    for path, (entry, layer) in after.items():
+        if path not in below:
+            rows.append(ChangeRow(k, path, "A", entry.kind.value, regular_size(entry)))
+        elif layer == k:
+            rows.append(ChangeRow(k, path, "M", entry.kind.value, regular_size(entry)))
+    for path, (entry, _layer) in below.items():
+        if path not in after:
+            how = ""
+            for hidden in after_view.shadowed(path):
+                if hidden.hidden_by == k:
+                    how = f"{hidden.reason} {hidden.by_path}"
+            rows.append(ChangeRow(k, path, "D", entry.kind.value, regular_size(entry), how))
+    return sorted(rows, key=lambda r: r.path)
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Per-layer counts against the view below (see :func:`layer_stats`)."""
+
+    index: int
+    size: int
+    added: int
+    modified: int
+    deleted: int
+    whiteouts: int
+    opaque_dirs: int
+    added_bytes: int
+    modified_bytes: int
+    deleted_bytes: int
+
+
+def layer_stats(image: Image) -> list[LayerStats]:
+    """For every layer: paths added / modified / deleted in the view below it, the
+    whiteout and opaque markers it carries, and the bytes of each kind of change.
+
+    ``size`` is :attr:`Layer.size` (the regular-file bytes the layer stores);
+    ``added_bytes + modified_bytes`` is what the layer's changes weigh in the view
+    (hardlinks count the bytes of their target), ``deleted_bytes`` the bytes of
+    lower files the layer hid -- they stay stored in the layers below.
+    """
+    out: list[LayerStats] = []
+    for k, layer in enumerate(image.layers):
+        rows = layer_changes(image, k)
+        count = {c: 0 for c in "AMD"}
+        weight = {c: 0 for c in "AMD"}
+        for row in rows:
+            count[row.change] += 1
+            weight[row.change] += row.size
+        out.append(LayerStats(
+            k, layer.size, count["A"], count["M"], count["D"], len(layer.whiteouts),
+            len(layer.opaques), weight["A"], weight["M"], weight["D"],
+        ))
+    return out
+
+
+# --- files of a view -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """One path of a view: the entry, its supplying layer, and what it hides.
+
+    ``change`` is ``"A"`` if the supplying layer added the path to the view below it,
+    ``"M"`` if it replaced a lower version. ``hides`` counts the lower versions the view
+    no longer shows (replaced, whited out or hidden by an opaque directory, see
+    :meth:`View.shadowed`) and ``hidden_bytes`` their regular-file bytes.
+    """
+
+    entry: Entry
+    layer: int
+    change: str
+    hides: int
+    hidden_bytes: int
+
+
+def file_rows(view: View, *, layer: int | None = None, change: str | None = None) -> list[FileRow]:
+    """The rows of :func:`layerlab.views.files_table`, sorted by path."""
+    if change is not None and change not in ("A", "M"):
+        raise ValueError(f"change must be 'A' or 'M' (a view shows no deleted paths), not {change!r}")
+    rows: list[FileRow] = []
+    for entry, supplier in view.nodes():
+        if layer is not None and supplier != layer:
+            continue
+        hidden = view.shadowed(entry.path)
+        replaced = any(h.hidden_by == supplier for h in hidden)
+        kind = "M" if replaced else "A"
+        if change is not None and kind != change:
+            continue
+        rows.append(FileRow(entry, supplier, kind, len(hidden),
+                            sum(regular_size(h.entry) for h in hidden)))
+    return rows
+
+
+# --- sharing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharedLayer:
+    """A layer (named by chain_id: the layer and everything below it) and who uses it."""
+
+    chain_id: str
+    diff_id: str
+    created_by: str
+    size: int
+    used_by: tuple[str, ...]
+
+    @property
+    def shared(self) -> bool:
+        return len(self.used_by) > 1
+
+
+def sharing_rows(images: Mapping[str, Image]) -> list[SharedLayer]:
+    """Distinct layers of several images, in first-seen order (images sorted by name).
+
+    Layers are told apart by chain_id, as Docker's layer store does: the same diff over a
+    different parent is a different layer on disk.
+    """
+    seen: dict[str, tuple[str, Layer, list[str]]] = {}
+    for name in sorted(images):
+        image = images[name]
+        for chain, layer in zip(image.chain_ids, image.layers):
+            if chain not in seen:
+                seen[chain] = (layer.diff_id, layer, [])
+            if name not in seen[chain][2]:
+                seen[chain][2].append(name)
+    return [SharedLayer(chain, diff, layer.created_by, layer.size, tuple(users))
+            for chain, (diff, layer, users) in seen.items()]
+
+
+# --- dive's efficiency -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiveNode:
+    """One leaf node of one layer's tree, as dive visits it."""
+
+    layer: int
+    size: int
+    whiteout: bool
+
+
+@dataclass(frozen=True)
+class PathEfficiency:
+    """Dive's bookkeeping for one path, next to what could really be reclaimed.
+
+    * ``nodes``: the leaf nodes dive found at this path, one per layer (a whiteout node
+      counts the bytes of the directory subtree it hides, 0 for a file);
+    * ``cumulative`` (dive's ``CumulativeSize``) and ``smallest`` (``minDiscoveredSize``);
+    * ``dive_wasted``: what dive adds to its "wasted bytes": ``cumulative`` when the path
+      has two nodes or more, else 0 -- every copy, the one that stays included (#684);
+    * ``stored``: the bytes regular files at this path take in all layers;
+    * ``kept``: the bytes of the version the final image shows (0 if it shows none);
+    * ``reclaimable``: ``stored - kept``, what removing every other copy would free;
+    * ``why``: the row in words.
+    """
+
+    path: str
+    nodes: tuple[DiveNode, ...]
+    cumulative: int
+    smallest: int
+    dive_wasted: int
+    stored: int
+    kept: int
+    kept_layer: int | None
+    reclaimable: int
+    why: str
+
+    @property
+    def count(self) -> int:
+        return len(self.nodes)
+
+
+@dataclass(frozen=True)
+class EfficiencyReport:
+    """Dive's image summary plus the reclaimable figure. Fields:
+
+    ``efficiency`` (sum of each path's smallest copy / sum of all copies; 1.0 when there
+    are no bytes), ``size_bytes`` (all layers' :attr:`Layer.size`), ``user_size_bytes``
+    (every layer but the base), ``wasted_bytes`` (dive: sum of ``cumulative`` over paths
+    with 2+ nodes), ``user_wasted_percent`` (``wasted_bytes / user_size_bytes``, a
+    fraction, computed like Go: ``inf`` or ``nan`` when there are no user bytes),
+    ``reclaimable_bytes`` and ``reclaimable_user_percent`` (the same with reclaimable
+    bytes), ``paths`` (every path dive saw, plus files the final image hides).
+    """
+
+    efficiency: float
+    size_bytes: int
+    user_size_bytes: int
+    wasted_bytes: int
+    user_wasted_percent: float
+    reclaimable_bytes: int
+    reclaimable_user_percent: float
+    paths: tuple[PathEfficiency, ...] = field(repr=False)
+
+    @property
+    def inefficiencies(self) -> list[PathEfficiency]:
+        """The rows worth a look: paths dive lists (2+ nodes) or with reclaimable bytes,
+        largest dive figure first (the order of dive's CI report)."""
+        rows = [p for p in self.paths if p.count >= 2 or p.reclaimable > 0]
+        return sorted(rows, key=lambda p: (-p.dive_wasted, -p.reclaimable, p.path))
+
+
+class _Node:
+    __slots__ = ("children", "size")
+
+    def __init__(self, size: int = 0) -> None:
+        self.size = size
+        self.children: dict[str, _Node] = {}
+
+
+def _dive_layer_tree(layer: Layer) -> _Node:
+    """The layer as dive's tree: content entries with implied parents, whiteout nodes
+    named ``.wh.<name>``; opaque markers add only their directory (dive skips
+    ``.wh..wh.*`` names)."""
+    root = _Node()
+
+    def add(path: str, size: int, whiteout: bool = False) -> None:
+        parts = [p for p in path.split("/") if p]
+        if not parts:
+            return
+        if whiteout:
+            parts[-1] = ".wh." + parts[-1]
+        node = root
+        for part in parts:
+            node = node.children.setdefault(part, _Node())
+        node.size = size
+
+    for entry in layer.entries:
+        if entry.kind is EntryKind.WHITEOUT:
+            add(entry.path, 0, whiteout=True)
+        elif entry.kind is EntryKind.OPAQUE:
+            parts = [p for p in entry.path.split("/") if p]
+            node = root
+            for part in parts:
+                node = node.children.setdefault(part, _Node())
+        else:
+            add(entry.path, entry.size if entry.kind is EntryKind.FILE else 0)
+    return root
+
+
+def _child_first(node: _Node, prefix: str = "") -> Iterator[tuple[str, _Node]]:
+    """Dive's VisitDepthChildFirst: sorted names, children before their parent, no root."""
+    for name in sorted(node.children):
+        child = node.children[name]
+        path = f"{prefix}/{name}"
+        yield from _child_first(child, path)
+        yield path, child
+
+
+def _real_path(path: str) -> tuple[str, bool]:
+    """Dive's ``Path()``: the ``.wh.`` prefix of the last name is fictitious."""
+    parent, name = split(path)
+    if name.startswith(".wh."):
+        return (parent.rstrip("/") + "/" + name[4:]) if parent != ROOT else "/" + name[4:], True
+    return path, False
+
+
+class _Stacked:
+    """Dive's StackTreeRange, kept incrementally: path -> size of every node."""
+
+    def __init__(self) -> None:
+        self.sizes: dict[str, int] = {}
+
+    def _subtree(self, path: str) -> list[str]:
+        prefix = path + "/"
+        return [p for p in self.sizes if p == path or p.startswith(prefix)]
+
+    def subtree_bytes(self, path: str) -> int | None:
+        if path not in self.sizes:
+            return None
+        return sum(self.sizes[p] for p in self._subtree(path))
+
+    def is_dir(self, path: str) -> bool:
+        prefix = path + "/"
+        return any(p.startswith(prefix) for p in self.sizes)
+
+    def stack(self, tree: _Node) -> None:
+        for raw, node in _child_first(tree):
+            path, whiteout = _real_path(raw)
+            if whiteout:
+                for p in self._subtree(path):
+                    del self.sizes[p]
+            else:
+                for anc in ancestors(path):
+                    if anc != ROOT:
+                        self.sizes.setdefault(anc, 0)
+                self.sizes[path] = node.size
+
+
+def _layers_list(nums: Sequence[int]) -> str:
+    return ", ".join(str(n) for n in nums)
+
+
+def _why(p: PathEfficiency, dir_whiteouts: set[tuple[str, int]], final_missing: bool,
+         hidden_by: int | None) -> str:
+    files = [n for n in p.nodes if not n.whiteout]
+    outs = [n for n in p.nodes if n.whiteout]
+    parts: list[str] = []
+    if p.count >= 2:
+        parts.append(
+            f"{p.count} nodes in layers {_layers_list([n.layer for n in p.nodes])}: dive counts "
+            f"every one ({p.cumulative} B) as wasted"
+        )
+    for n in outs:
+        if (p.path, n.layer) in dir_whiteouts:
+            parts.append(
+                f"whiteout of a directory in layer {n.layer}: dive charges the {n.size} B it "
+                "hides to this path; the files themselves stay stored below (see their rows)"
+            )
+        else:
+            parts.append(f"deleted by a whiteout in layer {n.layer} (dive counts a file whiteout as 0 B)")
+    if p.reclaimable:
+        if p.kept:
+            parts.append(
+                f"the image shows the copy from layer {p.kept_layer} ({p.kept} B); the other "
+                f"copies ({p.reclaimable} B) can be reclaimed"
+            )
+            if p.kept != p.smallest and p.count >= 2:
+                parts.append(
+                    f"dive's score assumes the smallest copy ({p.smallest} B) is the one kept"
+                )
+        else:
+            where = f" (hidden from layer {hidden_by} on)" if hidden_by is not None else ""
+            parts.append(
+                f"the final image does not show it{where}, yet layers "
+                f"{_layers_list([n.layer for n in files if n.size])} still store {p.stored} B: "
+                "all reclaimable"
+            )
+            if p.count < 2:
+                parts.append("dive lists only paths with two nodes or more, so it misses these bytes")
+    elif p.count >= 2 and not final_missing:
+        parts.append("nothing to reclaim: the other copies hold no bytes")
+    return "; ".join(parts) if parts else "one copy, kept"
+
+
+def efficiency(image: Image) -> EfficiencyReport:
+    """Dive's efficiency, wasted bytes and user-wasted percent for ``image``, plus the
+    bytes that could really be reclaimed.
+
+    Follows dive: every layer's tree is walked leaves only, children first; each leaf
+    adds its size to its path (a whiteout leaf adds, for a directory, the sum of the
+    subtree it hides in dive's stack of the layers below, and 0 for a file);
+    ``efficiency = sum(smallest per path) / sum(cumulative per path)``; ``wasted_bytes``
+    sums ``cumulative`` over paths with two nodes or more; user size is all layers but
+    the base. Known places where layerlab does not copy dive: dive aborts the rest of a
+    layer when a whiteout names nothing below (layerlab counts 0 and goes on).
+    """
+    by_path: dict[str, list[DiveNode]] = {}
+    dir_whiteouts: set[tuple[str, int]] = set()
+    stacked = _Stacked()
+    for k, layer in enumerate(image.layers):
+        tree = _dive_layer_tree(layer)
+        for raw, node in _child_first(tree):
+            if node.children:
+                continue
+            path, whiteout = _real_path(raw)
+            size = node.size
+            if whiteout:
+                size = 0
+                if stacked.is_dir(path):
+                    size = stacked.subtree_bytes(path) or 0
+                    dir_whiteouts.add((path, k))
+            by_path.setdefault(path, []).append(DiveNode(k, size, whiteout))
+        stacked.stack(tree)
+
+    final = _index(image.view()) if image.layers else {}
+    stored: dict[str, int] = {}
+    for layer in image.layers:
+        for entry in layer.content_entries:
+            if entry.kind is EntryKind.FILE:
+                stored[entry.path] = stored.get(entry.path, 0) + entry.size
+    for path in stored:
+        by_path.setdefault(path, [])
+
+    top_view = image.view() if image.layers else None
+    rows: list[PathEfficiency] = []
+    for path in sorted(by_path):
+        nodes = tuple(by_path[path])
+        cumulative = sum(n.size for n in nodes)
+        smallest = min((n.size for n in nodes), default=0)
+        shown = final.get(path)
+        kept, kept_layer = 0, None
+        if shown is not None and shown[0].kind is EntryKind.FILE:
+            kept, kept_layer = shown[0].size, shown[1]
+        have = stored.get(path, 0)
+        hidden_by = None
+        if shown is None and have and top_view is not None:
+            hidden = top_view.shadowed(path)
+            hidden_by = hidden[-1].hidden_by if hidden else None
+        row = PathEfficiency(path, nodes, cumulative, smallest,
+                             cumulative if len(nodes) >= 2 else 0, have, kept, kept_layer,
+                             have - kept, "")
+        why = _why(row, dir_whiteouts, shown is None, hidden_by)
+        rows.append(PathEfficiency(**{**row.__dict__, "why": why}))
+
+    dive_rows = [r for r in rows if r.nodes]
+    minimum = sum(r.smallest for r in dive_rows)
+    discovered = sum(r.cumulative for r in dive_rows)
+    score = 1.0 if discovered == 0 else minimum / discovered
+    sizes = [layer.size for layer in image.layers]
+    user = sum(sizes[1:])
+    wasted = sum(r.dive_wasted for r in rows)
+    reclaimable = sum(r.reclaimable for r in rows)
+    return EfficiencyReport(score, sum(sizes), user, wasted, _go_div(wasted, user), reclaimable,
+                            _go_div(reclaimable, user), tuple(rows))
+
+
+def _go_div(a: int, b: int) -> float:
+    """float64(a) / float64(b) as Go computes it: no exception for b == 0."""
+    if b:
+        return a / b
+    return math.nan if a == 0 else math.inf
+
+
+# --- dive's CI rules ------------------------------------------------------------------------
+
+_UNITS = {
+    "": 1, "b": 1,
+    "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
+    "t": 1000**4, "tb": 1000**4, "p": 1000**5, "pb": 1000**5, "e": 1000**6, "eb": 1000**6,
+    "ki": 1024, "kib": 1024, "mi": 1024**2, "mib": 1024**2, "gi": 1024**3, "gib": 1024**3,
+    "ti": 1024**4, "tib": 1024**4, "pi": 1024**5, "pib": 1024**5, "ei": 1024**6, "eib": 1024**6,
+}
+_BYTES_RE = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)\s*([A-Za-z]*)\s*$")
+
+
+def parse_bytes(text: str | int) -> int:
+    """Parse a size the way dive's ``.dive-ci`` does (go-humanize ``ParseBytes``).
+
+    ``"20MB"`` and ``"20M"`` are SI (20,000,000); ``"20MiB"`` is binary (20,971,520);
+    case does not matter; a bare number is bytes.
+
+    >>> parse_bytes("20MB"), parse_bytes("1.5 KiB"), parse_bytes("512")
+    (20000000, 1536, 512)
+    """
+    if isinstance(text, int):
+        return text
+    match = _BYTES_RE.match(text)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"invalid size {text!r}: expected a number and a unit like 20MB or 1GiB")
+    number = float(match.group(1).replace(",", ""))
+    return int(number * _UNITS[match.group(2).lower()])
+
+
+def _rule_value(name: str, value: float | str | None) -> float | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() == "disabled"):
+        return None
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: invalid config value {value!r}") from exc
+    if not 0 <= number <= 1:
+        raise ValueError(f"{name} config value is outside allowed range (0-1), given {value!r}")
+    return number
+
+
+def efficiency_check(
+    image: Image | EfficiencyReport,
+    *,
+    lowest_efficiency: float | str | None = 0.9,
+    highest_wasted_bytes: str | int | None = "20MB",
+    highest_user_wasted_percent: float | str | None = 0.1,
+) -> tuple[bool, list[str]]:
+    """Dive's CI rules (``dive --ci``): ``(ok, reasons)``, one reason per failed rule.
+
+    The thresholds take ``.dive-ci`` formats: ``lowestEfficiency`` and
+    ``highestUserWastedPercent`` are fractions in 0..1, ``highestWastedBytes`` a size
+    such as ``"20MB"``; ``"disabled"`` (or ``None``) skips a rule. Like dive, the checks
+    use dive's own wasted-bytes figure. Out-of-range or unparsable thresholds raise
+    :class:`ValueError` (dive reports "CI Misconfigured").
+
+    >>> from layerlab import Image, Layer
+    >>> efficiency_check(Image.from_layers([Layer.from_dict({"/a": "1"})]))
+    (True, [])
+    """
+    low = _rule_value("lowestEfficiency", lowest_efficiency)
+    pct = _rule_value("highestUserWastedPercent", highest_user_wasted_percent)
+    limit: int | None = None
+    if highest_wasted_bytes is not None and not (
+        isinstance(highest_wasted_bytes, str) and highest_wasted_bytes.strip().lower() == "disabled"
+    ):
+        limit = parse_bytes(highest_wasted_bytes)
+    report = image if isinstance(image, EfficiencyReport) else efficiency(image)
+    reasons: list[str] = []
+    if low is not None and low > report.efficiency:
+        reasons.append(f"lowestEfficiency: image efficiency is too low "
+                       f"(efficiency={report.efficiency:.4f} < threshold={low})")
+    if limit is not None and report.wasted_bytes > limit:
+        reasons.append(f"highestWastedBytes: too many bytes wasted "
+                       f"(wasted-bytes={report.wasted_bytes} > threshold={limit})")
+    # written as dive writes it: NaN (no user bytes, nothing wasted) passes
+    if pct is not None and pct < report.user_wasted_percent:
+        reasons.append(f"highestUserWastedPercent: too many bytes wasted, relative to the user "
+                       f"bytes added (%-user-wasted-bytes={report.user_wasted_percent:.4f} > "
+                       f"threshold={pct})")
+    return (not reasons, reasons)
+
+
+def short_id(digest: str) -> str:
+    """12 hex digits of a digest (``sha256:`` dropped), as Docker prints ids."""
+    return short(digest)
+
+
+def join_layers(nums: Iterable[int]) -> str:
+    return _layers_list(list(nums))
