@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -179,7 +179,10 @@ class Container:
         self.host = host or DEFAULT_HOST
         self.rw = ReadWriteLayer()
         self.copy_ups: list[CopyUp] = []
-        self.state = ContainerState.CREATED
+        #: callables ``f(container, event)`` told of "change" (read-write layer), "state" and
+        #: "remove"; the store uses them to keep its on-disk copy in step
+        self.listeners: list[Callable[[Container, str], None]] = []
+        self._state = ContainerState.CREATED
         self.exit_code: int | None = None
         self._clock = clock_start
         self._ns = self.host.namespace(self.name)
@@ -203,6 +206,21 @@ class Container:
 
     def _changed(self) -> None:
         self._live = None
+        self._notify("change")
+
+    def _notify(self, event: str) -> None:
+        for listener in self.listeners:
+            listener(self, event)
+
+    @property
+    def state(self) -> ContainerState:
+        """Where the container is in Docker's lifecycle."""
+        return self._state
+
+    @state.setter
+    def state(self, value: ContainerState) -> None:
+        self._state = value
+        self._notify("remove" if value is ContainerState.REMOVED else "state")
 
     # --- the live view ------------------------------------------------------------------
     def view(self) -> View:

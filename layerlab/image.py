@@ -214,6 +214,31 @@ class Image:
         return cls(layers, config=config, history=history, **meta)
 
     @classmethod
+    def from_config(cls, config: Mapping[str, Any], layers: Sequence[Layer]) -> Image:
+        """An image from an OCI/Docker config document and its layers (base first).
+
+        The layers' diff_ids must match ``rootfs.diff_ids``; unknown keys are ignored.
+        """
+        rootfs = config.get("rootfs") or {}
+        expected = list(rootfs.get("diff_ids") or [])
+        actual = [layer.diff_id for layer in layers]
+        if expected != actual:
+            raise InvalidImageError(
+                f"config lists diff_ids {[short(d) for d in expected]} but the layers are "
+                f"{[short(d) for d in actual]}"
+            )
+        history = config.get("history")
+        return cls(
+            layers,
+            config=ImageConfig.from_dict(config.get("config") or {}),
+            history=None if history is None else [HistoryEntry.from_json(h) for h in history],
+            architecture=str(config.get("architecture", "amd64")),
+            os=str(config.get("os", "linux")),
+            created=str(config.get("created", EPOCH)),
+            author=str(config.get("author", "")),
+        )
+
+    @classmethod
     def scratch(cls) -> Image:
         """The empty image (``FROM scratch``)."""
         return cls(())

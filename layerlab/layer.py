@@ -264,27 +264,34 @@ class Layer:
         positions: dict[str, int] = {}
         ranges: dict[str, tuple[int, int]] = {}
         parents: set[str] = set()
-        for position, member in enumerate(read_members(spooled, limits=limits, where=where)):
-            entry = member.entry
-            if is_aufs_metadata(entry.path):
-                continue
-            marker = classify_name(entry.path, where=where)
-            if marker is not None:
-                (whiteouts if marker[0] == "whiteout" else opaques).add(marker[1])
-                continue
-            _check_root(entry, where)
-            if entry.digest is not None:
-                ranges.setdefault(entry.digest, (member.offset, entry.size))
-            by_path.pop(entry.path, None)  # a repeated path: the later entry wins
-            if not entry.is_dir and entry.path in parents:
-                # a non-directory after entries below the same path (``a/b``, then ``a``):
-                # the later entry wins here too, as it would when extracting
-                below = entry.path + "/"
-                for stale in [p for p in by_path if p.startswith(below)]:
-                    del by_path[stale]
-            parents.update(ancestors(entry.path))
-            by_path[entry.path] = entry
-            positions[entry.path] = position
+        try:
+            for position, member in enumerate(read_members(spooled, limits=limits, where=where)):
+                entry = member.entry
+                if is_aufs_metadata(entry.path):
+                    continue
+                marker = classify_name(entry.path, where=where)
+                if marker is not None:
+                    (whiteouts if marker[0] == "whiteout" else opaques).add(marker[1])
+                    continue
+                _check_root(entry, where)
+                if entry.digest is not None:
+                    ranges.setdefault(entry.digest, (member.offset, entry.size))
+                by_path.pop(entry.path, None)  # a repeated path: the later entry wins
+                if not entry.is_dir and entry.path in parents:
+                    # a non-directory after entries below the same path (``a/b``, then ``a``):
+                    # the later entry wins here too, as it would when extracting
+                    below = entry.path + "/"
+                    for stale in [p for p in by_path if p.startswith(below)]:
+                        del by_path[stale]
+                parents.update(ancestors(entry.path))
+                by_path[entry.path] = entry
+                positions[entry.path] = position
+        except BaseException:
+            # a bad stream: close the spool (and kept blob) rather than leak them
+            spooled.file.close()
+            if spooled.blob_file is not None:
+                spooled.blob_file.close()
+            raise
         return cls(
             content_entries=by_path,
             whiteouts=whiteouts,

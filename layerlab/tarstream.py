@@ -133,7 +133,11 @@ def spool_stream(
     # a file opened here stays open: the layer reads its contents from it later
     opened: IO[bytes] = open(source, "rb") if by_path else source  # type: ignore[arg-type]  # noqa: SIM115
     head = _peek(opened)
-    compression = detect_compression(head)
+    try:
+        compression = detect_compression(head)
+    except InvalidLayerError:
+        _discard(opened if by_path else None)
+        raise
     blob_copy = None
     if compression != "none":
         # keep the compressed bytes too: a path is simply reopened, a stream is copied
@@ -142,7 +146,11 @@ def spool_stream(
     if compression == "none" and by_path:
         raw.drain_hashing()
         digest = "sha256:" + raw.hash.hexdigest()
-        _check_layer_size(raw.count, limits, where)
+        try:
+            _check_layer_size(raw.count, limits, where)
+        except LimitExceededError:
+            _discard(opened)
+            raise
         opened.seek(0)
         return SpooledStream(opened, raw.count, digest, "none", digest, raw.count)
 
@@ -163,12 +171,12 @@ def spool_stream(
             _check_layer_size(total, limits, where)
             spool.write(chunk)
     except (EOFError, OSError, zlib.error) as exc:
-        spool.close()
+        _discard(spool, blob_copy, opened if by_path else None)
         if isinstance(exc, EOFError) or "end-of-stream" in str(exc) or "truncated" in str(exc):
             raise TruncatedError(f"{where}: {compression} stream is truncated ({exc})") from exc
         raise InvalidLayerError(f"{where}: corrupt {compression} stream ({exc})") from exc
     except Exception as exc:  # zstandard raises its own ZstdError
-        spool.close()
+        _discard(spool, blob_copy, opened if by_path else None)
         if type(exc).__name__ == "ZstdError":
             raise InvalidLayerError(f"{where}: corrupt zstd stream ({exc})") from exc
         raise
@@ -182,6 +190,13 @@ def spool_stream(
     return SpooledStream(
         spool, total, digest, compression, "sha256:" + raw.hash.hexdigest(), raw.count, blob_copy
     )
+
+
+def _discard(*files: IO[bytes] | None) -> None:
+    """Close the files this module opened for a stream that turned out to be bad."""
+    for file in files:
+        if file is not None:
+            file.close()
 
 
 def _check_layer_size(total: int, limits: Limits, where: str) -> None:

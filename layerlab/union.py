@@ -235,6 +235,10 @@ def apply_layer(below: _Tree | None, layer: Layer, index: int) -> _Tree:
         owned.add(path)
 
     def ensure_parents(path: str) -> None:
+        # ``dirs`` holds exactly the directories of the tree, and a directory's ancestors
+        # are directories too: a parent already in ``dirs`` means nothing to do.
+        if (path.rpartition("/")[0] or ROOT) in dirs:
+            return
         for anc in ancestors(path):
             node = lookup(anc)
             if node is None or not node.entry.is_dir:

@@ -1,0 +1,50 @@
+"""Building images from a Dockerfile, step by step, with a visible build cache.
+
+>>> from layerlab.build import build, history
+>>> img = build('''
+... FROM layerlab/tiny
+... WORKDIR /app
+... RUN echo hi > hello.txt
+... CMD ["cat", "hello.txt"]
+... ''')
+>>> for row in history(img)[:3]:
+...     print(row.image_id_column, row.size, row.created_by)
+... # doctest: +ELLIPSIS
+... CMD ["cat" "hello.txt"]
+<missing> 3 /bin/sh -c echo hi > hello.txt
+<missing> 0 /bin/sh -c #(nop) WORKDIR /app
+
+Modules: :mod:`.parser` (Dockerfile text to instructions), :mod:`.builder` (the steps),
+:mod:`.cache` (the build cache), :mod:`.context` (the build context and its checksums),
+:mod:`.history` (``docker history`` rows), :mod:`.base` (built-in teaching base images).
+"""
+
+from __future__ import annotations
+
+from .base import BASE_IMAGES, base_image
+from .builder import Builder, BuildStep, build
+from .cache import BuildCache, CacheEntry, CacheRow
+from .context import BuildContext
+from .errors import BuildError, ContextEscapeError, DockerfileError
+from .history import HistoryRow, history
+from .parser import Dockerfile, Instruction, parse_dockerfile
+
+__all__ = [
+    "BASE_IMAGES",
+    "BuildCache",
+    "BuildContext",
+    "BuildError",
+    "BuildStep",
+    "Builder",
+    "CacheEntry",
+    "CacheRow",
+    "ContextEscapeError",
+    "Dockerfile",
+    "DockerfileError",
+    "HistoryRow",
+    "Instruction",
+    "base_image",
+    "build",
+    "history",
+    "parse_dockerfile",
+]

@@ -120,13 +120,13 @@ def legacy_chain(
                 f"{where}: legacy parent chain is cyclic: {' -> '.join([*seen, current])}"
             )
         found = by_id.get(current)
-        if doc is None:
+        if found is None:
             raise InvalidImageError(
                 f"{where}: legacy parent chain is dangling: {seen[-1] if seen else '?'} names "
                 f"parent {current}, which is not in the archive"
             )
         seen.append(current)
-        parent = doc.get("parent")
+        parent = found.get("parent")
         current = str(parent) if parent else None
     expected = [str(d["id"]) for d in reversed(docs)]
     if seen != expected:

@@ -160,7 +160,9 @@ class _NoProgress:
 
 
 def _interactive() -> bool:
-    if "ipykernel" in sys.modules:  # a Jupyter kernel: tqdm.auto draws a widget
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if getattr(shell, "kernel", None) is not None:  # a Jupyter kernel: tqdm.auto draws a widget
         return True
     try:
         return os.isatty(sys.stderr.fileno())

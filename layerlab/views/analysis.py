@@ -26,12 +26,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..digest import short
 from ..entry import Entry, EntryKind
-from ..paths import ROOT, ancestors, split
+from ..paths import ROOT, ancestors, join, split
 
 if TYPE_CHECKING:
     from ..image import Image
@@ -178,7 +178,8 @@ class FileRow:
 def file_rows(view: View, *, layer: int | None = None, change: str | None = None) -> list[FileRow]:
     """The rows of :func:`layerlab.views.files_table`, sorted by path."""
     if change is not None and change not in ("A", "M"):
-        raise ValueError(f"change must be 'A' or 'M' (a view shows no deleted paths), not {change!r}")
+        raise ValueError(
+            f"change must be 'A' or 'M' (a view shows no deleted paths), not {change!r}")
     rows: list[FileRow] = []
     for entry, supplier in view.nodes():
         if layer is not None and supplier != layer:
@@ -220,7 +221,7 @@ def sharing_rows(images: Mapping[str, Image]) -> list[SharedLayer]:
     seen: dict[str, tuple[str, Layer, list[str]]] = {}
     for name in sorted(images):
         image = images[name]
-        for chain, layer in zip(image.chain_ids, image.layers):
+        for chain, layer in zip(image.chain_ids, image.layers, strict=True):
             if chain not in seen:
                 seen[chain] = (layer.diff_id, layer, [])
             if name not in seen[chain][2]:
@@ -296,17 +297,23 @@ class EfficiencyReport:
 
     @property
     def inefficiencies(self) -> list[PathEfficiency]:
-        """The rows worth a look: paths dive lists (2+ nodes) or with reclaimable bytes,
-        largest dive figure first (the order of dive's CI report)."""
-        rows = [p for p in self.paths if p.count >= 2 or p.reclaimable > 0]
+        """The rows worth a look: paths dive lists (2+ nodes), paths with reclaimable
+        bytes, and directory whiteouts dive charges bytes to; largest dive figure first
+        (the order of dive's CI report)."""
+        rows = [p for p in self.paths if p.count >= 2 or p.reclaimable > 0
+                or any(n.whiteout and n.size for n in p.nodes)]
         return sorted(rows, key=lambda p: (-p.dive_wasted, -p.reclaimable, p.path))
 
 
 class _Node:
-    __slots__ = ("children", "size")
+    """A node of dive's per-layer tree: its tar size, whether its tar header said
+    directory (implied parents have an empty payload: size 0, not a directory)."""
 
-    def __init__(self, size: int = 0) -> None:
-        self.size = size
+    __slots__ = ("children", "is_dir", "size")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.is_dir = False
         self.children: dict[str, _Node] = {}
 
 
@@ -315,28 +322,18 @@ def _dive_layer_tree(layer: Layer) -> _Node:
     named ``.wh.<name>``; opaque markers add only their directory (dive skips
     ``.wh..wh.*`` names)."""
     root = _Node()
-
-    def add(path: str, size: int, whiteout: bool = False) -> None:
-        parts = [p for p in path.split("/") if p]
+    for entry in layer.entries:
+        parts = [p for p in entry.path.split("/") if p]
         if not parts:
-            return
-        if whiteout:
+            continue
+        if entry.kind is EntryKind.WHITEOUT:
             parts[-1] = ".wh." + parts[-1]
         node = root
         for part in parts:
             node = node.children.setdefault(part, _Node())
-        node.size = size
-
-    for entry in layer.entries:
-        if entry.kind is EntryKind.WHITEOUT:
-            add(entry.path, 0, whiteout=True)
-        elif entry.kind is EntryKind.OPAQUE:
-            parts = [p for p in entry.path.split("/") if p]
-            node = root
-            for part in parts:
-                node = node.children.setdefault(part, _Node())
-        else:
-            add(entry.path, entry.size if entry.kind is EntryKind.FILE else 0)
+        if entry.kind is not EntryKind.OPAQUE:
+            node.size = entry.size if entry.kind is EntryKind.FILE else 0
+            node.is_dir = entry.kind is EntryKind.DIR
     return root
 
 
@@ -353,40 +350,40 @@ def _real_path(path: str) -> tuple[str, bool]:
     """Dive's ``Path()``: the ``.wh.`` prefix of the last name is fictitious."""
     parent, name = split(path)
     if name.startswith(".wh."):
-        return (parent.rstrip("/") + "/" + name[4:]) if parent != ROOT else "/" + name[4:], True
+        return join(parent, name[4:]), True
     return path, False
 
 
 class _Stacked:
-    """Dive's StackTreeRange, kept incrementally: path -> size of every node."""
+    """Dive's StackTreeRange of the layers so far, kept incrementally:
+    path -> (size, is_dir) of every node. Stacking replaces a node's payload (even with
+    the empty payload of an implied parent) and keeps its children, as dive does."""
 
     def __init__(self) -> None:
-        self.sizes: dict[str, int] = {}
+        self.nodes: dict[str, tuple[int, bool]] = {}
 
     def _subtree(self, path: str) -> list[str]:
         prefix = path + "/"
-        return [p for p in self.sizes if p == path or p.startswith(prefix)]
+        return [p for p in self.nodes if p == path or p.startswith(prefix)]
 
-    def subtree_bytes(self, path: str) -> int | None:
-        if path not in self.sizes:
-            return None
-        return sum(self.sizes[p] for p in self._subtree(path))
-
-    def is_dir(self, path: str) -> bool:
-        prefix = path + "/"
-        return any(p.startswith(prefix) for p in self.sizes)
+    def whiteout_bytes(self, path: str) -> tuple[int, bool]:
+        """What dive charges a whiteout of ``path``: (bytes, was a directory)."""
+        node = self.nodes.get(path)
+        if node is None or not node[1]:
+            return 0, False
+        return sum(self.nodes[p][0] for p in self._subtree(path)), True
 
     def stack(self, tree: _Node) -> None:
         for raw, node in _child_first(tree):
             path, whiteout = _real_path(raw)
             if whiteout:
                 for p in self._subtree(path):
-                    del self.sizes[p]
-            else:
-                for anc in ancestors(path):
-                    if anc != ROOT:
-                        self.sizes.setdefault(anc, 0)
-                self.sizes[path] = node.size
+                    del self.nodes[p]
+                continue
+            for anc in ancestors(path):
+                if anc != ROOT:
+                    self.nodes.setdefault(anc, (0, False))
+            self.nodes[path] = (node.size, node.is_dir)
 
 
 def _layers_list(nums: Sequence[int]) -> str:
@@ -410,7 +407,8 @@ def _why(p: PathEfficiency, dir_whiteouts: set[tuple[str, int]], final_missing: 
                 "hides to this path; the files themselves stay stored below (see their rows)"
             )
         else:
-            parts.append(f"deleted by a whiteout in layer {n.layer} (dive counts a file whiteout as 0 B)")
+            parts.append(f"deleted by a whiteout in layer {n.layer} "
+                         "(dive counts a file whiteout as 0 B)")
     if p.reclaimable:
         if p.kept:
             parts.append(
@@ -423,13 +421,16 @@ def _why(p: PathEfficiency, dir_whiteouts: set[tuple[str, int]], final_missing: 
                 )
         else:
             where = f" (hidden from layer {hidden_by} on)" if hidden_by is not None else ""
+            holders = sorted({n.layer for n in files if n.size})
+            which = (f"layer {holders[0]} still stores" if len(holders) == 1
+                     else f"layers {_layers_list(holders)} still store")
             parts.append(
-                f"the final image does not show it{where}, yet layers "
-                f"{_layers_list([n.layer for n in files if n.size])} still store {p.stored} B: "
+                f"the final image does not show it{where}, yet {which} {p.stored} B: "
                 "all reclaimable"
             )
             if p.count < 2:
-                parts.append("dive lists only paths with two nodes or more, so it misses these bytes")
+                parts.append("dive lists only paths with two nodes or more, "
+                             "so it misses these bytes")
     elif p.count >= 2 and not final_missing:
         parts.append("nothing to reclaim: the other copies hold no bytes")
     return "; ".join(parts) if parts else "one copy, kept"
@@ -444,8 +445,11 @@ def efficiency(image: Image) -> EfficiencyReport:
     subtree it hides in dive's stack of the layers below, and 0 for a file);
     ``efficiency = sum(smallest per path) / sum(cumulative per path)``; ``wasted_bytes``
     sums ``cumulative`` over paths with two nodes or more; user size is all layers but
-    the base. Known places where layerlab does not copy dive: dive aborts the rest of a
-    layer when a whiteout names nothing below (layerlab counts 0 and goes on).
+    the base. As in dive, "a directory" means a node whose tar header said directory:
+    a parent only implied by its children (or by a later layer's children) has an empty
+    payload, so a whiteout of it counts 0; dive also ignores opaque markers. Where
+    layerlab does not copy dive: dive aborts the rest of a layer when a whiteout names
+    nothing below (a logged error); layerlab counts 0 and goes on.
     """
     by_path: dict[str, list[DiveNode]] = {}
     dir_whiteouts: set[tuple[str, int]] = set()
@@ -458,9 +462,8 @@ def efficiency(image: Image) -> EfficiencyReport:
             path, whiteout = _real_path(raw)
             size = node.size
             if whiteout:
-                size = 0
-                if stacked.is_dir(path):
-                    size = stacked.subtree_bytes(path) or 0
+                size, was_dir = stacked.whiteout_bytes(path)
+                if was_dir:
                     dir_whiteouts.add((path, k))
             by_path.setdefault(path, []).append(DiveNode(k, size, whiteout))
         stacked.stack(tree)
@@ -493,7 +496,7 @@ def efficiency(image: Image) -> EfficiencyReport:
                              cumulative if len(nodes) >= 2 else 0, have, kept, kept_layer,
                              have - kept, "")
         why = _why(row, dir_whiteouts, shown is None, hidden_by)
-        rows.append(PathEfficiency(**{**row.__dict__, "why": why}))
+        rows.append(replace(row, why=why))
 
     dive_rows = [r for r in rows if r.nodes]
     minimum = sum(r.smallest for r in dive_rows)
