@@ -121,6 +121,18 @@ class ReadWriteLayer:
         self.whiteouts: set[str] = set()
         self.opaques: set[str] = set()
 
+    @classmethod
+    def from_layer(cls, layer: Layer) -> ReadWriteLayer:
+        """A read-write layer holding what ``layer`` holds (an upper directory read back)."""
+        rw = cls()
+        for entry in layer.content_entries:
+            rw.entries[entry.path] = entry
+            if entry.kind is EntryKind.FILE and entry.digest:
+                rw.data[entry.digest] = layer.read_content(entry)
+        rw.whiteouts = set(layer.whiteouts)
+        rw.opaques = set(layer.opaques)
+        return rw
+
     def paths(self) -> list[str]:
         return sorted(set(self.entries) | self.whiteouts)
 
@@ -196,6 +208,11 @@ class Container:
                 f"{len(self.rw)} paths in the read-write layer>")
 
     # --- state --------------------------------------------------------------------------
+    @property
+    def clock(self) -> int:
+        """The logical clock (seconds since the epoch) that stamps this container's mtimes."""
+        return self._clock
+
     def _tick(self) -> int:
         self._clock += 1
         return self._clock
@@ -589,11 +606,9 @@ class Container:
         lower_tree = self.image._stack.tree(self._lower_count - 1) if self._lower_count else None
         for path in self.rw.paths():
             if path in self.rw.entries:
-                existed = (
-                    lower_tree is not None
-                    and lower_tree.lookup(path) is not None
-                    and not any(a in self.rw.opaques for a in (ROOT, *ancestors(path)))
-                )
+                # A path the image has is changed (C), even when an opaque directory above
+                # it means the new entry replaced the old one rather than modified it.
+                existed = lower_tree is not None and lower_tree.lookup(path) is not None
                 changes.append(Change("C" if existed else "A", path))
             else:
                 changes.append(Change("D", path))

@@ -283,7 +283,9 @@ class Layer:
                     below = entry.path + "/"
                     for stale in [p for p in by_path if p.startswith(below)]:
                         del by_path[stale]
-                parents.update(ancestors(entry.path))
+                parent = entry.path.rpartition("/")[0]
+                if parent and parent not in parents:  # else its ancestors are in already
+                    parents.update(ancestors(entry.path))
                 by_path[entry.path] = entry
                 positions[entry.path] = position
         except BaseException:

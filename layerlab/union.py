@@ -107,6 +107,8 @@ def classify_name(
 
 def is_aufs_metadata(path: str) -> bool:
     """True for AUFS bookkeeping (``.wh..wh.plnk``, ``.wh..wh.aufs`` and what is below them)."""
+    if AUFS_META_PREFIX not in path:
+        return False
     return any(
         part.startswith(AUFS_META_PREFIX) and part != OPAQUE_MARKER for part in path.split("/")
     )

@@ -57,7 +57,7 @@ def copy_ups(c: Container) -> list[tuple[str, int, str]]:
     return [(u.path, u.from_layer, u.operation) for u in c.copy_ups]
 
 
-# --- reading ------------------------------------------------------------------------------
+# --- reading -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("path", "content"), [
@@ -93,7 +93,7 @@ def test_stat_listdir_exists() -> None:
     assert c.exists("/dangling")  # like lexists: the link itself is there
 
 
-# --- writing and creating -----------------------------------------------------------------
+# --- writing and creating ----------------------------------------------------------------------
 
 
 def test_write_new_file_is_added_without_copy_up_of_the_file() -> None:
@@ -197,7 +197,7 @@ def test_symlink() -> None:
         c.symlink("/x", "/no/dir/link")
 
 
-# --- removing, renaming, copying ------------------------------------------------------------
+# --- removing, renaming, copying ---------------------------------------------------------------
 
 
 def test_remove_a_lower_file_leaves_a_whiteout() -> None:
@@ -342,7 +342,7 @@ def test_hardlink_survives_commit() -> None:
     assert c.commit().view().read("/hn") == b"box\n"
 
 
-# --- copy-up bookkeeping ------------------------------------------------------------------------
+# --- copy-up bookkeeping -----------------------------------------------------------------------
 
 
 def test_copy_up_recorded_once_per_path() -> None:
@@ -376,7 +376,7 @@ def test_own_files_are_never_copied_up() -> None:
     assert c.copy_ups == []
 
 
-# --- rows 10, 11, 12, 22 --------------------------------------------------------------------------
+# --- rows 10, 11, 12, 22 -----------------------------------------------------------------------
 
 
 def test_row10_dir_recreated_over_a_whiteout_is_opaque() -> None:
@@ -445,7 +445,7 @@ def test_row22_wh_names_are_refused(op) -> None:
     assert not any(".wh." in p for p in c.view().paths())
 
 
-# --- diff and the raw read-write layer -------------------------------------------------------------
+# --- diff and the raw read-write layer ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(("ops", "expected"), [
@@ -480,7 +480,7 @@ def test_rw_listing_includes_whiteouts_and_opaques() -> None:
     assert c.rw.paths() == ["/d", "/etc", "/etc/hostname"]
 
 
-# --- commit ----------------------------------------------------------------------------------------
+# --- commit ------------------------------------------------------------------------------------
 
 
 def test_commit_makes_a_new_image() -> None:
@@ -543,7 +543,7 @@ def test_committed_layer_round_trips_through_tar() -> None:
     assert again.entries == layer.entries
 
 
-# --- lifecycle -------------------------------------------------------------------------------------
+# --- lifecycle ---------------------------------------------------------------------------------
 
 
 def test_lifecycle() -> None:

@@ -132,7 +132,7 @@ def _parents(path: str) -> list[str]:
     return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs=BASES, ops=st.lists(OPS, max_size=12))
 def test_commit_view_equals_live_view(specs, ops: list[Op]) -> None:
     image = base_image(specs)

@@ -369,13 +369,11 @@ def test_broken_compressed_stream_is_a_clear_error(compression: str, damage: str
         middle = len(blob) // 2
         broken = blob[:middle] + bytes(b ^ 0x5A for b in blob[middle : middle + 64]) + blob[
             middle + 64 :]
-    with pytest.raises(LayerlabError) as info:
+    expected = TruncatedError if damage == "truncated" else InvalidLayerError
+    with pytest.raises(expected, match=f"{damage} {compression} stream|{compression} stream is "
+                       f"{damage}") as info:
         read(broken)
-    message = str(info.value)
-    assert compression in message
-    assert ("truncated" if damage == "truncated" else "corrupt") in message or (
-        isinstance(info.value, TruncatedError)
-    )
+    assert isinstance(info.value, LayerlabError)
 
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd"])

@@ -9,8 +9,7 @@
 ... ''')
 >>> for row in history(img)[:3]:
 ...     print(row.image_id_column, row.size, row.created_by)
-... # doctest: +ELLIPSIS
-... CMD ["cat" "hello.txt"]
+c034c603f951 0 /bin/sh -c #(nop)  CMD ["cat" "hello.txt"]
 <missing> 3 /bin/sh -c echo hi > hello.txt
 <missing> 0 /bin/sh -c #(nop) WORKDIR /app
 

@@ -64,9 +64,11 @@ def _skeleton(os_release: str) -> dict[str, Spec]:
     return spec
 
 
-def _release(name: str, ident: str, like: str = "") -> str:
-    lines = [f'NAME="{name}"', f"ID={ident}", *([f"ID_LIKE={like}"] if like else []),
-             'VERSION_ID="0.1"', f'PRETTY_NAME="{name} (layerlab teaching base)"']
+def _release(name: str, ident: str, codename: str = "") -> str:
+    # ID is what package tools key on (the simulated apt-get picks its sources from it)
+    lines = [f'NAME="{name}"', f"ID={ident}", 'VERSION_ID="0.1"',
+             *([f"VERSION_CODENAME={codename}"] if codename else []),
+             f'PRETTY_NAME="{name} (layerlab teaching base, not a real distribution)"']
     return "\n".join(lines) + "\n"
 
 
@@ -75,7 +77,7 @@ def _tiny() -> dict[str, Spec]:
 
 
 def _alpine_like() -> dict[str, Spec]:
-    spec = _skeleton(_release("layerlab alpine-like", "layerlab-alpine", "alpine"))
+    spec = _skeleton(_release("layerlab alpine-like", "alpine"))
     spec.update({
         "/etc/alpine-release": "0.1-layerlab\n",
         "/etc/apk": Dir(), "/etc/apk/repositories": "https://packages.layerlab.invalid/main\n",
@@ -87,7 +89,7 @@ def _alpine_like() -> dict[str, Spec]:
 
 
 def _debian_like() -> dict[str, Spec]:
-    spec = _skeleton(_release("layerlab debian-like", "layerlab-debian", "debian"))
+    spec = _skeleton(_release("layerlab debian-like", "debian", "bookworm"))
     status = "".join(
         f"Package: {p}\nStatus: install ok installed\nVersion: 0.1\n\n"
         for p in ("base-files", "bash", "coreutils", "dpkg", "apt")

@@ -79,7 +79,8 @@ class BuildStep:
 
     @property
     def empty_layer(self) -> bool:
-        return self.layer is None
+        """True for a step that recorded history but made no layer (``FROM`` makes neither)."""
+        return self.layer is None and self.cache != "none"
 
     @property
     def size(self) -> int:
@@ -259,7 +260,7 @@ class Builder:
         k, esc, env, image = ins.keyword, self.dockerfile.escape, state.env(), state.image
         cfg = image.config
 
-        def meta(text: str, nop: str = " ", **config: object) -> tuple[
+        def meta(text: str, nop: str = " ", config: dict[str, object] | None = None) -> tuple[
                 str, str, dict[str, str], Callable[[], tuple[Image, Layer | None, str]]]:
             created_by = f"{_NOP}{nop}{text}"
 
@@ -277,28 +278,28 @@ class Builder:
             text = f"{k} " + " ".join(f"{n}={v}" for n, v in pairs)
             if k == "ENV":
                 merged = {**cfg.env_dict(), **dict(pairs)}
-                return meta(text, env=[f"{n}={v}" for n, v in merged.items()])
-            return meta(text, labels={**dict(cfg.labels), **dict(pairs)})
+                return meta(text, config={"env": [f"{n}={v}" for n, v in merged.items()]})
+            return meta(text, config={"labels": {**dict(cfg.labels), **dict(pairs)}})
         if k == "EXPOSE":
             ports = [p for w in expand_words(ins.args, env, esc) for p in _ports(ins, w)]
             return meta("EXPOSE " + " ".join(ports),
-                        exposed_ports=sorted({*cfg.exposed_ports, *ports}))
+                        config={"exposed_ports": sorted({*cfg.exposed_ports, *ports})})
         if k == "USER":
             user = expand(ins.args, env, esc)
-            return meta(f"USER {user}", user=user)
+            return meta(f"USER {user}", config={"user": user})
         if k in ("CMD", "ENTRYPOINT"):
             argv = list(ins.json) if ins.json is not None else ["/bin/sh", "-c", ins.args]
             shown = "[" + " ".join(_go_quote(a) for a in argv) + "]"
             if k == "CMD":
                 state.cmd_set = True
-                return meta(f"CMD {shown}", cmd=argv)
+                return meta(f"CMD {shown}", config={"cmd": argv})
             extra: dict[str, object] = {} if state.cmd_set else {"cmd": None}
-            return meta(f"ENTRYPOINT {shown}", entrypoint=argv, **extra)
+            return meta(f"ENTRYPOINT {shown}", config={"entrypoint": argv, **extra})
         if k == "WORKDIR":
             path = _in_workdir(cfg.workdir, expand(ins.args, env, esc))
             text = f"WORKDIR {path}"
             if _is_dir(image, path):
-                return meta(text, nop="", workdir=path)
+                return meta(text, nop="", config={"workdir": path})
             created_by = f"{_NOP}{text}"
 
             def mkdir() -> tuple[Image, Layer | None, str]:
@@ -367,7 +368,7 @@ class Builder:
             c = self._container(image, index)
             ids = _owner(image, owner, ins) if owner else None
             for source in sources:
-                _copy_source(c, self.context, source, target, into_dir, ids, mode,
+                _copy_source(c, source, target, into_dir, ids, mode,
                              unpack=k == "ADD")
             return self._commit(c, created_by), None, ""
         return text, created_by, checksums, self._layered(work)
@@ -493,7 +494,7 @@ def _owner(image: Image, spec: str, ins: Instruction) -> tuple[int, int]:
     return uid, lookup(group, "/etc/group") if group else uid
 
 
-def _copy_source(c: Container, context: BuildContext | None, source: Source, target: str,
+def _copy_source(c: Container, source: Source, target: str,
                  into_dir: bool, ids: tuple[int, int] | None, mode: int | None,
                  *, unpack: bool) -> None:
     top = source.items[0]
@@ -505,7 +506,7 @@ def _copy_source(c: Container, context: BuildContext | None, source: Source, tar
     dest = join(target, top.rel.rsplit("/", 1)[-1]) if into_dir else target
     if unpack and top.kind == "file" and _is_archive(top.data):
         _mkdirs(c, target, ids)
-        _unpack(c, context, top, target, ids)
+        _unpack(c, top, target, ids)
         return
     _mkdirs(c, dest.rsplit("/", 1)[0] or ROOT, None)
     _put(c, dest, top, ids, mode)
@@ -548,7 +549,7 @@ def _is_archive(data: bytes) -> bool:
     return kind != "none" or data[257:262] == b"ustar"
 
 
-def _unpack(c: Container, context: BuildContext | None, item: ContextItem, target: str,
+def _unpack(c: Container, item: ContextItem, target: str,
             ids: tuple[int, int] | None) -> None:
     """ADD of a local tar archive: its entries land below ``target`` (owners kept)."""
     import io
@@ -559,6 +560,9 @@ def _unpack(c: Container, context: BuildContext | None, item: ContextItem, targe
             continue
         path = join(target, entry.path.lstrip("/")) if target != ROOT else entry.path
         uid, gid = ids if ids is not None else (entry.uid, entry.gid)
+        parent = path.rsplit("/", 1)[0] or ROOT
+        if not c.exists(parent):
+            c.mkdir(parent, parents=True)
         if entry.kind is EntryKind.DIR:
             if not c.exists(path):
                 c.mkdir(path, parents=True)

@@ -14,7 +14,11 @@ The cache remembers why it could not answer, so a miss can be explained:
 >>> key = step_key(parent.id, "COPY app.py /app/", {"app.py": "sha256:1"})
 >>> cache.lookup(key) is None
 True
+>>> cache.store(CacheEntry(key, "COPY app.py /app/", parent.id, {"app.py": "sha256:1"},
+...                        parent, None))
 >>> cache.explain_miss(parent.id, "COPY app.py /app/", {"app.py": "sha256:2"})
+'COPY source checksum changed: app.py'
+>>> cache.explain_miss(parent.id, "COPY other.py /app/", {})
 'no cache entry for this parent + instruction'
 """
 

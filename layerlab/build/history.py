@@ -9,10 +9,11 @@ shows, with a ``why`` on every row.
 
 >>> from layerlab.build import build
 >>> img = build("FROM layerlab/tiny\\nENV A=1\\n")
->>> [(r.image_id_column, r.created_by, r.empty_layer) for r in history(img)][:2]
-... # doctest: +NORMALIZE_WHITESPACE
-[('39dc4ac1633d', '/bin/sh -c #(nop)  ENV A=1', True),
- ('<missing>', '/bin/sh -c #(nop)  CMD ["sh"]', True)]
+>>> for row in history(img):
+...     print(row.image_id_column, row.size, row.empty_layer, row.created_by[:32])
+a90a5713d69f 0 True /bin/sh -c #(nop)  ENV A=1
+<missing> 0 True /bin/sh -c #(nop)  CMD ["sh"]
+<missing> 364 False /bin/sh -c #(nop) ADD file:79a3e
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import (
     ContainerStateError,
@@ -23,11 +24,15 @@ from ..errors import (
     NotADirectoryError_,
     PathExistsError,
     PathNotFoundError,
+    UnsafePathError,
 )
 from ..paths import ROOT, normalize
 from .expand import ExpansionError, expand_string, expand_words
 from .lexer import ShellSyntaxError, ShellUnsupportedError
 from .parser import AndOr, Command, Pipeline, Redirect, parse
+
+if TYPE_CHECKING:
+    from ..container import Container
 
 __all__ = ["IO", "Shell", "ShellExit", "Sink", "describe", "from_bytes", "to_bytes"]
 
@@ -109,23 +114,23 @@ def describe(exc: LayerlabError) -> str:
 
 
 class _RedirectError(Exception):
-    pass
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Shell:
     """One simulated ``sh`` process inside a container."""
 
-    def __init__(self, container: object, *, vars_: dict[str, str] | None = None,
+    def __init__(self, container: Container, *, vars_: dict[str, str] | None = None,
                  exported: set[str] | None = None, cwd: str | None = None,
                  argv0: str = "sh", args: tuple[str, ...] = (), depth: int = 0) -> None:
-        from ..container import Container
-
-        assert isinstance(container, Container)
         self.container = container
         self.vars: dict[str, str] = dict(container.env) if vars_ is None else dict(vars_)
+        if vars_ is None:  # what Docker adds to every container's environment
+            self.vars.setdefault("HOSTNAME", container.name)
+            self.vars.setdefault("HOME", "/root")
         self.exported: set[str] = set(self.vars) if exported is None else set(exported)
-        self.vars.setdefault("HOME", "/root")
-        self.vars.setdefault("HOSTNAME", container.name)
         self.cwd = cwd or normalize(container.workdir or ROOT)
         self.status = 0
         self.argv0 = argv0
@@ -262,7 +267,7 @@ class Shell:
             cio, sinks = self._redirect(command.redirects, io)
         except _RedirectError as e:
             io.err.write(f"{self.argv0}: 1: {e}\n")
-            return 2
+            return e.status
         if not argv:
             # a bare assignment's status is that of its last $(...), else 0
             return self._close(sinks, io, self.status if self.substitutions > subs else 0)
@@ -348,6 +353,8 @@ class Shell:
                 self.container.write(path, b"")
         except ContainerStateError:
             raise
+        except UnsafePathError as e:  # a '.wh.' name: refused, as the container API refuses it
+            raise _RedirectError(f"cannot create {target}: {e}", 1) from None
         except LayerlabError as e:
             reason = "Directory nonexistent" if isinstance(e, PathNotFoundError) else describe(e)
             raise _RedirectError(f"cannot create {target}: {reason}") from None

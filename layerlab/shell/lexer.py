@@ -7,7 +7,7 @@ so every piece of a :class:`Word` here remembers whether it was quoted. Expansio
 later, at run time (``$?`` changes between commands).
 
 >>> [str(t) for t in tokenize("echo 'a b' $HOME>out && ls")]
-["echo", "'a b'", '$HOME', '>', 'out', '&&', 'ls']
+['echo', "'a b'", '$HOME', '>', 'out', '&&', 'ls']
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Lit:
 
 @dataclass(frozen=True)
 class Param:
-    """``$NAME``, ``${NAME}``, ``${NAME:-word}`` (``op`` ``":-"``), ``${#NAME}`` (``op`` ``"#"``)."""
+    """``$NAME``, ``${NAME}``, ``${NAME:-word}`` (op ``:-``), ``${#NAME}`` (op ``#``)."""
 
     name: str
     quoted: bool = False
@@ -372,9 +372,9 @@ def _arg_parts(text: str, quoted: bool) -> tuple[Part, ...]:
             lexer.i = end + 1
         elif c == '"':
             lexer.i += 1
-            parts.extend(lexer._double_quoted())  # noqa: SLF001
+            parts.extend(lexer._double_quoted())
         elif c == "$":
-            parts.append(lexer._dollar(quoted=quoted))  # noqa: SLF001
+            parts.append(lexer._dollar(quoted=quoted))
         elif c == "\\" and lexer.i + 1 < len(text):
             parts.append(Lit(text[lexer.i + 1], True))
             lexer.i += 2

@@ -94,12 +94,11 @@ class _Parser:
     def script(self) -> list[AndOr]:
         items: list[AndOr] = []
         while True:
-            while self.is_op("\n", ";"):
-                if self.is_op(";") and not items:
-                    raise ShellSyntaxError(_describe(self.peek()))
-                self.i += 1
+            self.skip_newlines()
             if self.peek() is None:
                 return items
+            if self.is_op(";"):
+                raise ShellSyntaxError(_describe(self.peek()))
             items.append(self.and_or())
             tok = self.peek()
             if tok is None:

@@ -25,7 +25,6 @@ True
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -39,7 +38,7 @@ from typing import Any
 from ..container import Container, ContainerState, ReadWriteLayer
 from ..digest import chain_ids, sha256_digest, short
 from ..entry import EntryKind
-from ..errors import ContainerStateError, InvalidImageError, LayerlabError
+from ..errors import InvalidImageError, LayerlabError
 from ..image import Image
 from ..layer import Layer
 from ..overlaydir import read_overlay_dir, write_overlay_dir
@@ -390,12 +389,13 @@ class Store:
         container.listeners.append(self._on_event)
 
     def _on_event(self, container: Container, event: str) -> None:
-        if event == "remove":
-            self._forget(container)
-        elif event == "change":
-            self._sync(container)
-        else:
-            self._write_container(container)
+        with self._lock.held():
+            if event == "remove":
+                self._forget(container)
+            elif event == "change":
+                self._sync(container)
+            else:
+                self._write_container(container)
 
     def _write_container(self, c: Container) -> None:
         image_chains = c.image.chain_ids
@@ -408,7 +408,7 @@ class Store:
                       "Paused": c.state is ContainerState.PAUSED, "ExitCode": c.exit_code or 0},
             "Config": {"Cmd": c.default_argv(), "Env": [f"{k}={v}" for k, v in c.env.items()],
                        "WorkingDir": c.workdir},
-            "layerlab": {"clock": c._clock, "copy_ups": len(c.copy_ups)},  # noqa: SLF001
+            "layerlab": {"clock": c._clock, "copy_ups": len(c.copy_ups)},
         }
         home = self.layout.container_home(c.id)
         atomic_write(os.path.join(home, "config.v2.json"),
@@ -460,9 +460,10 @@ class Store:
             ids = sorted(n for n in os.listdir(self.layout.containers_root()) if TMP_MARK not in n)
         except FileNotFoundError:
             ids = []
-        for cid in ids:
-            if cid not in self._containers:
-                self._load_container(cid)
+        with self._lock.held():
+            for cid in ids:
+                if cid not in self._containers and os.path.isdir(self.layout.container_home(cid)):
+                    self._load_container(cid)
         return sorted(self._containers.values(), key=lambda c: c.name)
 
     def container(self, ref: str) -> Container:
@@ -478,18 +479,10 @@ class Store:
         image = self.get(doc["Image"])
         c = Container(image, name=doc["Name"].lstrip("/"), host=self.host,
                       clock_start=int(doc.get("layerlab", {}).get("clock", 0)) or 1767225600)
-        upper = read_overlay_dir(self.layout.container_diff(cid))
-        rw = ReadWriteLayer()
-        for entry in upper.content_entries:
-            rw.entries[entry.path] = entry
-            if entry.kind is EntryKind.FILE and entry.digest:
-                rw.data[entry.digest] = upper.read_content(entry)
-        rw.whiteouts = set(upper.whiteouts)
-        rw.opaques = set(upper.opaques)
-        c.rw = rw
+        c.rw = ReadWriteLayer.from_layer(read_overlay_dir(self.layout.container_diff(cid)))
         status = doc.get("State", {}).get("Status", "created")
         # processes do not survive the session that ran them: a running container exited
-        c._state = (ContainerState.EXITED if status in ("running", "paused")  # noqa: SLF001
+        c._state = (ContainerState.EXITED if status in ("running", "paused")
                     else ContainerState(status))
         c.exit_code = doc.get("State", {}).get("ExitCode")
         self._attach(c)
@@ -535,15 +528,8 @@ class Store:
         if result.returncode != 0:
             raise StoreError(f"umount {merged} failed: {result.stderr.strip()}")
         self._mounted.discard(container.id)
-        upper = read_overlay_dir(self.container_dir(container))
-        rw = ReadWriteLayer()
-        for entry in upper.content_entries:
-            rw.entries[entry.path] = entry
-            if entry.kind is EntryKind.FILE and entry.digest:
-                rw.data[entry.digest] = upper.read_content(entry)
-        rw.whiteouts, rw.opaques = set(upper.whiteouts), set(upper.opaques)
-        container.rw = rw
-        container._changed()  # noqa: SLF001
+        container.rw = ReadWriteLayer.from_layer(read_overlay_dir(self.container_dir(container)))
+        container._changed()
 
     # --- housekeeping ------------------------------------------------------------------------
     def _layerdb_chains(self) -> list[str]:
@@ -810,6 +796,3 @@ def _cleanup(root: str, mounted: set[str], layout: Layout) -> None:
                        capture_output=True)
     shutil.rmtree(root, ignore_errors=True)
 
-
-# silence "imported but unused" for names re-exported for type checkers
-_ = (errno, ContainerStateError)

@@ -107,13 +107,13 @@ def stack_diagram(image_or_container: Image | Container, *, trace: str | None = 
 
     supplier: int | None = None
     hidden: dict[int, str] = {}
-    if trace is not None and view.exists(trace):
-        supplier = view.provenance(trace)
+    replaced = False
     if trace is not None:
+        if view.exists(trace):
+            supplier = view.provenance(trace)
         for s in view.shadowed(trace):
             hidden[s.layer] = f"{s.reason} by layer {s.hidden_by}"
-    replaced = trace is not None and any(
-        s.hidden_by == supplier for s in view.shadowed(trace)) if supplier is not None else False
+            replaced = replaced or s.hidden_by == supplier
 
     x0, w, h = 0.9, 5.2, 0.7
     for k in range(n):

@@ -77,7 +77,11 @@ def layers_table(image: Image) -> pd.DataFrame:
             "modified": stats.modified, "deleted": stats.deleted, "whiteouts": stats.whiteouts,
             "opaque_dirs": stats.opaque_dirs,
         })
-    return _frame(rows, _LAYER_COLUMNS)
+    frame = _frame(rows, _LAYER_COLUMNS)
+    # keep the base's missing parent as None (pandas would make it NaN)
+    frame["legacy_parent"] = frame["legacy_parent"].astype(object)
+    frame.loc[frame["legacy_parent"].isna(), "legacy_parent"] = None
+    return frame
 
 
 _FILE_COLUMNS = ["path", "type", "size", "mode", "uid", "gid", "layer", "change", "hides",

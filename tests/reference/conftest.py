@@ -18,9 +18,7 @@ import pytest
 from layerlab import Dir, Layer, Opaque, Whiteout
 from layerlab.overlaydir import write_overlay_dir
 
-from .overlay import DirectMounter, UsernsMounter, mount_tmpfs, umount
-
-Mounter = DirectMounter | UsernsMounter
+from .overlay import DirectMounter, Mounter, UsernsMounter, mount_tmpfs, umount
 
 
 @pytest.fixture(scope="session")

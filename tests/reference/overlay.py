@@ -63,7 +63,13 @@ def walk(top: str) -> dict[str, Node]:
             names = [d.name for d in it]
         for name in names:
             path, real = f"{rel}/{name}", os.path.join(host, name)
-            st = os.lstat(real)
+            try:
+                st = os.lstat(real)
+            except FileNotFoundError:
+                # Kernel quirk: readdir of a directory that only one layer has is passed
+                # through unfiltered, so a whiteout there is listed; lookup hides it. What
+                # exists is what lookup finds.
+                continue
             kind = _KINDS.get(stat.S_IFMT(st.st_mode), "?")
             content = target = None
             if kind == "f":
@@ -165,6 +171,9 @@ class UsernsMounter:
         for stream in (self._proc.stdout, self._proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+Mounter = DirectMounter | UsernsMounter
 
 
 def _encode(node: Node) -> list[object]:

@@ -476,7 +476,9 @@ def stat(sh: Shell, argv: list[str], io: IO) -> int:
                   "G": group_name(sh, e.gid), "F": _KIND_NAMES.get(e.kind, str(e.kind)),
                   "Y": str(e.mtime), "y": long_time(e.mtime), "%": "%"}
         if "c" in opts:
-            io.out.write(re.sub(r"%(.)", lambda m: fields.get(m[1], m[0]), opts["c"]) + "\n")
+            parts = re.split(r"%(.)", opts["c"])  # odd items are the directive letters
+            io.out.write("".join(fields.get(t, "%" + t) if k % 2 else t
+                                 for k, t in enumerate(parts)) + "\n")
             continue
         name = f"{p} -> {e.linkname}" if e.kind is EntryKind.SYMLINK else p
         io.out.write(f"  File: {name}\n  Size: {e.size:<10} {fields['F']}\n"
@@ -599,7 +601,7 @@ def du(sh: Shell, argv: list[str], io: IO) -> int:
                 parent = split(e.path)[0]
                 while True:
                     totals[parent] = totals.get(parent, 0) + e.size
-                    if parent == root or parent == ROOT:
+                    if parent in (root, ROOT):
                         break
                     parent = split(parent)[0]
         grand += totals[root]

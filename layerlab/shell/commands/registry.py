@@ -84,7 +84,8 @@ def options(name: str, args: list[str], flags: str, *, long: dict[str, str] | No
     return opts, operands
 
 
-def read_inputs(sh: Shell, io: IO, name: str, files: list[str]) -> tuple[list[tuple[str, str]], int]:
+def read_inputs(sh: Shell, io: IO, name: str,
+                files: list[str]) -> tuple[list[tuple[str, str]], int]:
     """The contents of ``files`` (stdin for none or ``-``), with per-file error messages."""
     if not files:
         return [("-", io.stdin)], 0
@@ -102,7 +103,8 @@ def read_inputs(sh: Shell, io: IO, name: str, files: list[str]) -> tuple[list[tu
         except ContainerStateError:
             raise
         except LayerlabError as e:
-            reason = "No such file or directory" if isinstance(e, PathNotFoundError) else describe(e)
+            missing = isinstance(e, PathNotFoundError)
+            reason = "No such file or directory" if missing else describe(e)
             io.err.write(f"{name}: {f}: {reason}\n")
             status = 1
     return out, status

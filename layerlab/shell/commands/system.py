@@ -386,7 +386,7 @@ def source(sh: Shell, argv: list[str], io: IO) -> int:
     except LayerlabError:
         io.err.write(f"{sh.argv0}: 1: {argv[0]}: cannot open {argv[1]}: No such file\n")
         return 2
-    saved_err = sh._err  # noqa: SLF001
+    saved_err = sh._err
     status = sh.run_script(script, io)
-    sh._err = saved_err  # noqa: SLF001
+    sh._err = saved_err
     return status

@@ -1,4 +1,4 @@
-"""Text commands: echo, printf, cat, head, tail, wc, grep, sort, uniq, tee, basename, dirname.
+"""Text commands: echo printf cat head tail wc grep sort uniq tr tee basename dirname.
 
 Those that read input take files from the container, or stdin (a pipe or ``<``).
 """
@@ -251,6 +251,27 @@ def uniq(sh: Shell, argv: list[str], io: IO) -> int:
             continue
         io.out.write((f"{len(group):7} " if "c" in opts else "") + group[0] + "\n")
     return status
+
+
+def _tr_set(spec: str) -> str:
+    spec = backslash_escapes(spec)[0]
+    return re.sub(r"(.)-(.)", lambda m: "".join(
+        chr(c) for c in range(ord(m[1]), ord(m[2]) + 1)), spec)
+
+
+@command("tr")
+def tr(sh: Shell, argv: list[str], io: IO) -> int:
+    opts, sets = options("tr", argv[1:], "ds")
+    if not sets or (len(sets) < 2 and "d" not in opts):
+        raise UsageError("tr: missing operand")
+    first = _tr_set(sets[0])
+    if "d" in opts:
+        io.out.write("".join(ch for ch in io.stdin if ch not in first))
+        return 0
+    second = _tr_set(sets[1]) or " "
+    second = second + second[-1] * max(len(first) - len(second), 0)
+    io.out.write(io.stdin.translate(str.maketrans(first, second[:len(first)])))
+    return 0
 
 
 @command("tee")

@@ -1,0 +1,236 @@
+"""docker save archives: both layouts, legacy json and parents, symlinks inside the archive."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from layerlab import (
+    DigestMismatchError,
+    Image,
+    InvalidImageError,
+    Layer,
+    LayerlabError,
+    LimitExceededError,
+    Limits,
+    UnsafePathError,
+)
+from layerlab.formats import load, read, save
+
+
+def sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def layer_tar(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def archive(path: Path, members: list[tuple[str, Any]]) -> Path:
+    """A tar of ``(name, bytes | ("symlink", target) | ("hardlink", target))`` members."""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tf:
+        for name, value in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(value, tuple):
+                info.type = tarfile.SYMTYPE if value[0] == "symlink" else tarfile.LNKTYPE
+                info.linkname = value[1]
+                tf.addfile(info)
+            else:
+                info.size = len(value)
+                tf.addfile(info, io.BytesIO(value))
+    return path
+
+
+def legacy_members(layers: list[bytes], *, parents: dict[int, str | None] | None = None,
+                   tags: list[str] | None = None) -> list[tuple[str, Any]]:
+    """A hand-written legacy ``docker save`` tree; ``parents`` overrides parent pointers."""
+    ids = [f"{i:064x}" for i in range(1, len(layers) + 1)]
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [sha(t) for t in layers]},
+                         "history": [{"created_by": f"RUN {i}"} for i in range(len(layers))],
+                         "config": {"Cmd": ["sh"]}}).encode()
+    members: list[tuple[str, Any]] = []
+    for i, raw in enumerate(layers):
+        parent = ids[i - 1] if i else None
+        if parents and i in parents:
+            parent = parents[i]
+        doc = {"id": ids[i], **({"parent": parent} if parent else {})}
+        members += [(f"{ids[i]}/VERSION", b"1.0"), (f"{ids[i]}/json", json.dumps(doc).encode()),
+                    (f"{ids[i]}/layer.tar", raw)]
+    members.append((sha(config)[7:] + ".json", config))
+    manifest = [{"Config": sha(config)[7:] + ".json", "RepoTags": tags,
+                 "Layers": [f"{i}/layer.tar" for i in ids]}]
+    members.append(("manifest.json", json.dumps(manifest).encode()))
+    return members
+
+
+def sample_image() -> Image:
+    return Image.from_layers([
+        Layer.from_dict({"/etc/hostname": "box\n"}, created_by="ADD host /etc/"),
+        Layer.from_dict({"/app/x": "x", "/etc/hostname": "app\n"}, created_by="COPY x /app/"),
+    ])
+
+
+def test_round_trip_with_legacy_layers(tmp_path: Path) -> None:
+    img = sample_image()
+    save(img, tmp_path / "d.tar", format="docker-archive", tag="demo:1")
+    loaded = read(tmp_path / "d.tar")
+    assert loaded.format == "docker-archive"
+    assert loaded.repo_tags == ("demo:1",)
+    assert loaded.image.diff_ids == img.diff_ids
+    assert loaded.image.id == img.id
+    assert [lg.id for lg in loaded.legacy_layers] == [lg.id for lg in img.legacy_layers]
+    assert loaded.legacy_layers[1].parent == loaded.legacy_layers[0].id
+    with tarfile.open(tmp_path / "d.tar") as tf:
+        names = tf.getnames()
+        manifest = json.loads(tf.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        repositories = json.loads(tf.extractfile("repositories").read())  # type: ignore[union-attr]
+    assert manifest[0]["RepoTags"] == ["demo:1"]
+    assert repositories == {"demo": {"1": img.legacy_layers[-1].id}}
+    assert f"{img.legacy_layers[0].id}/VERSION" in names
+    save(img, tmp_path / "again.tar", format="docker-archive", tag="demo:1")
+    assert (tmp_path / "d.tar").read_bytes() == (tmp_path / "again.tar").read_bytes()
+
+
+def test_hand_written_legacy_archive_with_symlinked_layer(tmp_path: Path) -> None:
+    same = layer_tar({"a": b"1"})
+    members = legacy_members([same, layer_tar({"b": b"2"}), same])
+    # docker save stores a repeated layer once and links the others to it
+    third = f"{3:064x}/layer.tar"
+    members = [(n, ("symlink", f"../{1:064x}/layer.tar") if n == third else v)
+               for n, v in members]
+    loaded = read(archive(tmp_path / "l.tar", members))
+    assert [h.created_by for h in loaded.image.history] == ["RUN 0", "RUN 1", "RUN 2"]
+    assert loaded.image.view().listdir("/") == ["a", "b"]
+    assert [lg.parent for lg in loaded.legacy_layers] == [None, f"{1:064x}", f"{2:064x}"]
+    assert loaded.legacy_layers[2].json["id"] == f"{3:064x}"
+
+
+def test_symlinks_inside_the_archive_cannot_reach_the_host(tmp_path: Path) -> None:
+    (tmp_path / "host-secret").write_bytes(layer_tar({"stolen": b"!"}))
+    members = legacy_members([layer_tar({"a": b"1"})])
+    first = f"{1:064x}/layer.tar"
+    members = [(n, ("symlink", "../../../../host-secret") if n == first else v)
+               for n, v in members]
+    with pytest.raises(InvalidImageError, match="layer.tar' is missing"):
+        load(archive(tmp_path / "escape.tar", members))
+    members = [(n, ("symlink", "/" + first) if n == first else v) for n, v in members]
+    with pytest.raises(InvalidImageError, match="too many levels of symbolic links"):
+        load(archive(tmp_path / "loop.tar", members))
+
+
+def test_a_member_name_that_escapes_is_refused(tmp_path: Path) -> None:
+    members = legacy_members([layer_tar({"a": b"1"})]) + [("../evil", b"x")]
+    with pytest.raises(UnsafePathError, match="'../evil': path escapes the root"):
+        load(archive(tmp_path / "e.tar", members))
+
+
+@pytest.mark.parametrize(
+    ("parents", "message"),
+    [
+        ({1: f"{1:064x}", 0: f"{2:064x}"}, "cyclic"),
+        ({0: "f" * 64}, "dangling"),
+        ({1: None}, "does not match the layer order"),
+    ],
+)
+def test_bad_legacy_parent_chains(tmp_path: Path, parents: dict[int, str | None],
+                                  message: str) -> None:
+    members = legacy_members([layer_tar({"a": b"1"}), layer_tar({"b": b"2"})], parents=parents)
+    with pytest.raises(InvalidImageError, match=f"legacy parent chain .*{message}"):
+        load(archive(tmp_path / "p.tar", members))
+
+
+def test_diff_id_mismatch_and_tampered_config(tmp_path: Path) -> None:
+    members = legacy_members([layer_tar({"a": b"1"})])
+    members = [(n, layer_tar({"a": b"2"}) if n.endswith("layer.tar") else v)
+               for n, v in members]
+    with pytest.raises(DigestMismatchError, match="layer 0 .*rootfs.diff_ids says"):
+        load(archive(tmp_path / "m.tar", members))
+    members = legacy_members([layer_tar({"a": b"1"})])
+    members = [(n, v + b" " if n.endswith(".json") and "/" not in n else v)
+               for n, v in members]
+    with pytest.raises(DigestMismatchError, match="config .*sha256 is"):
+        load(archive(tmp_path / "c.tar", members))
+
+
+def test_missing_layer_and_malformed_manifest(tmp_path: Path) -> None:
+    members = [m for m in legacy_members([layer_tar({"a": b"1"})])
+               if not m[0].endswith("layer.tar")]
+    with pytest.raises(InvalidImageError, match="layer.tar' is missing"):
+        load(archive(tmp_path / "m.tar", members))
+    members = [("manifest.json", b'{"Config": 1}')]
+    with pytest.raises(InvalidImageError, match="expected a JSON list"):
+        load(archive(tmp_path / "j.tar", members))
+    members = [("manifest.json", b"[{")]
+    with pytest.raises(InvalidImageError, match="manifest.json: not valid JSON"):
+        load(archive(tmp_path / "k.tar", members))
+
+
+def test_huge_manifest_is_capped(tmp_path: Path) -> None:
+    members = [("manifest.json", b"[" + b" " * 5000 + b"]")]
+    with pytest.raises(LimitExceededError, match="manifest.json.*max_json_bytes=1000"):
+        load(archive(tmp_path / "big.tar", members), limits=Limits(max_json_bytes=1000))
+
+
+def test_several_images_need_a_tag(tmp_path: Path) -> None:
+    members = legacy_members([layer_tar({"a": b"1"})], tags=["one:1"])
+    manifest = json.loads(dict(members)["manifest.json"])
+    manifest.append(dict(manifest[0], RepoTags=["two:2"]))
+    members = [(n, json.dumps(manifest).encode() if n == "manifest.json" else v)
+               for n, v in members]
+    path = archive(tmp_path / "two.tar", members)
+    with pytest.raises(InvalidImageError, match=r"holds 2 images \(one:1, two:2\)"):
+        load(path)
+    assert read(path, tag="two:2").repo_tags == ("two:2",)
+
+
+def test_docker_25_layout_and_compressed_archive(tmp_path: Path) -> None:
+    """Docker >= 25 points manifest.json into blobs/sha256 (and ships an OCI layout)."""
+    raw = layer_tar({"a": b"1"})
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [sha(raw)]},
+                         "architecture": "arm64", "os": "linux"}).encode()
+    manifest = [{"Config": f"blobs/sha256/{sha(config)[7:]}", "RepoTags": ["new:1"],
+                 "Layers": [f"blobs/sha256/{sha(raw)[7:]}"]}]
+    members = [("oci-layout", b'{"imageLayoutVersion": "1.0.0"}'),
+               (f"blobs/sha256/{sha(raw)[7:]}", raw), (f"blobs/sha256/{sha(config)[7:]}", config),
+               ("manifest.json", json.dumps(manifest).encode())]
+    path = archive(tmp_path / "new.tar", members)
+    loaded = read(path)
+    assert (loaded.platform, loaded.legacy_layers) == ("linux/arm64", ())
+    with pytest.raises(InvalidImageError, match="is for linux/arm64, not linux/amd64"):
+        load(path, platform="linux/amd64")
+    (tmp_path / "new.tar.gz").write_bytes(gzip.compress(path.read_bytes()))
+    assert load(tmp_path / "new.tar.gz").diff_ids == [sha(raw)]
+    tampered = [(n, b"x" + v[1:] if n == f"blobs/sha256/{sha(raw)[7:]}" else v)
+                for n, v in members]
+    with pytest.raises(DigestMismatchError, match=f"expected {sha(raw)}"):
+        load(archive(tmp_path / "bad.tar", tampered))
+
+
+def test_truncated_archive_is_an_error(tmp_path: Path) -> None:
+    save(sample_image(), tmp_path / "d.tar", format="docker-archive")
+    data = (tmp_path / "d.tar").read_bytes()
+    for cut in (700, len(data) // 2):
+        (tmp_path / "cut.tar").write_bytes(data[:cut])
+        with pytest.raises(LayerlabError):
+            load(tmp_path / "cut.tar")
+
+
+def test_an_unpacked_docker_save_directory_loads_too(tmp_path: Path) -> None:
+    save(sample_image(), tmp_path / "d.tar", format="docker-archive")
+    with tarfile.open(tmp_path / "d.tar") as tf:
+        tf.extractall(tmp_path / "unpacked", filter="data")
+    assert load(tmp_path / "unpacked").id == sample_image().id
