@@ -13,6 +13,9 @@ b'hi\\n'
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from .container import Change, Container, ContainerState, CopyUp
 from .digest import chain_ids
 from .entry import (
     BlockDevice,
@@ -29,7 +32,11 @@ from .entry import (
 )
 from .errors import (
     BrokenHardlinkError,
+    BuildError,
+    ContainerStateError,
+    ContextEscapeError,
     DigestMismatchError,
+    DockerfileError,
     InvalidImageError,
     InvalidLayerError,
     LayerlabError,
@@ -46,14 +53,47 @@ from .layer import Layer
 from .limits import Limits
 from .union import Shadowed, View
 
+if TYPE_CHECKING:
+    from .build import BuildCache, Builder, BuildStep, build
+    from .store import Store
+
 __version__ = "0.1.0"
+
+# Heavier parts load on first use, so ``import layerlab`` stays fast.
+_LAZY = {
+    "BuildCache": "build",
+    "BuildStep": "build",
+    "Builder": "build",
+    "build": "build",
+    "Store": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module 'layerlab' has no attribute {name!r}")
 
 __all__ = [
     "BlockDevice",
     "BrokenHardlinkError",
+    "BuildCache",
+    "BuildError",
+    "BuildStep",
+    "Builder",
+    "Change",
     "CharDevice",
+    "Container",
+    "ContainerState",
+    "ContainerStateError",
+    "ContextEscapeError",
+    "CopyUp",
     "DigestMismatchError",
     "Dir",
+    "DockerfileError",
     "Entry",
     "EntryKind",
     "Fifo",
@@ -74,6 +114,7 @@ __all__ = [
     "PathLookupError",
     "PathNotFoundError",
     "Shadowed",
+    "Store",
     "Symlink",
     "TruncatedError",
     "UnsafePathError",
@@ -81,5 +122,6 @@ __all__ = [
     "View",
     "Whiteout",
     "__version__",
+    "build",
     "chain_ids",
 ]

@@ -207,6 +207,11 @@ class Container:
         return (f"<Container {self.name} ({self.id[:12]}) {self.state}: "
                 f"{len(self.rw)} paths in the read-write layer>")
 
+    def _repr_html_(self) -> str:
+        from .views.html import container_html
+
+        return container_html(self)
+
     # --- state --------------------------------------------------------------------------
     @property
     def clock(self) -> int:

@@ -18,6 +18,10 @@ example ``layer 3 (sha256:ab12cd34ef56): entry '../etc/passwd': path escapes the
     ├── BrokenHardlinkError      a hardlink whose target is missing or a directory
     ├── InvalidImageError        an image that is inconsistent (config, history, layers)
     ├── ContainerStateError      an operation the container's state forbids (exec when stopped)
+    ├── DockerfileError          a Dockerfile line that cannot be read (line number and text)
+    ├── BuildError               a build step failed (step, instruction, why)
+    │   └── ContextEscapeError   COPY/ADD named a path outside the build context
+    │                            (also an UnsafePathError)
     └── PathLookupError          a lookup or file operation failed
         ├── PathNotFoundError    (also a FileNotFoundError)
         ├── PathExistsError      (also a FileExistsError)
@@ -30,9 +34,12 @@ from __future__ import annotations
 
 __all__ = [
     "BrokenHardlinkError",
+    "BuildError",
     "ContainerStateError",
+    "ContextEscapeError",
     "DigestMismatchError",
     "DirectoryNotEmptyError",
+    "DockerfileError",
     "InvalidImageError",
     "InvalidLayerError",
     "IsADirectoryError_",
@@ -115,3 +122,50 @@ class DirectoryNotEmptyError(PathLookupError):
 
 class ContainerStateError(LayerlabError):
     """An operation the container's lifecycle state forbids."""
+
+
+class DockerfileError(LayerlabError):
+    """An unsupported or malformed instruction; says which line and what it read.
+
+    >>> str(DockerfileError("unknown instruction 'BOGUS'", line=3, text="BOGUS x"))
+    "Dockerfile line 3: 'BOGUS x': unknown instruction 'BOGUS'"
+    """
+
+    def __init__(self, problem: str, *, line: int = 0, text: str = "") -> None:
+        self.problem = problem
+        self.line = line
+        self.text = text
+        where = f"Dockerfile line {line}: " if line else "Dockerfile: "
+        quoted = f"{text!r}: " if text else ""
+        super().__init__(f"{where}{quoted}{problem}")
+
+
+class BuildError(LayerlabError):
+    """A build step failed. For a failing RUN: ``command``, ``exit_code`` and ``stderr``."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        step: int = 0,
+        line: int = 0,
+        instruction: str = "",
+        command: str = "",
+        exit_code: int | None = None,
+        stderr: str = "",
+    ) -> None:
+        self.problem = problem
+        self.step = step
+        self.line = line
+        self.instruction = instruction
+        self.command = command
+        self.exit_code = exit_code
+        self.stderr = stderr
+        where = f"step {step} (line {line}) {instruction!r}: " if instruction else ""
+        super().__init__(f"{where}{problem}")
+
+
+class ContextEscapeError(BuildError, UnsafePathError):
+    """COPY or ADD named something outside the build context (``../x``, or a symlink
+    in the context that points outside it). Docker says "forbidden path outside the
+    build context"."""

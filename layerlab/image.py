@@ -41,6 +41,7 @@ from .layer import Layer
 from .union import Stack, View
 
 if TYPE_CHECKING:
+    from .build.history import HistoryRow
     from .container import Container
 
 __all__ = ["EPOCH", "HistoryEntry", "Image", "ImageConfig", "LegacyLayer"]
@@ -417,6 +418,17 @@ class Image:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+    def _repr_html_(self) -> str:
+        from .views.html import image_html
+
+        return image_html(self)
+
+    def history_rows(self) -> list[HistoryRow]:
+        """``docker history`` rows, newest first (see :func:`layerlab.build.history`)."""
+        from .build.history import history
+
+        return history(self)
 
     def __repr__(self) -> str:
         return f"<Image {short(self.id)}: {len(self._layers)} layers>"

@@ -494,6 +494,11 @@ class Layer:
     def __hash__(self) -> int:
         return hash(self.diff_id)
 
+    def _repr_html_(self) -> str:
+        from .views.html import layer_html
+
+        return layer_html(self)
+
     def __repr__(self) -> str:
         parts = [f"{len(self._by_path)} entries"]
         if self._whiteouts:

@@ -365,6 +365,11 @@ class View:
         self.upto = upto
         self._tree = stack.tree(upto) if upto >= 0 else _Tree({ROOT: {}}, _EMPTY_ROOT)
 
+    def _repr_html_(self) -> str:
+        from .views.html import view_html
+
+        return view_html(self)
+
     def __repr__(self) -> str:
         return f"<View upto={self.upto} of {len(self._stack.layers)} layers, {len(self)} paths>"
 

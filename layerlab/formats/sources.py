@@ -197,6 +197,7 @@ class TarSource(Source):
             spooled = spool_stream(self._file, limits=limits, spool_dir=spool_dir,
                                    where=self.label)
             self._file.close()
+            self._spooled = spooled  # its files close when it is collected
             self._file = spooled.file
         self._file.seek(0, os.SEEK_END)
         length = self._file.tell()
