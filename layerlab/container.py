@@ -276,11 +276,16 @@ class Container:
         """The real path an operation acts on: intermediate symlinks followed, and the last
         component too when ``follow`` (a dangling last link names where to create)."""
         view = self.view()
-        norm = normalize(path if path.startswith("/") else join(normalize(self.workdir), path))
+        # No lexical clean-up of '..': as in the kernel (and View._node), it is the parent of
+        # where the walk stands after following symlinks ('/l/..' with l -> /a/b is '/a').
+        norm = path if path.startswith("/") else join(normalize(self.workdir), path)
         for _ in range(_MAX_HOPS):
-            parent, name = split(norm)
-            if not name:
+            parts = [p for p in norm.split("/") if p and p != "."]
+            if not parts:
                 return ROOT
+            if parts[-1] == "..":
+                return view._node(norm, follow=True)[0]
+            parent, name = "/" + "/".join(parts[:-1]), parts[-1]
             real_parent, node = view._node(parent, follow=True)
             if not node.entry.is_dir:
                 raise NotADirectoryError_(f"{path!r}: {real_parent!r} is not a directory")
@@ -288,7 +293,7 @@ class Container:
             entry = self._lookup(real)
             if follow and entry is not None and entry.kind is EntryKind.SYMLINK:
                 target = entry.linkname
-                norm = normalize(target if target.startswith("/") else join(real_parent, target))
+                norm = target if target.startswith("/") else join(real_parent, target)
                 continue
             return real
         raise PathLookupError(f"{path!r}: too many levels of symbolic links")
@@ -401,8 +406,8 @@ class Container:
         if parents:
             # One component at a time: the missing ones cannot be resolved in advance.
             current = ROOT
-            norm = normalize(path if path.startswith("/") else join(normalize(self.workdir), path))
-            for name in [p for p in norm.split("/") if p]:
+            norm = path if path.startswith("/") else join(normalize(self.workdir), path)
+            for name in [p for p in norm.split("/") if p and p != "."]:
                 anc = self._resolve(join(current, name), follow=False)
                 existing = self._lookup(anc)
                 if existing is None:
@@ -554,7 +559,8 @@ class Container:
             return
         self._metadata(path, "touch")
 
-    def _metadata(self, path: str, operation: str, **changes: int) -> None:
+    def _metadata(self, path: str, operation: str, *, mode: int | None = None,
+                  uid: int | None = None, gid: int | None = None) -> None:
         self._require_alive(operation)
         real = self._inode(self._resolve(path, follow=True))
         if self._lookup(real) is None:
@@ -563,7 +569,14 @@ class Container:
             raise PathLookupError(f"{operation} of '/' is not supported")
         if real not in self.rw.entries:
             self._copy_up(real, operation)
-        self.rw.entries[real] = replace(self.rw.entries[real], mtime=self._tick(), **changes)
+        old = self.rw.entries[real]
+        self.rw.entries[real] = replace(
+            old,
+            mtime=self._tick(),
+            mode=old.mode if mode is None else mode,
+            uid=old.uid if uid is None else uid,
+            gid=old.gid if gid is None else gid,
+        )
         self._changed()
 
     def symlink(self, target: str, path: str) -> None:

@@ -320,7 +320,7 @@ class Image:
         top = len(self._layers) - 1
         if upto is None:
             upto = top
-        if not isinstance(upto, int) or isinstance(upto, bool):
+        if not isinstance(upto, int) or isinstance(upto, bool):  # type: ignore[redundant-expr]
             raise TypeError(f"upto must be an int, not {type(upto).__name__}")
         requested = upto
         if upto < 0:

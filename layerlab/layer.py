@@ -31,6 +31,7 @@ import io
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import IO, BinaryIO, cast
 
 from .digest import short
@@ -563,26 +564,26 @@ def _entry_from_spec(path: str, value: Spec) -> tuple[Entry, bytes | None]:
         return Entry(path, EntryKind.OPAQUE, mode=0o755), None
     if not isinstance(value, (File, Dir, Symlink, Hardlink, CharDevice, Fifo)):
         raise TypeError(f"{path!r}: cannot make an entry from {type(value).__name__}")
-    xattrs = sorted_xattrs(value.xattrs)
-    common = {"uid": value.uid, "gid": value.gid, "mtime": value.mtime, "xattrs": xattrs}
+    base = Entry(path, EntryKind.FILE, uid=value.uid, gid=value.gid, mtime=value.mtime,
+                 xattrs=sorted_xattrs(value.xattrs))
     if isinstance(value, File):
         data = value.data
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         mode = 0o644 if value.mode is None else value.mode
-        return Entry(path, EntryKind.FILE, mode=mode, size=len(data), digest=digest, **common), data
+        return replace(base, mode=mode, size=len(data), digest=digest), data
     if isinstance(value, Dir):
-        return Entry(path, EntryKind.DIR, mode=0o755 if value.mode is None else value.mode,
-                     **common), None
+        return replace(base, kind=EntryKind.DIR,
+                       mode=0o755 if value.mode is None else value.mode), None
     if isinstance(value, Symlink):
-        return Entry(path, EntryKind.SYMLINK, mode=0o777, linkname=value.target, **common), None
+        return replace(base, kind=EntryKind.SYMLINK, mode=0o777, linkname=value.target), None
     if isinstance(value, Hardlink):
         target = clean_member_name(value.target, where=f"hardlink {path!r} ->")
-        return Entry(path, EntryKind.HARDLINK, mode=0o644, linkname=target, **common), None
+        return replace(base, kind=EntryKind.HARDLINK, linkname=target), None
     if isinstance(value, CharDevice):
         kind = EntryKind.BLOCK if isinstance(value, BlockDevice) else EntryKind.CHAR
         mode = 0o666 if value.mode is None else value.mode
-        return Entry(path, kind, mode=mode, devmajor=value.major, devminor=value.minor,
-                     **common), None
+        return replace(base, kind=kind, mode=mode, devmajor=value.major,
+                       devminor=value.minor), None
     mode = 0o644 if value.mode is None else value.mode
-    return Entry(path, EntryKind.FIFO, mode=mode, **common), None
+    return replace(base, kind=EntryKind.FIFO, mode=mode), None
 

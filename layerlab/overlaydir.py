@@ -231,7 +231,7 @@ def _is_real_dir(host: str) -> bool:
     """True for a directory (not a symlink to one); False if nothing is there."""
     try:
         return stat.S_ISDIR(os.lstat(host).st_mode)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return False
 
 

@@ -23,7 +23,7 @@ import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, cast
 
 from .entry import Entry, EntryKind
 from .errors import InvalidLayerError, LimitExceededError, TruncatedError, UnsupportedEntryError
@@ -131,7 +131,11 @@ def spool_stream(
     """
     by_path = isinstance(source, (str, os.PathLike))
     # a file opened here stays open: the layer reads its contents from it later
-    opened: IO[bytes] = open(source, "rb") if by_path else source  # type: ignore[arg-type]  # noqa: SIM115
+    opened: IO[bytes] = (
+        open(source, "rb")  # noqa: SIM115 - kept open: the layer reads its contents later
+        if isinstance(source, (str, os.PathLike))
+        else source
+    )
     head = _peek(opened)
     try:
         compression = detect_compression(head)
@@ -142,7 +146,8 @@ def spool_stream(
     if compression != "none":
         # keep the compressed bytes too: a path is simply reopened, a stream is copied
         blob_copy = opened if by_path else tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115
-    raw = _HashingReader(_Prefixed(head, opened), None if by_path else blob_copy)
+    raw = _HashingReader(cast(IO[bytes], _Prefixed(head, opened)),
+                         None if by_path else blob_copy)
     if compression == "none" and by_path:
         raw.drain_hashing()
         digest = "sha256:" + raw.hash.hexdigest()
@@ -152,12 +157,12 @@ def spool_stream(
             _discard(opened)
             raise
         opened.seek(0)
-        return SpooledStream(opened, raw.count, digest, "none", digest, raw.count)
+        return SpooledStream(cast(BinaryIO, opened), raw.count, digest, "none", digest, raw.count)
 
     spool = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115 - returned to the caller
     uncompressed = hashlib.sha256()
     total = 0
-    reader: IO[bytes]
+    reader: IO[bytes] | gzip.GzipFile | _ZstdFrames
     if compression == "gzip":
         reader = gzip.GzipFile(fileobj=io.BufferedReader(raw, _CHUNK), mode="rb")
     elif compression == "zstd":
@@ -188,7 +193,8 @@ def spool_stream(
         blob_copy.seek(0)
     digest = "sha256:" + uncompressed.hexdigest()
     return SpooledStream(
-        spool, total, digest, compression, "sha256:" + raw.hash.hexdigest(), raw.count, blob_copy
+        spool, total, digest, compression, "sha256:" + raw.hash.hexdigest(), raw.count,
+        cast("BinaryIO | None", blob_copy),
     )
 
 
@@ -256,7 +262,7 @@ class _ZstdFrames(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         want = _CHUNK if size is None or size < 0 else size
         out: list[bytes] = []
         produced = 0
@@ -339,7 +345,7 @@ def read_members(
     except tarfile.ReadError as exc:
         raise InvalidLayerError(f"{where}: bad tar header after {count} entries ({exc})") from exc
     finally:
-        tf.members = []
+        tf.members = []  # type: ignore[attr-defined]  # drop tarfile's member cache
     _check_end(fd, end, spooled.length, count, where)
 
 

@@ -510,7 +510,7 @@ def test_max_path_bytes_for_names_and_link_targets() -> None:
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd"])
 def test_decompression_bomb_stops_at_max_layer_bytes(compression: str) -> None:
-    zeros = b"\x00" * (64 << 20)
+    zeros = b"\x00" * (8 << 20)  # eight times the cap: enough to prove it stops
     bomb = gzip.compress(zeros, 9) if compression == "gzip" else (
         zstandard.ZstdCompressor(level=19).compress(zeros))
     assert len(bomb) < 100_000

@@ -42,7 +42,7 @@ def c() -> Container:
     return make_image().create_container(name="box")
 
 
-# --- table of commands: (script, exit status, expected stdout or None, stderr substring) ----
+# --- table of commands: (script, exit status, expected stdout or None, stderr substring) ---------
 CASES = [
     # echo / printf
     ("echo a  b", 0, "a b\n", ""),
@@ -212,7 +212,7 @@ def test_command(c: Container, script: str, status: int, stdout: str | None,
     assert stderr in r.stderr, r
 
 
-# --- expansion ----------------------------------------------------------------------------------
+# --- expansion -----------------------------------------------------------------------------------
 EXPANSIONS = [
     ("echo $HOME ~ ~/x", "/root /root /root/x\n"),
     ("echo '~' \"~\"", "~ ~\n"),
@@ -259,7 +259,7 @@ def test_parameter_errors(c: Container) -> None:
     assert r.exit_code == 2 and "parameter not set" in r.stderr
 
 
-# --- operators, redirections, pipes ---------------------------------------------------------------
+# --- operators, redirections, pipes --------------------------------------------------------------
 OPERATORS = [
     ("true && echo y || echo n", 0, "y\n"),
     ("false && echo y || echo n", 0, "n\n"),
@@ -306,7 +306,7 @@ def test_state_does_not_leak_between_commands(c: Container) -> None:
     assert "LEAK" not in c.env
 
 
-# --- copy-on-write goes through the container -------------------------------------------------------
+# --- copy-on-write goes through the container ----------------------------------------------------
 def test_changes_are_recorded_as_copy_ups_and_whiteouts(c: Container) -> None:
     r = run(c, "echo more >> /etc/motd && rm /data/b.txt && chmod 600 /data/a.txt")
     assert r.exit_code == 0
@@ -326,7 +326,7 @@ def test_rm_no_preserve_root_whites_out_everything_but_keeps_the_image(c: Contai
     assert c.image.view().read("/etc/passwd") == PASSWD.encode()
 
 
-# --- nothing on the host changes ----------------------------------------------------------------------
+# --- nothing on the host changes -----------------------------------------------------------------
 def test_host_is_untouched() -> None:
     host_passwd = Path("/etc/passwd")
     digest = hashlib.sha256(host_passwd.read_bytes()).hexdigest()
@@ -334,16 +334,17 @@ def test_host_is_untouched() -> None:
     image_id = image.id
     c = image.create_container(name="evil")
     r = run(c, "echo x > /etc/passwd; rm -rf /; rm -rf /*; rm -rf --no-preserve-root /; "
-               "echo y > /etc/hosts; ls /")
+               "echo y > /hosts; ls /")
     assert r.exit_code == 0
     assert hashlib.sha256(host_passwd.read_bytes()).hexdigest() == digest
     assert image.id == image_id
     assert image.view().read("/etc/passwd") == PASSWD.encode()
-    assert c.read("/etc/hosts") == b"y\n"
+    assert r.stdout == "hosts\n"
+    assert c.read("/hosts") == b"y\n"
     assert not c.exists("/etc/passwd")
 
 
-# --- packages: the classic lessons ---------------------------------------------------------------------
+# --- packages: the classic lessons ---------------------------------------------------------------
 def test_apt_install_needs_update_first(c: Container) -> None:
     r = run(c, "apt-get install -y curl")
     assert r.exit_code == 100
@@ -420,7 +421,7 @@ def test_apk_and_pip(c: Container) -> None:
     assert run(a, "pip install nosuch").exit_code == 1
 
 
-# --- lifecycle ------------------------------------------------------------------------------------------
+# --- lifecycle -----------------------------------------------------------------------------------
 def test_start_runs_a_one_shot_command_like_docker_run() -> None:
     image = make_image().with_config(cmd=["touch", "/happy.txt"])
     c = image.create_container(name="happy")
@@ -459,7 +460,7 @@ def test_exec_result_is_readable() -> None:
     assert "exit_code=1" in repr(r) and not r.ok
 
 
-# --- fuzz -------------------------------------------------------------------------------------------------
+# --- fuzz ----------------------------------------------------------------------------------------
 VOCAB = ["echo", "cat", "ls", "-l", "-la", "rm", "-rf", "-f", "mkdir", "-p", "touch", "cp", "-r",
          "mv", "ln", "-s", "chmod", "755", "u+x", "chown", "nobody", "cd", "pwd", "export",
          "A=1", "$A", "${A:-x}", "${A", "$?", "$(", ")", "`", "'", '"', "\\", "*", "?", "[a]",
@@ -472,11 +473,10 @@ VOCAB = ["echo", "cat", "ls", "-l", "-la", "rm", "-rf", "-f", "mkdir", "-p", "to
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.sampled_from(VOCAB), max_size=12), st.sampled_from(["", " "]))
-def test_fuzz_never_raises(tokens: list[str], sep: str) -> None:
+@given(st.lists(st.tuples(st.sampled_from(VOCAB), st.sampled_from([" ", " ", ""])), max_size=12))
+def test_fuzz_never_raises(tokens: list[tuple[str, str]]) -> None:
     c = make_image().create_container(name="fuzz")
-    r = run(c, (sep or " ").join(tokens) if sep else "".join(
-        t if k % 2 else t + " " for k, t in enumerate(tokens)))
+    r = run(c, "".join(token + sep for token, sep in tokens))
     assert isinstance(r, ExecResult)
-    assert isinstance(r.exit_code, int) and 0 <= r.exit_code <= 255
-    assert isinstance(r.stdout, str) and isinstance(r.stderr, str)
+    assert 0 <= r.exit_code <= 255
+    assert "Traceback" not in r.stderr

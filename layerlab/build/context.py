@@ -19,7 +19,7 @@ files checked out at another time (or on another machine) give the same cache ke
 >>> ctx.collect("../etc/passwd")
 Traceback (most recent call last):
 ...
-layerlab.build.errors.ContextEscapeError: forbidden path outside the build context: '../etc/passwd'
+layerlab.errors.ContextEscapeError: forbidden path outside the build context: '../etc/passwd'
 """
 
 from __future__ import annotations
