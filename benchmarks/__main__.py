@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -65,12 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     if args.json:
         json.dump({"scale": scale.label, "python": platform.python_version(),
+                   "cpus": os.cpu_count(), "loadavg": os.getloadavg(),
                    "seconds": round(elapsed, 1), "rows": [r.as_dict() for r in rows]},
                   sys.stdout, indent=2)
         print()
     else:
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"layerlab benchmarks, scale={scale.label}, python {platform.python_version()}, "
-              f"{elapsed:.0f} s")
+              f"{os.cpu_count()} CPUs, load average {load}, {elapsed:.0f} s")
         print(format_table(rows))
     return 0 if all(r.passed is not False for r in rows) else 1
 

@@ -55,6 +55,7 @@ from .union import Shadowed, View
 
 if TYPE_CHECKING:
     from .build import BuildCache, Builder, BuildStep, build
+    from .formats import load
     from .store import Store
 
 __version__ = "0.1.0"
@@ -66,6 +67,7 @@ _LAZY = {
     "Builder": "build",
     "build": "build",
     "Store": "store",
+    "load": "formats",
 }
 
 
@@ -124,4 +126,5 @@ __all__ = [
     "__version__",
     "build",
     "chain_ids",
+    "load",
 ]

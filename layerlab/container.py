@@ -183,6 +183,7 @@ class Container:
         name: str | None = None,
         host: Host | None = None,
         clock_start: int = CLOCK_START,
+        real: bool = False,
     ) -> None:
         Container._counter += 1
         self.image = image
@@ -202,6 +203,8 @@ class Container:
         self._lower_count = len(image.layers)
         self.env: dict[str, str] = {"PATH": DEFAULT_PATH, **image.config.env_dict()}
         self.workdir = image.config.workdir or ROOT
+        #: run commands as real processes with the kernel's overlayfs (layerlab.realmode)
+        self.real = real
 
     def __repr__(self) -> str:
         return (f"<Container {self.name} ({self.id[:12]}) {self.state}: "
@@ -663,10 +666,11 @@ class Container:
         argv = [*(cfg.entrypoint or ()), *(cfg.cmd or ())]
         return argv or ["/bin/sh"]
 
-    def start(self) -> Container:
+    def start(self, *, real: bool | None = None) -> Container:
         """Start PID 1 (the image's ENTRYPOINT + CMD). A command that does not keep
         running (``touch /happy.txt``) runs through the shell and the container exits
-        with its status, like ``docker run``."""
+        with its status, like ``docker run``. ``real=True`` runs it with the kernel (see
+        :mod:`layerlab.realmode`); a long-running CMD stays simulated there."""
         self._require_alive("start")
         if self.state in (ContainerState.RUNNING, ContainerState.PAUSED):
             raise ContainerStateError(f"container {self.name} is already {self.state}")
@@ -675,7 +679,7 @@ class Container:
         self.exit_code = None
         self._ns.spawn(argv)
         if not _is_daemon(argv):
-            result = self._run(argv)
+            result = self._run(argv, real=real)
             self._ns.exit_all()
             self.state = ContainerState.EXITED
             self.exit_code = result.exit_code
@@ -727,8 +731,10 @@ class Container:
         """The processes as the container sees them (PIDs from 1)."""
         return self._ns.processes()
 
-    def exec(self, command: str | Sequence[str], *, detach: bool = False) -> ExecResult:
-        """Run a command in the running container through the simulated shell.
+    def exec(self, command: str | Sequence[str], *, detach: bool = False,
+             real: bool | None = None) -> ExecResult:
+        """Run a command in the running container through the simulated shell, or with
+        ``real=True`` as a real process in the real layers (:mod:`layerlab.realmode`).
 
         With ``detach=True`` the process stays in the process table until the container
         stops (``docker exec -d``)."""
@@ -739,19 +745,28 @@ class Container:
         argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
         proc = self._ns.spawn(argv, ppid=0)
         try:
-            return self._run(argv)
+            return self._run(argv, real=real)
         finally:
             if not detach:
                 self._ns.exit(proc.pid)
 
-    def run_command(self, command: str) -> ExecResult:
+    def run_command(self, command: str, *, real: bool | None = None) -> ExecResult:
         """Run a shell command in the filesystem without the lifecycle (used by builds)."""
         self._require_alive("run a command")
-        return self._run(["sh", "-c", command])
+        return self._run(["sh", "-c", command], real=real)
 
-    def _run(self, argv: Sequence[str]) -> ExecResult:
-        from .shell import run_argv
+    def _run(self, argv: Sequence[str], *, real: bool | None = None) -> ExecResult:
+        from .shell import ExecResult, run_argv
 
+        if real if real is not None else self.real:
+            from .realmode import RealModeUnavailable, run_real
+
+            try:
+                return run_real(self, list(argv))
+            except RealModeUnavailable as exc:
+                note = f"layerlab: real mode unavailable ({exc}); ran in the simulated shell\n"
+                result = run_argv(self, list(argv))
+                return ExecResult(result.exit_code, result.stdout, note + result.stderr)
         return run_argv(self, list(argv))
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from .digest import chain_ids, sha256_digest, short
@@ -172,7 +173,7 @@ class LegacyLayer:
 class Image:
     """An immutable stack of layers, base first, with config and history."""
 
-    __slots__ = ("_config", "_history", "_layers", "_meta", "_stack")
+    __slots__ = ("_config", "_history", "_layers", "_meta", "_raw_config", "_stack")
 
     def __init__(
         self,
@@ -184,8 +185,13 @@ class Image:
         os: str = "linux",
         created: str = EPOCH,
         author: str = "",
+        raw_config: bytes | None = None,
     ) -> None:
         self._layers = tuple(layers)
+        # The config exactly as read from a file: its digest is the image ID Docker showed.
+        # Fields layerlab does not model (``variant``, ``container_config``...) live on
+        # there; any change to the image makes a new config from the model.
+        self._raw_config = raw_config
         for i, layer in enumerate(self._layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{i}] is a {type(layer).__name__}, not a Layer")
@@ -212,13 +218,17 @@ class Image:
         **meta: str,
     ) -> Image:
         """An image from base-first layers; history defaults to each layer's ``created_by``."""
-        return cls(layers, config=config, history=history, **meta)
+        return cls(layers, config=config, history=history,
+                   architecture=meta.get("architecture", "amd64"), os=meta.get("os", "linux"),
+                   created=meta.get("created", EPOCH), author=meta.get("author", ""))
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], layers: Sequence[Layer]) -> Image:
+    def from_config(cls, config: Mapping[str, Any], layers: Sequence[Layer], *,
+                    raw: bytes | None = None) -> Image:
         """An image from an OCI/Docker config document and its layers (base first).
 
         The layers' diff_ids must match ``rootfs.diff_ids``; unknown keys are ignored.
+        ``raw`` is the document's bytes as read: kept, so the image ID stays its digest.
         """
         rootfs = config.get("rootfs") or {}
         expected = list(rootfs.get("diff_ids") or [])
@@ -237,6 +247,7 @@ class Image:
             os=str(config.get("os", "linux")),
             created=str(config.get("created", EPOCH)),
             author=str(config.get("author", "")),
+            raw_config=raw,
         )
 
     @classmethod
@@ -289,6 +300,9 @@ class Image:
     # --- the config document -------------------------------------------------------------
     def config_json(self) -> dict[str, Any]:
         """The OCI image config (``application/vnd.oci.image.config.v1+json``) as a dict."""
+        if self._raw_config is not None:
+            loaded: dict[str, Any] = json.loads(self._raw_config)
+            return loaded
         doc: dict[str, Any] = {
             "architecture": self.architecture,
             "os": self.os,
@@ -302,7 +316,10 @@ class Image:
         return doc
 
     def config_bytes(self) -> bytes:
-        """The config serialized canonically (sorted keys, no spaces)."""
+        """The config serialized canonically (sorted keys, no spaces), or exactly as it was
+        read for an image loaded from a file."""
+        if self._raw_config is not None:
+            return self._raw_config
         return json.dumps(self.config_json(), sort_keys=True, separators=(",", ":")).encode()
 
     @property
@@ -407,7 +424,10 @@ class Image:
             parts.get("layers", self._layers),
             config=parts.get("config", self._config),
             history=parts.get("history", self._history),
-            **self._meta,
+            architecture=self.architecture,
+            os=self.os,
+            created=self.created,
+            author=self._meta["author"],
         )
 
     def __len__(self) -> int:
@@ -423,6 +443,14 @@ class Image:
         from .views.html import image_html
 
         return image_html(self)
+
+    def save(self, path: str | PathLike[str], format: str = "oci", *,
+             tag: str | None = None) -> None:
+        """Write this image as an OCI layout directory (``"oci"``), an ``"oci-archive"``
+        tar or a ``"docker-archive"`` tar (as ``docker save`` writes)."""
+        from .formats import save
+
+        save(self, path, format=format, tag=tag)
 
     def history_rows(self) -> list[HistoryRow]:
         """``docker history`` rows, newest first (see :func:`layerlab.build.history`)."""

@@ -346,8 +346,11 @@ class _Writer:
         if _is_real_dir(host):
             return
         if os.path.lexists(host):
-            os.unlink(host)  # a non-directory of this layer, replaced (union row 19)
+            # A non-directory of this layer, replaced (union row 19). It had already hidden
+            # the lower subtree, so the directory that takes its place is opaque.
+            os.unlink(host)
             self.made.pop(path, None)
+            self.opaque.add(path)
         os.mkdir(host, 0o700)
         self.made[path] = Entry(path, EntryKind.DIR, mode=IMPLIED_DIR_MODE)
 

@@ -59,7 +59,7 @@ def test_diff_between_two_images(images: tuple[Path, Path],
 
 def test_flatten_and_convert(images: tuple[Path, Path], tmp_path: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
-    old, new = images
+    _, new = images
     assert main(["flatten", str(new), str(tmp_path / "root")]) == 0
     assert (tmp_path / "root/etc/hostname").read_text() == "app!\n"
     assert not (tmp_path / "root/old").exists()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import importlib
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -138,7 +138,7 @@ def test_hostile_layers_fail_to_load_and_touch_nothing(arena: Path, case: str) -
 
 def test_hardlink_to_a_directory_is_refused_at_flatten(arena: Path) -> None:
     src = oci_layout(arena / "src", [raw_layer([("d", "dir", None), ("h", "hardlink", "d")])])
-    with pytest.raises(BrokenHardlinkError, match="'/h' -> '/d': the target is a directory"):
+    with pytest.raises(BrokenHardlinkError, match=r"'/h' -> '/d': the target is a directory"):
         flatten(load(src), arena / "dest")
     assert not (arena / "dest").exists()
 
@@ -229,7 +229,7 @@ def test_flatten_materializes_the_view(arena: Path) -> None:
 def test_devices_need_root(arena: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     img = Image.from_layers([Layer.from_dict({"/dev/null": CharDevice(1, 3)})])
     monkeypatch.setattr(flatten_module.os, "geteuid", lambda: 1000)
-    with pytest.raises(LayerlabError, match="create_devices=True needs root"):
+    with pytest.raises(LayerlabError, match=r"create_devices=True needs root"):
         flatten(img, arena / "dest", create_devices=True)
     assert flatten(img, arena / "auto").skipped_devices == ["/dev/null"]
 
@@ -255,11 +255,11 @@ def test_destination_rules(arena: Path) -> None:
     img = Image.from_layers([Layer.from_dict({"/x": "x"})])
     (arena / "full").mkdir()
     (arena / "full" / "keep").write_text("k")
-    with pytest.raises(LayerlabError, match="not empty"):
+    with pytest.raises(LayerlabError, match=r"not empty"):
         flatten(img, arena / "full")
     os.symlink(arena / "victim", arena / "link")
     before = snapshot(arena / "victim")
-    with pytest.raises(UnsafePathError, match="symlink"):
+    with pytest.raises(UnsafePathError, match=r"symlink"):
         flatten(img, arena / "link")
     assert snapshot(arena / "victim") == before
     (arena / "empty").mkdir()
@@ -284,11 +284,11 @@ def load_tar_view(path: Path) -> dict[str, str]:
 
 def test_resource_caps_reach_load(arena: Path) -> None:
     src = oci_layout(arena / "src", [raw_layer([(f"f{i}", "file", b"") for i in range(20)])])
-    with pytest.raises(LimitExceededError, match="max_entries=10"):
+    with pytest.raises(LimitExceededError, match=r"max_entries=10"):
         load(src, limits=Limits(max_entries=10))
     bomb = oci_layout(arena / "bomb", [raw_layer([("big", "file", b"\0" * 200_000)])])
-    with pytest.raises(LimitExceededError, match="max_layer_bytes=100000"):
+    with pytest.raises(LimitExceededError, match=r"max_layer_bytes=100000"):
         load(bomb, limits=Limits(max_layer_bytes=100_000))
     long = oci_layout(arena / "long", [raw_layer([("n" * 300, "file", b"")])])
-    with pytest.raises(LimitExceededError, match="max_path_bytes=200"):
+    with pytest.raises(LimitExceededError, match=r"max_path_bytes=200"):
         load(long, limits=Limits(max_path_bytes=200))

@@ -11,13 +11,13 @@ DIGEST = "sha256:" + "ab" * 32
 
 
 def test_parse_json_caps_the_size_and_names_the_limit() -> None:
-    with pytest.raises(LimitExceededError, match="index.json.*max_json_bytes=10"):
+    with pytest.raises(LimitExceededError, match=r"index.json.*max_json_bytes=10"):
         d.parse_json(b'{"manifests": []}', where="index.json", limits=Limits(max_json_bytes=10))
 
 
 @pytest.mark.parametrize("data", [b"{", b"not json", b"\xff\xfe"])
 def test_parse_json_refuses_malformed_documents(data: bytes) -> None:
-    with pytest.raises(InvalidImageError, match="cfg: not valid JSON"):
+    with pytest.raises(InvalidImageError, match=r"cfg: not valid JSON"):
         d.parse_json(data, where="cfg")
 
 
@@ -31,11 +31,11 @@ def test_descriptor_parsing_checks_digest_and_size() -> None:
     assert (desc.media_type, desc.size, desc.ref_name) == ("application/x-unknown", 3, "v1")
     assert str(desc.platform) == "linux/arm64/v8"
     assert d.parse_descriptor(desc.to_json(), where="w") == desc
-    with pytest.raises(InvalidImageError, match="w: descriptor digest 'md5:00'"):
+    with pytest.raises(InvalidImageError, match=r"w: descriptor digest 'md5:00'"):
         d.parse_descriptor({"digest": "md5:00", "size": 1}, where="w")
-    with pytest.raises(InvalidImageError, match="size -1 is not a byte count"):
+    with pytest.raises(InvalidImageError, match=r"size -1 is not a byte count"):
         d.parse_descriptor({"digest": DIGEST, "size": -1}, where="w")
-    with pytest.raises(InvalidImageError, match="size True"):
+    with pytest.raises(InvalidImageError, match=r"size True"):
         d.parse_descriptor({"digest": DIGEST, "size": True}, where="w")
 
 
@@ -57,14 +57,14 @@ def test_document_kind_by_shape_with_unknown_media_types_accepted() -> None:
     ],
 )
 def test_a_document_that_is_both_manifest_and_index_is_ambiguous(doc: dict[str, object]) -> None:
-    with pytest.raises(InvalidImageError, match="x: ambiguous document"):
+    with pytest.raises(InvalidImageError, match=r"x: ambiguous document"):
         d.document_kind(doc, where="x")
 
 
 def test_neither_kind_and_non_objects_are_errors() -> None:
-    with pytest.raises(InvalidImageError, match="neither an index"):
+    with pytest.raises(InvalidImageError, match=r"neither an index"):
         d.document_kind({"schemaVersion": 2}, where="x")
-    with pytest.raises(InvalidImageError, match="expected a JSON object, found list"):
+    with pytest.raises(InvalidImageError, match=r"expected a JSON object, found list"):
         d.document_kind([], where="x")
 
 
@@ -74,7 +74,7 @@ def test_platform_parse_and_match() -> None:
     assert not d.Platform.parse("linux/arm64").matches(arm)  # a wanted variant must be there
     assert not arm.matches(d.Platform.parse("linux/arm64/v9"))
     assert d.Platform.parse("amd64") == d.Platform("linux", "amd64")
-    with pytest.raises(ValueError, match="os/architecture"):
+    with pytest.raises(ValueError, match=r"os/architecture"):
         d.Platform.parse("linux//")
 
 

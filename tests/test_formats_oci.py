@@ -128,10 +128,10 @@ def test_saving_twice_gives_identical_bytes(tmp_path: Path) -> None:
 def test_save_refuses_a_non_empty_directory_and_unknown_formats(tmp_path: Path) -> None:
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("keep")
-    with pytest.raises(LayerlabError, match="not an empty directory"):
+    with pytest.raises(LayerlabError, match=r"not an empty directory"):
         save(sample_image(), tmp_path / "full", format="oci")
     assert (tmp_path / "full" / "x").read_text() == "keep"
-    with pytest.raises(ValueError, match="unknown format 'zip'"):
+    with pytest.raises(ValueError, match=r"unknown format 'zip'"):
         save(sample_image(), tmp_path / "z", format="zip")
 
 
@@ -184,7 +184,7 @@ def test_ambiguous_platforms_are_listed(tmp_path: Path) -> None:
     plat = {"os": "linux", "architecture": "amd64"}
     lay.index([lay.image([plain_tar({"a": b"1"})], platform=plat),
                lay.image([plain_tar({"b": b"2"})], platform=plat)])
-    with pytest.raises(InvalidImageError, match="2 images match platform linux/amd64: "
+    with pytest.raises(InvalidImageError, match=r"2 images match platform linux/amd64: "
                                                 "linux/amd64, linux/amd64; choose"):
         load(lay.root, platform="linux/amd64")
 
@@ -194,7 +194,7 @@ def test_tag_chooses_among_images(tmp_path: Path) -> None:
     lay.index([lay.image([plain_tar({"a": b"1"})], annotations={d.REF_NAME: "a"}),
                lay.image([plain_tar({"b": b"2"})], annotations={d.REF_NAME: "b"})])
     assert load(lay.root, tag="b").view().listdir("/") == ["b"]
-    with pytest.raises(InvalidImageError, match="no image tagged 'c'"):
+    with pytest.raises(InvalidImageError, match=r"no image tagged 'c'"):
         load(lay.root, tag="c")
 
 
@@ -213,7 +213,7 @@ def test_a_manifest_that_is_also_an_index_is_refused(tmp_path: Path) -> None:
     bad = lay.json_blob({"schemaVersion": 2, "manifests": [], "layers": [],
                          "config": {"digest": sha(b"x"), "size": 1}}, d.OCI_MANIFEST)
     lay.index([bad])
-    with pytest.raises(InvalidImageError, match="ambiguous document"):
+    with pytest.raises(InvalidImageError, match=r"ambiguous document"):
         load(lay.root)
 
 
@@ -268,10 +268,10 @@ def test_missing_blob_and_malformed_config(tmp_path: Path) -> None:
 
     lay2 = Layout(tmp_path / "t2")
     config = b"{not json"
-    manifest = {"schemaVersion": 2, "config": {"mediaType": d.OCI_CONFIG, "digest": lay2.blob(config),
-                                               "size": len(config)}, "layers": []}
+    config_desc = {"mediaType": d.OCI_CONFIG, "digest": lay2.blob(config), "size": len(config)}
+    manifest = {"schemaVersion": 2, "config": config_desc, "layers": []}
     lay2.index([lay2.json_blob(manifest, d.OCI_MANIFEST)])
-    with pytest.raises(InvalidImageError, match="config sha256:.*not valid JSON"):
+    with pytest.raises(InvalidImageError, match=r"config sha256:.*not valid JSON"):
         load(lay2.root)
 
 
@@ -279,14 +279,14 @@ def test_truncated_layers_are_errors(tmp_path: Path) -> None:
     raw = plain_tar({"a": b"x" * 5000})
     lay = Layout(tmp_path / "t")
     lay.index([lay.image([raw[:2048]], compress="none", diff_ids=[sha(raw)])])
-    with pytest.raises(TruncatedError, match="entry 'a'.* runs past the end of the stream"):
+    with pytest.raises(TruncatedError, match=r"entry 'a'.* runs past the end of the stream"):
         load(lay.root)
     lay2 = Layout(tmp_path / "t2")
     blob = gzip.compress(raw)[:-20]
     layer = {"mediaType": d.OCI_LAYER_GZIP, "digest": lay2.blob(blob), "size": len(blob)}
     config = lay2.json_blob({"rootfs": {"diff_ids": [sha(raw)]}}, d.OCI_CONFIG)
     lay2.index([lay2.json_blob({"config": config, "layers": [layer]}, d.OCI_MANIFEST)])
-    with pytest.raises(TruncatedError, match="gzip stream is truncated"):
+    with pytest.raises(TruncatedError, match=r"gzip stream is truncated"):
         load(lay2.root)
 
 
@@ -294,10 +294,10 @@ def test_json_caps_apply_to_index_and_blobs(tmp_path: Path) -> None:
     lay = Layout(tmp_path / "t")
     lay.index([lay.image([plain_tar({"a": b"1"})])])
     size = (lay.root / "index.json").stat().st_size
-    with pytest.raises(LimitExceededError, match="index.json.*max_json_bytes=100"):
+    with pytest.raises(LimitExceededError, match=r"index.json.*max_json_bytes=100"):
         load(lay.root, limits=Limits(max_json_bytes=100))
     assert size > 100
-    with pytest.raises(LimitExceededError, match="max_json_bytes=400"):
+    with pytest.raises(LimitExceededError, match=r"max_json_bytes=400"):
         load(lay.root, limits=Limits(max_json_bytes=400))  # the manifest is bigger
 
 
@@ -305,10 +305,10 @@ def test_oci_archive_truncated_and_not_an_image(tmp_path: Path) -> None:
     save(sample_image(), tmp_path / "a.tar", format="oci-archive")
     data = (tmp_path / "a.tar").read_bytes()
     (tmp_path / "cut.tar").write_bytes(data[: len(data) // 2])
-    with pytest.raises(LayerlabError, match="truncated|unexpected end"):
+    with pytest.raises(LayerlabError, match=r"truncated|unexpected end"):
         load(tmp_path / "cut.tar")
     (tmp_path / "other.tar").write_bytes(plain_tar({"README": b"hi"}))
-    with pytest.raises(InvalidImageError, match="not an image"):
+    with pytest.raises(InvalidImageError, match=r"not an image"):
         load(tmp_path / "other.tar")
 
 
@@ -323,5 +323,5 @@ def test_layout_blob_that_is_a_symlink_out_of_the_layout_is_resolved_inside(
     blob = lay.root / "blobs/sha256" / layer_digest[7:]
     os.rename(blob, outside / "blob")
     blob.symlink_to("../../../outside/blob")  # climbs out: clamped at the layout's top
-    with pytest.raises(InvalidImageError, match="is missing"):
+    with pytest.raises(InvalidImageError, match=r"is missing"):
         load(lay.root)

@@ -115,15 +115,23 @@ BASE_IMAGES: Mapping[str, tuple[Callable[[], dict[str, Spec]], tuple[str, ...]]]
 }
 
 
+#: a real base image, made from the host's busybox-static (see layerlab.realmode)
+REAL_BASE = "layerlab/busybox"
+
+
 def is_base_image(name: str) -> bool:
     """True for the built-in names, with or without the ``:latest`` tag."""
-    return name.removesuffix(":latest") in BASE_IMAGES
+    return name.removesuffix(":latest") in (*BASE_IMAGES, REAL_BASE)
 
 
 @cache
 def base_image(name: str) -> Image:
     """The built-in teaching image ``name`` (``layerlab/tiny``, ...). Immutable, so shared."""
     key = name.removesuffix(":latest")
+    if key == REAL_BASE:
+        from ..realmode import busybox_image
+
+        return busybox_image()
     if key not in BASE_IMAGES:
         raise KeyError(f"no built-in base image {name!r} (built in: {', '.join(BASE_IMAGES)})")
     factory, cmd = BASE_IMAGES[key]

@@ -136,8 +136,11 @@ class Builder:
         cache: BuildCache | None = None,
         no_cache: bool = False,
         source_date_epoch: int | None = None,
+        real: bool = False,
     ) -> None:
         self.dockerfile = _load(dockerfile, context)
+        #: run RUN steps as real processes (layerlab.realmode), falling back when impossible
+        self.real = real
         self.context = BuildContext(context) if context is not None else None
         self.images = dict(images or {})
         self.build_args = dict(build_args or {})
@@ -323,7 +326,7 @@ class Builder:
         def work() -> tuple[Image, Layer | None, str]:
             c = self._container(image, index)
             c.env = {**c.env, **{n: v for n, v in args if n not in image.config.env_dict()}}
-            result = c.run_command(command)
+            result = c.run_command(command, real=self.real)
             if result.exit_code != 0:
                 raise BuildError(
                     f"The command '{shown}' returned a non-zero code: {result.exit_code}"

@@ -125,8 +125,11 @@ def read_docker_archive(
             bar.update(size)
             return layer
 
+        stream, _ = source.open(config_name)
+        with stream:  # verified above: these bytes hash to the config digest
+            raw = stream.read(limits.max_json_bytes + 1)
         image = image_from_config(config, len(layer_names), load,
-                                  where=f"config {config_name!r}")
+                                  where=f"config {config_name!r}", raw=raw)
     tags = tuple(str(t) for t in entry.get("RepoTags") or ())
     return LoadedImage(image, "docker-archive", tags, str(found or ""), legacy)
 

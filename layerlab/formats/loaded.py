@@ -53,7 +53,8 @@ def config_diff_ids(config: Mapping[str, Any], *, where: str) -> list[str]:
 
 
 def image_from_config(
-    config_doc: Any, layer_count: int, load: LayerLoader, *, where: str
+    config_doc: Any, layer_count: int, load: LayerLoader, *, where: str,
+    raw: bytes | None = None,
 ) -> Image:
     """Build the image a config describes, loading layer ``i`` with ``load``.
 
@@ -94,6 +95,7 @@ def image_from_config(
         os=str(meta["os"] or "linux"),
         created=str(meta["created"] or EPOCH),
         author=str(meta["author"] or ""),
+        raw_config=raw,
     )
 
 

@@ -173,8 +173,11 @@ class _Reader:
                 bar.update(desc.size)
                 return layer
 
+            stream, _ = self._open_blob(config_desc, "config")
+            with stream:  # verified above: these bytes hash to the config digest
+                raw = stream.read(config_desc.size + 1)
             image = image_from_config(config, len(layer_descs), load,
-                                      where=f"config {config_desc.digest}")
+                                      where=f"config {config_desc.digest}", raw=raw)
         return image, Platform.from_json(config)
 
 

@@ -318,7 +318,7 @@ class Store:
         for i, diff_id in enumerate(config["rootfs"]["diff_ids"]):
             created_by = str(made[i].get("created_by", "")) if i < len(made) else ""
             layers.append(Layer.from_tar(self.layout.blob(diff_id), created_by=created_by))
-        image = Image.from_config(config, layers)
+        image = Image.from_config(config, layers, raw=raw)
         self._images[image_id] = image
         return image
 
@@ -743,8 +743,11 @@ class Store:
 
     # --- looking at the host -----------------------------------------------------------------
     def tree(self, *, max_depth: int = 4, max_entries: int = 400) -> str:
-        """The store directory as the ``tree`` command would print it (blobs left out)."""
-        lines = [os.path.basename(self.root) + "/"]
+        """The store directory as ``tree`` run inside it would print it (blobs left out).
+
+        The first line is ``.``, not the root's name: a temporary root's name is random,
+        and notebooks compare this output."""
+        lines = ["."]
         count = 0
 
         def walk(path: str, prefix: str, depth: int) -> None:

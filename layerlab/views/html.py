@@ -29,9 +29,11 @@ if TYPE_CHECKING:
     from ..entry import Entry
     from ..image import Image
     from ..layer import Layer
+    from ..store import Store
     from ..union import View
 
-__all__ = ["MAX_ROWS", "container_html", "image_html", "layer_html", "naturalsize", "view_html"]
+__all__ = ["MAX_ROWS", "container_html", "image_html", "layer_html", "naturalsize", "store_html",
+           "view_html"]
 
 #: rows a listing shows before "… and N more"
 MAX_ROWS = 25
@@ -174,3 +176,27 @@ def container_html(container: Container) -> str:
              else '<div style="opacity:0.75">no changes yet</div>')
     title = f"Container {escape(container.name)} ({escape(container.id[:12])})"
     return _box(title, body)
+
+
+def store_html(store: Store) -> str:
+    """A store: root and driver, its images (``docker system df -v``), its containers and
+    the host directory as ``tree`` prints it (three levels)."""
+    df = store.system_df()
+    pairs = [("root", _code(store.root)), ("driver", escape(store.driver)),
+             ("images", escape(f"{len(df)}, {naturalsize(sum(r.size for r in df))} "
+                               f"({naturalsize(sum(r.unique_size for r in df))} unique)"))]
+    images = _table(
+        ["image", "tags", "size", "shared", "unique", "containers"],
+        ([_code(short(r.image)), escape(", ".join(r.tags) or "<none>"),
+          escape(naturalsize(r.size)), escape(naturalsize(r.shared_size)),
+          escape(naturalsize(r.unique_size)), str(r.containers)] for r in df), len(df))
+    containers = store.containers()
+    body = _kv(pairs) + images
+    if containers:
+        body += _table(["container", "id", "state", "read-write layer"],
+                       ([escape(c.name), _code(c.id[:12]), escape(str(c.state)),
+                         escape(f"{len(c.rw):,} paths")] for c in containers), len(containers))
+    tree = escape(store.tree(max_depth=3, max_entries=120))
+    body += (f'<pre style="max-height:24em;overflow:auto;margin:4px 0;font-size:95%">{tree}'
+             "</pre>")
+    return _box(f"Store {escape(store.driver)}", body)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from ..container import Container
     from ..image import Image
+    from ..store import Store
     from ..union import View
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "layers_table",
     "sharing_summary",
     "sharing_table",
+    "system_df_table",
 ]
 
 
@@ -285,3 +287,17 @@ def efficiency_table(image: Image) -> pd.DataFrame:
         for p in report.inefficiencies
     ]
     return _frame(rows, _EFFICIENCY_COLUMNS).astype({"kept_layer": "Int64"})
+
+
+def system_df_table(store: Store) -> pd.DataFrame:
+    """``docker system df -v`` for a store: one row per image (:meth:`Store.system_df`).
+
+    Columns: ``image`` (short id), ``tags`` (comma-separated), ``size`` (all its layers),
+    ``shared_size`` (bytes in layers another image of the store also uses),
+    ``unique_size`` (the rest: what removing the image would free) and ``containers``
+    (how many containers use it).
+    """
+    rows = [{"image": short(r.image), "tags": ", ".join(r.tags), "size": r.size,
+             "shared_size": r.shared_size, "unique_size": r.unique_size,
+             "containers": r.containers} for r in store.system_df()]
+    return _frame(rows, ["image", "tags", "size", "shared_size", "unique_size", "containers"])

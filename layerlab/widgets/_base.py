@@ -12,9 +12,11 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from ..errors import LayerlabError
 from ..views.palette import OKABE_ITO, change_color
 
-__all__ = ["LAYER_COLORS", "StaticFallback", "badge", "content_html", "layer_color"]
+__all__ = ["LAYER_COLORS", "MONO", "StaticFallback", "badge", "content_html", "layer_color",
+           "mono_css"]
 
 #: one color per layer index (cycled); Okabe-Ito, colorblind-safe
 LAYER_COLORS = (OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["bluish_green"],
@@ -23,6 +25,16 @@ LAYER_COLORS = (OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["bluish_green"
 #: bytes of a file the content panes show before "… N more bytes"
 MAX_TEXT = 4000
 _MAX_HEX = 256
+
+
+#: CSS class that makes a Select or Textarea monospace (their styles have no font family)
+MONO = "layerlab-mono"
+
+
+def mono_css() -> str:
+    """A ``<style>`` block for :data:`MONO`; put it in an HTML widget next to the controls."""
+    return (f"<style>.{MONO} select, .{MONO} textarea {{font-family: var(--jp-code-font-family,"
+            " monospace); white-space: pre}}</style>")
 
 
 def layer_color(index: int) -> str:
@@ -76,6 +88,6 @@ class StaticFallback:
         data: dict[str, Any] = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
         try:
             data["text/html"] = self.static_html()
-        except Exception as exc:  # noqa: BLE001 - the fallback must never hide the widget
+        except (LayerlabError, OSError) as exc:  # e.g. a store directory removed meanwhile
             data["text/html"] = f"<pre>{html.escape(repr(self))}: {html.escape(str(exc))}</pre>"
         return data

@@ -2,58 +2,108 @@
 
 A slider (and step buttons) picks layer ``k``. The tree shows the merged view after
 layer ``k`` ("merged up to here") or only what layer ``k`` itself holds ("this layer
-only", dive's two modes). Each row carries the layer that supplies the path (``L2``)
-and what layer ``k`` did to it: ``A`` added, ``M`` modified (it hides a lower version),
-``D`` deleted by a whiteout, ``O`` an opaque directory. Selecting a directory opens or
-closes it; only open directories are rendered, so huge images stay responsive.
-Selecting a file shows its content (text, or hex for binary) and every version of it
-down the stack with the layer that hides it.
+only", dive's two modes). Each row carries the layer that supplies the path (a colored
+square and ``L2``) and what layer ``k`` did to it: ``A`` added, ``M`` modified (it
+replaces a lower version), ``D`` deleted (by a whiteout, an opaque directory or a
+replaced parent), ``O`` an opaque directory. Selecting a directory opens or closes it;
+only open directories are rendered, so a 100,000-file image stays responsive. Selecting a
+file shows its content (text, or hex for binary) and every version of it down the stack
+with the layer that hides it.
+
+The marks follow :func:`layerlab.views.analysis.layer_changes` (the tests check they
+agree) but are computed one open directory at a time: the full list costs seconds on a
+big image, so it is only computed when asked for (:meth:`LayerExplorer.show_changes`).
 
 >>> from layerlab import Image, Layer, Whiteout
 >>> from layerlab.widgets import LayerExplorer
 >>> img = Image.from_layers([Layer.from_dict({"/a": "1"}), Layer.from_dict({"/a": Whiteout()})])
 >>> explorer = LayerExplorer(img, upto=0)
 >>> explorer.rows()
-['A a  L0  1 B']
+['A a  🟦L0  1 B']
 >>> explorer.slider.value = 1
 >>> explorer.rows()
-['D a  (deleted by layer 1)']
+['D a  (whiteout in layer 1)']
 """
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import Any
 
 import ipywidgets as W
 
 from ..entry import Entry, EntryKind
 from ..image import Image
-from ..paths import ROOT, split
-from ..union import View
+from ..layer import Layer
+from ..paths import ROOT, join, split
+from ..union import Node, View
+from ..views import analysis
+from ._base import MONO, StaticFallback, badge, content_html, layer_color, mono_css
 
 __all__ = ["LayerExplorer"]
 
-_MERGED = "merged up to here"
-_ONLY = "this layer only"
-_MAX_SEARCH = 500
-_MAX_TEXT = 4000
-#: Okabe-Ito, colorblind-safe; one color per layer index (cycled)
-_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
+MERGED = "merged up to here"
+LAYER_ONLY = "this layer only"
+#: rows one directory shows before "… N more" (search finds the rest)
+MAX_CHILDREN = 1000
+MAX_SEARCH = 500
+#: views up to this many paths get exact change counts (analysis.layer_changes) at once;
+#: bigger ones on "list every change" (it walks two whole views: seconds at 100,000)
+EXACT_COUNTS_UPTO = 2000
+#: a colored square per layer, so the plain-text list box still shows colors
+_SWATCHES = ("🟦", "🟧", "🟩", "🟪", "🟦", "🟥", "🟨", "⬜")
+
+
+def swatch(layer: int) -> str:
+    """The colored square of layer ``layer`` (matches :func:`layer_color`)."""
+    return _SWATCHES[layer % len(_SWATCHES)] if layer >= 0 else "⬜"
 
 
 @dataclass(frozen=True)
-class _Row:
+class Row:
+    """One line of the tree: its label, the path it stands for, what it is."""
+
     label: str
     path: str
-    is_dir: bool
+    is_dir: bool = False
+    mark: str = " "
 
 
-def _layer_color(index: int) -> str:
-    return _COLORS[index % len(_COLORS)] if index >= 0 else "#999999"
+@dataclass
+class _LayerNode:
+    """A name in one layer: its entry (None when only implied by children) and markers."""
+
+    entry: Entry | None = None
+    whiteout: bool = False
+    opaque: bool = False
 
 
-class LayerExplorer(W.VBox):  # type: ignore[misc]
+def _layer_index(layer: Layer) -> dict[str, dict[str, _LayerNode]]:
+    """directory -> {name: node} for one layer's own entries, implied parents included."""
+    kids: dict[str, dict[str, _LayerNode]] = {ROOT: {}}
+
+    def node(path: str) -> _LayerNode:
+        parent, name = split(path)
+        if parent not in kids:
+            node(parent)
+        kids.setdefault(path, {})
+        return kids[parent].setdefault(name, _LayerNode())
+
+    for entry in layer.entries:
+        if entry.path == ROOT:
+            continue
+        n = node(entry.path)
+        if entry.kind is EntryKind.WHITEOUT:
+            n.whiteout = True
+        elif entry.kind is EntryKind.OPAQUE:
+            n.opaque = True
+        else:
+            n.entry = entry
+    return kids
+
+
+class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
     """Explore an image layer by layer (see the module docstring)."""
 
     def __init__(self, image: Image, *, upto: int | None = None, rows: int = 18) -> None:
@@ -61,7 +111,10 @@ class LayerExplorer(W.VBox):  # type: ignore[misc]
             raise ValueError("LayerExplorer needs an image with at least one layer")
         self.image = image
         self._open: set[str] = {ROOT}
-        self._rows: list[_Row] = []
+        self._rows: list[Row] = []
+        self._layer_indexes: dict[int, dict[str, dict[str, _LayerNode]]] = {}
+        self._changes: dict[int, list[analysis.ChangeRow]] = {}
+        self._infos: dict[tuple[int, bool], str] = {}
         last = len(image.layers) - 1
         self.slider = W.IntSlider(value=last if upto is None else upto, min=0, max=last,
                                   description="layer", continuous_update=True)
@@ -69,36 +122,48 @@ class LayerExplorer(W.VBox):  # type: ignore[misc]
                                     layout=W.Layout(width="3em"))
         self.next_button = W.Button(description="▶", tooltip="next layer",
                                     layout=W.Layout(width="3em"))
-        self.mode = W.ToggleButtons(options=[_MERGED, _ONLY], value=_MERGED)
-        self.search = W.Text(placeholder="search paths", description="search",
+        self.mode = W.ToggleButtons(options=[MERGED, LAYER_ONLY], value=MERGED,
+                                    tooltips=["the union view after this layer",
+                                              "what this layer's tar holds"])
+        self.search = W.Text(placeholder="part of a path", description="search",
                              continuous_update=False)
         self.sort = W.Dropdown(options=["name", "size"], value="name", description="sort",
                                layout=W.Layout(width="12em"))
-        self.tree = W.Select(options=[], rows=rows, layout=W.Layout(width="55%"),
-                             style={"font_family": "monospace"})
+        self.changes_button = W.Button(description="list every change",
+                                       tooltip="every path this layer added, modified or "
+                                               "deleted (slow on big images)")
+        self.tree = W.Select(options=[], rows=rows, layout=W.Layout(width="55%"))
         self.details = W.HTML(layout=W.Layout(width="45%"))
         self.layer_info = W.HTML()
         self.strip = W.HTML()
         self.prev_button.on_click(lambda _: self.step(-1))
         self.next_button.on_click(lambda _: self.step(+1))
+        self.changes_button.on_click(lambda _: self.show_changes())
         for control in (self.slider, self.mode, self.search, self.sort):
             control.observe(self._on_change, names="value")
         self.tree.observe(self._on_select, names="value")
         super().__init__([
+            W.HTML(mono_css()),
             self.strip,
             W.HBox([self.prev_button, self.slider, self.next_button, self.mode]),
-            W.HBox([self.search, self.sort]),
+            W.HBox([self.search, self.sort, self.changes_button]),
             self.layer_info,
             W.HBox([self.tree, self.details]),
         ])
+        self.tree.add_class(MONO)
+        self.add_class("layerlab-explorer")
         self._refresh()
 
     def __repr__(self) -> str:
         return f"<LayerExplorer: {len(self.image.layers)} layers, at layer {self.k}>"
 
+    def static_html(self) -> str:
+        return self.image._repr_html_()
+
     # --- public actions ------------------------------------------------------------------
     @property
     def k(self) -> int:
+        """The layer the slider is on."""
         return int(self.slider.value)
 
     def step(self, delta: int) -> None:
@@ -125,7 +190,34 @@ class LayerExplorer(W.VBox):  # type: ignore[misc]
         """The tree's rows as text (what the list box shows)."""
         return [row.label for row in self._rows]
 
+    def marks(self) -> dict[str, str]:
+        """Path -> mark (A, M, D, O) of the rows shown that layer ``k`` changed."""
+        return {row.path: row.mark for row in self._rows if row.mark.strip()}
+
+    def show_changes(self) -> list[analysis.ChangeRow]:
+        """Every change of layer ``k`` (:func:`analysis.layer_changes`), listed in the
+        details pane. Computed once per layer: it walks two whole views."""
+        rows = self._layer_changes()
+        self._render_layer_info()
+        items = "".join(
+            f"<div>{badge(r.change)} <code>{html.escape(r.path)}</code>"
+            f"{' (' + html.escape(r.how) + ')' if r.how else ''}</div>"
+            for r in rows[:MAX_CHILDREN])
+        more = f"<div>… and {len(rows) - MAX_CHILDREN:,} more</div>" if len(
+            rows) > MAX_CHILDREN else ""
+        counts = {c: sum(1 for r in rows if r.change == c) for c in "AMD"}
+        self.details.value = (
+            f"<b>layer {self.k}: {counts['A']:,} added, {counts['M']:,} modified, "
+            f"{counts['D']:,} deleted</b><div style='max-height:24em;overflow:auto'>"
+            f"{items}{more}</div>")
+        return rows
+
     # --- rendering -----------------------------------------------------------------------
+    def _layer_changes(self) -> list[analysis.ChangeRow]:
+        if self.k not in self._changes:
+            self._changes[self.k] = analysis.layer_changes(self.image, self.k)
+        return self._changes[self.k]
+
     def _view(self) -> View:
         return self.image.view(upto=self.k)
 
@@ -143,38 +235,42 @@ class LayerExplorer(W.VBox):  # type: ignore[misc]
     def _render_strip(self) -> None:
         cells = []
         for i, layer in enumerate(self.image.layers):
-            on = i <= self.k if self.mode.value == _MERGED else i == self.k
+            on = i <= self.k if self.mode.value == MERGED else i == self.k
+            color = layer_color(i)
             style = (f"display:inline-block;padding:2px 6px;margin:1px;border-radius:3px;"
-                     f"border:2px solid {_layer_color(i)};"
-                     f"background:{_layer_color(i) if on else 'transparent'};"
+                     f"border:2px solid {color};background:{color if on else 'transparent'};"
                      f"color:{'#fff' if on else 'inherit'};font-family:monospace")
             title = html.escape(layer.created_by or layer.short_id)
-            cells.append(f'<span style="{style}" title="{title}">L{i}</span>')
+            cells.append(f'<span style="{style}" title="{title}">{swatch(i)}L{i}</span>')
         self.strip.value = "".join(cells)
 
     def _render_layer_info(self) -> None:
+        key = (self.k, self.k in self._changes)
+        if key not in self._infos:  # the sums below walk the layer: once per layer
+            self._infos[key] = self._layer_info_html()
+        self.layer_info.value = self._infos[key]
+
+    def _layer_info_html(self) -> str:
         layer = self.image.layers[self.k]
-        below = self._below()
-        added = modified = 0
-        for entry in layer.content_entries:
-            if below is not None and below.lookup(entry.path) is not None:
-                modified += 1
-            else:
-                added += 1
-        deleted = sum(1 for p in layer.whiteouts if below is not None and below.exists(p))
         created_by = html.escape(layer.created_by or "(no created_by)")
-        self.layer_info.value = (
-            f"<b style='color:{_layer_color(self.k)}'>layer {self.k}</b> "
-            f"<code>{html.escape(layer.short_id)}</code> {created_by}<br>"
-            f"{added} added, {modified} modified, {deleted} deleted, "
-            f"{len(layer.opaques)} opaque dirs, {layer.size:,} bytes"
-        )
+        head = (f"<b style='color:{layer_color(self.k)}'>{swatch(self.k)} layer {self.k}</b> "
+                f"<code>{html.escape(layer.short_id)}</code> {created_by}<br>")
+        counts = ""
+        if self.k in self._changes or len(self._view()) <= EXACT_COUNTS_UPTO:
+            changes = self._layer_changes()
+            a, m, d = (sum(1 for r in changes if r.change == c) for c in "AMD")
+            counts = (f"{badge('A')} {a:,} added, {badge('M')} {m:,} modified, "
+                      f"{badge('D')} {d:,} deleted; ")
+        return (f"{head}{counts}{len(layer):,} entries in the tar, "
+                f"{len(layer.whiteouts):,} whiteouts, {badge('O')} {len(layer.opaques):,} "
+                f"opaque dirs; {layer.size:,} bytes of files")
 
     def _render_tree(self) -> None:
-        if self.search.value.strip():
-            rows = self._search_rows(self.search.value.strip())
-        elif self.mode.value == _ONLY:
-            rows = self._layer_only_rows()
+        needle = self.search.value.strip()
+        if needle:
+            rows = self._search_rows(needle)
+        elif self.mode.value == LAYER_ONLY:
+            rows = self._layer_rows(ROOT, 0)
         else:
             rows = self._merged_rows(ROOT, 0)
         self._rows = rows
@@ -186,81 +282,158 @@ class LayerExplorer(W.VBox):  # type: ignore[misc]
         finally:
             self.tree.observe(self._on_select, names="value")
 
-    def _mark(self, entry: Entry, layer: int, below: View | None) -> str:
-        if layer != self.k:
-            return " "
-        if entry.is_dir and entry.path in self.image.layers[self.k].opaques:
-            return "O"
-        if below is not None and below.lookup(entry.path) is not None:
-            return "M"
-        return "A"
-
-    def _sorted(self, entries: list[tuple[Entry, int]]) -> list[tuple[Entry, int]]:
+    def _sorted(self, items: list[Any], entry_of: Any) -> list[Any]:
         if self.sort.value == "size":
-            return sorted(entries, key=lambda item: (not item[0].is_dir, -item[0].size,
-                                                     item[0].name))
-        return sorted(entries, key=lambda item: item[0].name)
+            def key(item: Any) -> tuple[bool, int, str]:
+                entry = entry_of(item)
+                return (not entry.is_dir, -analysis.regular_size(entry), entry.name)
+            return sorted(items, key=key)
+        return items  # children come sorted by name
 
-    def _label(self, depth: int, mark: str, entry: Entry, layer: int) -> str:
+    @staticmethod
+    def _label(depth: int, mark: str, entry: Entry, layer: int, is_open: bool,
+               name: str | None = None) -> str:
         indent = "  " * depth
+        name = name if name is not None else entry.name
         if entry.is_dir:
-            arrow = "▾ " if entry.path in self._open else "▸ "
-            return f"{mark} {indent}{arrow}{entry.name}/  L{layer}"
-        name = entry.name
+            arrow = "▾ " if is_open else "▸ "
+            return f"{mark} {indent}{arrow}{name}/  {swatch(layer)}L{layer}"
         if entry.kind is EntryKind.SYMLINK:
             name += f" -> {entry.linkname}"
+        elif entry.kind is EntryKind.HARDLINK:
+            name += f" => {entry.linkname}"
         size = f"  {entry.size:,} B" if entry.is_regular else ""
-        return f"{mark} {indent}{name}  L{layer}{size}"
+        return f"{mark} {indent}{name}  {swatch(layer)}L{layer}{size}"
 
-    def _merged_rows(self, directory: str, depth: int) -> list[_Row]:
+    def _merged_rows(self, directory: str, depth: int) -> list[Row]:
         view, below = self._view(), self._below()
-        rows: list[_Row] = []
-        items = self._sorted([(node.entry, node.layer) for node in view.children(directory)])
-        for entry, layer in items:
-            rows.append(_Row(self._label(depth, self._mark(entry, layer, below), entry, layer),
-                             entry.path, entry.is_dir))
-            if entry.is_dir and entry.path in self._open:
-                rows.extend(self._merged_rows(entry.path, depth + 1))
         layer_k = self.image.layers[self.k]
-        for path in sorted(p for p in layer_k.whiteouts if split(p)[0] == directory):
-            if below is not None and below.exists(path):
-                rows.append(_Row(f"D {'  ' * depth}{split(path)[1]}  (deleted by layer {self.k})",
-                                 path, False))
+        k = self.k
+        groups: list[tuple[str, list[Row]]] = []
+        kids = self._sorted(view.children(directory), lambda node: node.entry)
+        for node in kids[:MAX_CHILDREN]:
+            entry = node.entry
+            mark = " "
+            if entry.is_dir and entry.path in layer_k.opaques:
+                mark = "O"
+            elif node.layer == k:
+                mark = "M" if below is not None and below.lookup(entry.path) else "A"
+            is_open = entry.is_dir and entry.path in self._open
+            group = [Row(self._label(depth, mark, entry, node.layer, is_open),
+                         entry.path, entry.is_dir, mark)]
+            if is_open:
+                group.extend(self._merged_rows(entry.path, depth + 1))
+            groups.append((entry.name, group))
+        deleted = self._deleted_rows(directory, depth, view, below, layer_k)
+        if self.sort.value == "name":  # deleted names in their place, else at the end
+            groups = sorted([*groups, *((split(r.path)[1], [r]) for r in deleted)],
+                            key=lambda g: g[0])
+        else:
+            groups.extend((split(r.path)[1], [r]) for r in deleted)
+        rows = [row for _, group in groups for row in group]
+        if len(kids) > MAX_CHILDREN:
+            rows.append(Row(f"  {'  ' * depth}… {len(kids) - MAX_CHILDREN:,} more (search finds "
+                            "them)", "\0more" + directory))
         return rows
 
-    def _layer_only_rows(self) -> list[_Row]:
-        layer = self.image.layers[self.k]
+    def _deleted_rows(self, directory: str, depth: int, view: View, below: View | None,
+                      layer_k: Layer) -> list[Row]:
+        """Rows for what layer ``k`` removed from ``directory`` (present below, gone now)."""
+        if below is None:
+            return []
+        here = view.lookup(directory)
+        if here is None or not here.entry.is_dir:
+            return []
+        now = {node.entry.name for node in view.children(directory)}
         rows = []
-        for entry in layer.entries:
-            depth = entry.path.count("/") - 1
-            if entry.kind is EntryKind.WHITEOUT:
-                label = f"D {'  ' * depth}{entry.name}  (whiteout)"
-            elif entry.kind is EntryKind.OPAQUE:
-                label = f"O {'  ' * depth}{entry.name or '/'}/  (opaque: lower children hidden)"
+        for node in below.children(directory):
+            if node.entry.name in now:
+                continue
+            path = node.entry.path
+            if path in layer_k.whiteouts:
+                why = f"whiteout in layer {self.k}"
+            elif directory in layer_k.opaques:
+                why = f"opaque {directory} in layer {self.k}"
             else:
-                label = self._label(depth, "·", entry, self.k)
-            rows.append(_Row(label, entry.path + ("\0" if entry.kind.is_marker else ""),
-                             entry.is_dir))
+                why = f"replaced in layer {self.k}"
+            slash = "/" if node.entry.is_dir else ""
+            rows.append(Row(f"D {'  ' * depth}{node.entry.name}{slash}  ({why})", path,
+                            False, "D"))
         return rows
 
-    def _search_rows(self, needle: str) -> list[_Row]:
-        rows = []
-        for entry, layer in self._view().nodes():
+    def _layer_kids(self) -> dict[str, dict[str, _LayerNode]]:
+        if self.k not in self._layer_indexes:
+            self._layer_indexes[self.k] = _layer_index(self.image.layers[self.k])
+        return self._layer_indexes[self.k]
+
+    def _layer_rows(self, directory: str, depth: int) -> list[Row]:
+        kids = self._layer_kids()
+        below = self._below()
+        rows: list[Row] = []
+        names = sorted(kids.get(directory, {}).items())
+        implied_dir = Entry(ROOT, EntryKind.DIR)
+
+        def entry_of(item: tuple[str, _LayerNode]) -> Entry:
+            return item[1].entry or implied_dir
+
+        for name, node in self._sorted(names, entry_of)[:MAX_CHILDREN]:
+            path = join(directory, name)
+            indent = "  " * depth
+            if node.whiteout:
+                gone = below is not None and below.lookup(path) is not None
+                what = "whiteout: deletes the lower version" if gone else (
+                    "whiteout: nothing below to delete")
+                rows.append(Row(f"D {indent}{name}  ({what})", path + "\0", False, "D"))
+            entry = node.entry
+            if entry is None and (kids.get(path) or not node.whiteout):
+                entry = Entry(path, EntryKind.DIR)  # a parent the tar only implies
+            if entry is None:
+                continue
+            if node.opaque:
+                mark = "O"
+            elif node.entry is None:
+                mark = "·"  # implied: the tar has no entry for it
+            else:
+                mark = "M" if below is not None and below.lookup(path) is not None else "A"
+            is_open = entry.is_dir and path in self._open
+            label = self._label(depth, mark, entry, self.k, is_open, name)
+            if node.entry is None:
+                label += "  (implied)"
+            rows.append(Row(label, path, entry.is_dir, mark))
+            if is_open:
+                rows.extend(self._layer_rows(path, depth + 1))
+        extra = len(names) - MAX_CHILDREN
+        if extra > 0:
+            rows.append(Row(f"  {'  ' * depth}… {extra:,} more (search finds them)",
+                            "\0more" + directory))
+        return rows
+
+    def _search_rows(self, needle: str) -> list[Row]:
+        rows: list[Row] = []
+        if self.mode.value == LAYER_ONLY:
+            found: Any = ((e, self.k) for e in self.image.layers[self.k].entries)
+        else:
+            found = self._view().nodes()
+        for entry, layer in found:
             if needle in entry.path:
-                rows.append(_Row(f"  {entry.path}  L{layer}", entry.path, entry.is_dir))
-                if len(rows) >= _MAX_SEARCH:
-                    rows.append(_Row(f"  … more than {_MAX_SEARCH} matches", "", False))
+                marker = f" ({entry.kind})" if entry.kind.is_marker else ""
+                value = entry.path + ("\0" if entry.kind.is_marker else "")
+                rows.append(Row(f"  {entry.path}{marker}  {swatch(layer)}L{layer}", value,
+                                entry.is_dir))
+                if len(rows) >= MAX_SEARCH:
+                    rows.append(Row(f"  … more than {MAX_SEARCH} matches", "\0more"))
                     break
+        if not rows:
+            rows.append(Row(f"  no path contains {needle!r}", "\0none"))
         return rows
 
     # --- selection -----------------------------------------------------------------------
     def _on_select(self, change: dict[str, object]) -> None:
         path = change.get("new")
-        if not isinstance(path, str) or not path:
-            return
+        if not isinstance(path, str) or not path or path.startswith("\0"):
+            return  # "… more" and "no match" rows
         row = next((r for r in self._rows if r.path == path), None)
-        searching = bool(self.search.value.strip())
-        if row is not None and row.is_dir and not searching and self.mode.value == _MERGED:
+        if row is not None and row.is_dir and not self.search.value.strip():
             (self._open.discard if path in self._open else self._open.add)(path)
             self._render_tree()
         self._show_details(path.rstrip("\0"))
@@ -268,36 +441,39 @@ class LayerExplorer(W.VBox):  # type: ignore[misc]
     def _show_details(self, path: str) -> None:
         view = self._view()
         parts = [f"<b><code>{html.escape(path)}</code></b>"]
-        if view.exists(path):
-            entry = view.stat(path)
-            layer = view.provenance(path)
-            parts.append(
-                f"<div>{html.escape(entry.filemode)} {entry.uid}:{entry.gid} "
-                f"{entry.size:,} B, from <b style='color:{_layer_color(layer)}'>layer {layer}</b>"
-                f"</div>")
-            if entry.is_regular:
-                parts.append(_content_html(view.read(path)))
-            elif entry.kind is EntryKind.SYMLINK:
-                parts.append(f"<div>symlink to <code>{html.escape(entry.linkname)}</code></div>")
+        node = view.lookup(path)
+        if node is not None:
+            parts.append(_node_html(view, node))
         else:
             parts.append(f"<div>not in the view after layer {self.k}</div>")
         hidden = view.shadowed(path)
         if hidden:
             items = "".join(
-                f"<li><span style='color:{_layer_color(s.layer)}'>layer {s.layer}</span>: "
-                f"{html.escape(str(s.entry.kind))}, {s.entry.size:,} B, hidden by layer "
-                f"{s.hidden_by} ({html.escape(s.reason)} of <code>{html.escape(s.by_path)}"
-                f"</code>)</li>" for s in hidden)
-            parts.append(f"<div>lower versions:<ul>{items}</ul></div>")
+                f"<li><b style='color:{layer_color(s.layer)}'>{swatch(s.layer)} layer "
+                f"{s.layer}</b>: {html.escape(str(s.entry.kind))}, {s.entry.size:,} B"
+                f"{_digest(s.entry)}, hidden by layer {s.hidden_by} ({html.escape(s.reason)} "
+                f"of <code>{html.escape(s.by_path)}</code>)</li>" for s in reversed(hidden))
+            parts.append(f"<div>lower versions, newest first:<ul style='margin:2px 0'>{items}"
+                         "</ul></div>")
+        elif node is not None:
+            parts.append("<div style='opacity:0.75'>no lower version hidden</div>")
         self.details.value = "".join(parts)
 
 
-def _content_html(data: bytes) -> str:
-    try:
-        text = data[:_MAX_TEXT].decode("utf-8")
-    except UnicodeDecodeError:
-        text = " ".join(f"{b:02x}" for b in data[:256])
-    more = f"<div>… {len(data) - _MAX_TEXT:,} more bytes</div>" if len(data) > _MAX_TEXT else ""
-    return (f"<pre style='max-height:14em;overflow:auto;margin:4px 0'>{html.escape(text)}</pre>"
-            f"{more}")
+def _digest(entry: Entry) -> str:
+    return f", <code>{html.escape(entry.digest[:19])}</code>" if entry.digest else ""
 
+
+def _node_html(view: View, node: Node) -> str:
+    entry, layer = node.entry, node.layer
+    who = "implied (no layer has an entry)" if layer < 0 else (
+        f"from <b style='color:{layer_color(layer)}'>{swatch(layer)} layer {layer}</b>")
+    out = (f"<div>{html.escape(entry.filemode)} {entry.uid}:{entry.gid} "
+           f"{entry.size:,} B{_digest(entry)}, {who}</div>")
+    if entry.is_regular:
+        out += content_html(view.read(entry.path))
+    elif entry.kind is EntryKind.SYMLINK:
+        out += f"<div>symlink to <code>{html.escape(entry.linkname)}</code></div>"
+    elif entry.is_dir:
+        out += f"<div>{len(view.children(entry.path)):,} entries</div>"
+    return out

@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_container_property import BASES, OPS, Op, apply_op, base_image, snapshot
 
-from layerlab import Image
+from layerlab import Image, Whiteout
 from layerlab.container import Container
 from layerlab.overlaydir import read_overlay_dir, write_overlay_dir
 from layerlab.processes import Host
@@ -259,12 +259,23 @@ def kernel_view(image: Image, ops: list[Op], where: Path) -> tuple[dict[str, Any
     return snapshot(Image.from_layers([*image.layers, upper_layer]).view()), done
 
 
+def kernel_safe(specs: tuple[dict[str, Any], dict[str, Any] | None]) -> tuple[Any, Any]:
+    """Drop base whiteouts that hide nothing (row 14: no-ops). In a directory with nothing
+    below it overlayfs does not filter whiteouts: they show as unreadable entries (and
+    ``rmdir`` fails), so a layer dir must not hold them; write_overlay_dir writes them."""
+    first, second = specs
+    if second is None:
+        return specs
+    below = set(base_image((first, None)).view().paths())
+    return first, {p: v for p, v in second.items() if not isinstance(v, Whiteout) or p in below}
+
+
 @pytest.mark.reference
 @settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(specs=BASES, ops=st.lists(OPS, max_size=12))
 def test_container_matches_kernel_overlayfs(overlay_base: Path, specs, ops: list[Op]) -> None:
-    image = base_image(specs)
+    image = base_image(kernel_safe(specs))
     c = Container(image, host=Host())
     engine_done = [apply_op(c, op) for op in ops]
     engine = snapshot(c.commit().view())
@@ -273,6 +284,6 @@ def test_container_matches_kernel_overlayfs(overlay_base: Path, specs, ops: list
         kernel, kernel_done = kernel_view(image, ops, where)
     finally:
         shutil.rmtree(where, ignore_errors=True)
-    assert [(op, ok) for op, ok in zip(ops, engine_done)] == [
-        (op, ok) for op, ok in zip(ops, kernel_done)], "an operation succeeded in one only"
+    outcomes = list(zip(ops, engine_done, kernel_done, strict=True))
+    assert [o for o in outcomes if o[1] != o[2]] == [], "(op, engine, kernel): one failed only"
     assert engine == kernel

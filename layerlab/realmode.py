@@ -1,0 +1,264 @@
+"""Real mode: run a real program in the layered root filesystem, with the real kernel.
+
+The simulated shell teaches the ideas anywhere. Real mode shows the same ideas happening
+in Linux itself: the image's layers are mounted with the kernel's overlayfs, a real
+process runs as PID 1 in its own PID namespace with that mount as its root, and whatever
+it writes lands in a real upper directory, which is read back into the container's
+read-write layer (character-device whiteouts and opaque xattrs become OCI markers). After
+that, ``diff()``, ``commit()``, the widgets and the store work as in simulated mode.
+
+Where it works: Linux with overlayfs and either root or unprivileged user namespaces that
+may mount overlayfs (kernel >= 5.11). Not on macOS or Windows, and not on a JupyterHub that
+forbids user namespaces; there :func:`detect` says why and containers fall back to the
+simulated shell with a one-line note. The image needs a ``/bin/sh``: build ``FROM
+layerlab/busybox`` (:func:`busybox_image`, made from Debian's ``busybox-static``).
+
+Every run happens in a temporary directory with its own mount namespace: when the process
+ends (normally, on error, or killed) the kernel drops the mounts with the namespace, and
+the directory is removed.
+
+>>> support = detect()
+>>> support.available in (True, False)
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from .entry import Dir, File, Spec, Symlink
+from .errors import LayerlabError
+from .image import Image
+from .layer import Layer
+from .overlaydir import read_overlay_dir, write_overlay_dir
+
+if TYPE_CHECKING:
+    from .container import Container
+    from .shell import ExecResult
+
+__all__ = ["RealModeError", "RealModeUnavailable", "Support", "busybox_image", "detect",
+           "run_real"]
+
+_READY = "__layerlab_real_mode_ready__"
+#: runs in the new namespaces, still with the host's tools, then becomes the command
+_SCRIPT = r"""
+set -e
+L=$1 U=$2 W=$3 M=$4 OPTS=$5 NAME=$6 WD=$7
+shift 7
+mount -t overlay overlay -o "lowerdir=$L,upperdir=$U,workdir=$W$OPTS" "$M"
+mount -t proc proc "$M/proc"
+mount -t tmpfs -o mode=755,size=65536 tmpfs "$M/dev"
+: > "$M/dev/null"
+mount --bind /dev/null "$M/dev/null"
+hostname "$NAME" 2>/dev/null || true
+cd "$M"
+pivot_root . .
+umount -l .
+cd "$WD" 2>/dev/null || cd /
+echo __layerlab_real_mode_ready__ >&2
+exec "$@"
+"""
+
+
+class RealModeUnavailable(LayerlabError):
+    """This machine (or this image) cannot run real mode; the message says why."""
+
+
+class RealModeError(LayerlabError):
+    """Setting up a real-mode run failed before the command started; nothing ran."""
+
+
+@dataclass(frozen=True)
+class Support:
+    """What :func:`detect` found: ``how`` is ``"root"`` or ``"user namespace"``."""
+
+    available: bool
+    how: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"real mode {'available via ' + self.how if self.available else 'unavailable'}" + (
+            f": {self.reason}" if self.reason else "")
+
+
+def _probe(unshare_args: list[str], options: str) -> str:
+    """Try one overlay mount in fresh namespaces; '' on success, else the error."""
+    with tempfile.TemporaryDirectory(prefix="layerlab-probe-") as tmp:
+        for d in ("l", "u", "w", "m"):
+            os.mkdir(os.path.join(tmp, d))
+        script = (f'mount -t overlay overlay -o "lowerdir={tmp}/l,upperdir={tmp}/u,'
+                  f'workdir={tmp}/w{options}" "{tmp}/m"')
+        try:
+            done = subprocess.run(["unshare", *unshare_args, "sh", "-c", script],
+                                  capture_output=True, text=True, timeout=20, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return str(exc)
+        return "" if done.returncode == 0 else (done.stderr.strip() or f"exit {done.returncode}")
+
+
+@functools.cache
+def _detect() -> Support:
+    if not sys.platform.startswith("linux"):
+        return Support(False, "", f"needs Linux (this is {sys.platform})")
+    try:
+        with open("/proc/filesystems") as f:
+            if "overlay" not in f.read():
+                return Support(False, "", "the kernel has no overlayfs")
+    except OSError:
+        return Support(False, "", "cannot read /proc/filesystems")
+    for tool in ("unshare", "mount", "pivot_root", "umount"):
+        if shutil.which(tool) is None:
+            return Support(False, "", f"the {tool} command is missing (util-linux)")
+    if os.geteuid() == 0:
+        error = _probe(["-m"], "")
+        return Support(True, "root", "") if not error else Support(
+            False, "", f"overlay mount refused even as root: {error}")
+    error = _probe(["-U", "-r", "-m"], ",userxattr")
+    if error:
+        return Support(False, "", "unprivileged user namespaces cannot mount overlayfs "
+                       f"here ({error})")
+    return Support(True, "user namespace", "")
+
+
+def detect() -> Support:
+    """Can this machine run real mode? (Cached; ``LAYERLAB_REAL_MODE=off`` turns it off.)"""
+    if os.environ.get("LAYERLAB_REAL_MODE", "").lower() in ("0", "off", "no", "false"):
+        return Support(False, "", "turned off by LAYERLAB_REAL_MODE")
+    return _detect()
+
+
+# --- the busybox base image ---------------------------------------------------------------
+
+def _is_static_elf(data: bytes) -> bool:
+    """True for an ELF executable without a PT_INTERP header (no dynamic loader needed)."""
+    if data[:4] != b"\x7fELF":
+        return False
+    is64, little = data[4] == 2, data[5] == 1
+    end = "<" if little else ">"
+    if is64:
+        phoff, = struct.unpack_from(end + "Q", data, 0x20)
+        phentsize, phnum = struct.unpack_from(end + "HH", data, 0x36)
+    else:
+        phoff, = struct.unpack_from(end + "I", data, 0x1C)
+        phentsize, phnum = struct.unpack_from(end + "HH", data, 0x2A)
+    for i in range(phnum):
+        p_type, = struct.unpack_from(end + "I", data, phoff + i * phentsize)
+        if p_type == 3:  # PT_INTERP
+            return False
+    return True
+
+
+@functools.cache
+def busybox_image(path: str | None = None) -> Image:
+    """``layerlab/busybox``: a real, tiny base image from the host's static busybox.
+
+    One layer: ``/bin/busybox`` and its applet links, ``/etc/passwd`` and ``/etc/group``,
+    empty ``/proc``, ``/dev``, ``/tmp`` and ``/root``. Reproducible for a given busybox
+    binary (its digest changes with Debian's busybox-static version).
+    """
+    binary = path or shutil.which("busybox") or "/bin/busybox"
+    try:
+        with open(binary, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise RealModeUnavailable(
+            f"no busybox at {binary} (install Debian's busybox-static)") from exc
+    if not _is_static_elf(data):
+        raise RealModeUnavailable(
+            f"{binary} is not a static executable; install Debian's busybox-static")
+    listed = subprocess.run([binary, "--list"], capture_output=True, text=True, check=True)
+    spec: dict[str, Spec] = {
+        "/bin": Dir(), "/etc": Dir(), "/proc": Dir(), "/dev": Dir(), "/root": Dir(mode=0o700),
+        "/tmp": Dir(mode=0o1777), "/usr": Dir(), "/usr/bin": Dir(),
+        "/bin/busybox": File(data, mode=0o755),
+        "/etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+        "/etc/group": "root:x:0:\nnogroup:x:65534:\n",
+        "/etc/os-release": "NAME=layerlab busybox\nID=busybox\n",
+    }
+    for applet in sorted(set(listed.stdout.split()) - {"busybox"}):
+        spec[f"/bin/{applet}"] = Symlink("busybox")
+    layer = Layer.from_dict(spec, created_by="ADD busybox-static rootfs /")
+    path_env = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    return Image.from_layers([layer], config={"cmd": ["sh"], "env": [path_env]})
+
+
+# --- running --------------------------------------------------------------------------------
+
+_INIT = Layer.from_dict({"/proc": Dir(), "/dev": Dir()}, created_by="init layer")
+
+
+def run_real(container: Container, argv: Sequence[str], *, timeout: float = 60.0) -> ExecResult:
+    """Run ``argv`` for real in ``container``'s layers (see the module docstring).
+
+    Raises :class:`RealModeUnavailable` when the machine or the image cannot, and
+    :class:`RealModeError` when the setup failed before the command started.
+    """
+    from .container import CopyUp, ReadWriteLayer
+    from .shell import ExecResult
+
+    support = detect()
+    if not support.available:
+        raise RealModeUnavailable(support.reason)
+    if not container.exists("/bin/sh"):
+        raise RealModeUnavailable("the image has no /bin/sh to run commands with; build it "
+                                  "FROM layerlab/busybox")
+    as_root = support.how == "root"
+    form = ({"xattr_namespace": "trusted", "whiteout_form": "chardev"} if as_root
+            else {"xattr_namespace": "user", "whiteout_form": "xattr"})
+    before = container.rw
+    with tempfile.TemporaryDirectory(prefix="layerlab-real-") as tmp:
+        layers = [*container.image.layers, _INIT]
+        lowers = []
+        for i, layer in enumerate(layers):
+            lower = os.path.join(tmp, f"lower{i}")
+            write_overlay_dir(layer, lower, **form)  # type: ignore[arg-type]
+            lowers.append(lower)
+        upper, work, merged = (os.path.join(tmp, d) for d in ("upper", "work", "merged"))
+        write_overlay_dir(before.to_layer(), upper, **form)  # type: ignore[arg-type]
+        os.mkdir(work)
+        os.mkdir(merged)
+        env = [f"{k}={v}" for k, v in sorted(container.env.items())]
+        command = ["unshare", "-m", "-p", "-f", "-u", "--kill-child"]
+        if not as_root:
+            command[1:1] = ["-U", "-r"]
+        command += ["sh", "-c", _SCRIPT, "layerlab-real", ":".join(reversed(lowers)), upper,
+                    work, merged, "" if as_root else ",userxattr", container.name,
+                    container.workdir, "env", "-i", "HOME=/root", f"HOSTNAME={container.name}",
+                    *env, *argv]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            err += f"layerlab: real mode: killed after {timeout:g} s\n"
+        if _READY not in err:
+            raise RealModeError(f"real mode setup failed, nothing ran: {err.strip()}")
+        err = err.replace(_READY + "\n", "")
+        status = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+        rw = ReadWriteLayer.from_layer(read_overlay_dir(upper))  # reads the bytes now
+    clock = container._tick()
+    host_uid, host_gid = os.getuid(), os.getgid()
+    for path, entry in list(rw.entries.items()):
+        uid, gid = entry.uid, entry.gid
+        if not as_root:  # inside the user namespace our uid was root
+            uid = 0 if uid == host_uid else uid
+            gid = 0 if gid == host_gid else gid
+        rw.entries[path] = replace(entry, mtime=min(entry.mtime, clock), uid=uid, gid=gid)
+        if path not in before.entries and container._lower_has(path):
+            container.copy_ups.append(CopyUp(len(container.copy_ups) + 1, path, entry.kind,
+                                              container._layer_of(path), "real mode"))
+    container.rw = rw
+    container._changed()
+    return ExecResult(status, out, err)

@@ -1,0 +1,165 @@
+"""Real mode against simulated mode: the same commands, the same changes.
+
+Real mode mounts the image's layers with the kernel's overlayfs in new namespaces and runs
+busybox as PID 1; the simulated shell only models it. For the shell subset both support,
+they must agree on ``diff()`` and on the committed merged view (mtimes aside: the kernel
+stamps real times, clamped on capture).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from layerlab import Container, Image, Layer
+from layerlab.realmode import RealModeUnavailable, busybox_image, detect, run_real
+
+
+@pytest.fixture(scope="module")
+def image() -> Image:
+    support = detect()
+    if not support.available:
+        pytest.skip(f"real mode not possible here: {support.reason}")
+    try:
+        return busybox_image()
+    except RealModeUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def _shape(img: Image) -> dict[str, tuple[str, int, int, str | None, str]]:
+    return {e.path: (str(e.kind), e.mode, e.size, e.digest, e.linkname)
+            for e in img.view().walk()}
+
+
+SCRIPTS = [
+    "echo hi > /happy.txt",
+    "mkdir -p /a/b/c && echo x > /a/b/c/f",
+    "rm /etc/os-release",
+    "rm -rf /usr && mkdir /usr && touch /usr/new",
+    "echo 'extra:x:1000:1000::/:/bin/sh' >> /etc/passwd",
+    "ln -s /etc/passwd /pw && mv /etc/group /etc/group2",
+    "cp /etc/passwd /tmp/p && chmod 600 /tmp/p",
+    "rm -rf /tmp && mkdir /tmp && echo t > /tmp/t",
+    "mkdir /d && echo 1 > /d/one && rm /d/one",
+]
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_real_and_simulated_agree(image: Image, script: str) -> None:
+    real = image.create_container(name="real")
+    simulated = image.create_container(name="sim")
+    r = real.run_command(script, real=True)
+    s = simulated.run_command(script)
+    assert (r.exit_code, r.stderr) == (0, ""), r
+    assert (s.exit_code, s.stderr) == (0, ""), s
+    assert [str(c) for c in real.diff()] == [str(c) for c in simulated.diff()]
+    assert _shape(real.commit()) == _shape(simulated.commit())
+    assert real.rw.whiteouts == simulated.rw.whiteouts
+    assert real.rw.opaques == simulated.rw.opaques
+
+
+@pytest.mark.reference
+def test_pid_1_and_only_its_own_processes(image: Image) -> None:
+    c = image.create_container(name="ps")
+    result = c.run_command("ps -o pid,comm", real=True)
+    rows = [line.split() for line in result.stdout.strip().splitlines()[1:]]
+    assert rows[0][0] == "1"
+    assert all(int(pid) < 20 for pid, *_ in rows), rows  # no host PIDs in sight
+    assert not any("python" in " ".join(r) for r in rows)
+
+
+@pytest.mark.reference
+def test_host_files_are_out_of_reach(image: Image, tmp_path: os.PathLike[str]) -> None:
+    victim = os.path.join(tmp_path, "victim")
+    os.mkdir(victim)
+    with open(os.path.join(victim, "keep.txt"), "w") as f:
+        f.write("untouched\n")
+    c = image.create_container(name="iso")
+    result = c.run_command(
+        f"cat {victim}/keep.txt; rm -rf {victim}; mkdir -p {victim}; echo pwned > {victim}/new;"
+        " ls /.oldroot; echo x > /../../escaped; true", real=True)
+    assert "untouched" not in result.stdout
+    assert sorted(os.listdir(victim)) == ["keep.txt"]
+    with open(os.path.join(victim, "keep.txt")) as f:
+        assert f.read() == "untouched\n"
+    assert not os.path.exists("/escaped")
+    # what the process wrote is in its own read-write layer, nowhere else
+    assert c.read(f"{victim}/new") == b"pwned\n"
+    assert c.read("/escaped") == b"x\n"
+
+
+@pytest.mark.reference
+def test_unprivileged_user_runs_real_mode(image: Image) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("this test switches to uid 65534 with setpriv, which needs root")
+    code = (
+        "from layerlab.realmode import busybox_image, detect\n"
+        "print(detect().how)\n"
+        "c = busybox_image().create_container(name='u')\n"
+        "r = c.run_command('ps; echo hi > /happy.txt; rm -rf /usr && mkdir /usr', real=True)\n"
+        "print(r.stdout.splitlines()[1].split()[0])\n"
+        "print(' '.join(str(x) for x in c.diff()), sorted(c.rw.opaques))\n"
+    )
+    done = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+         code], capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "HOME": tempfile.gettempdir()}, cwd=tempfile.gettempdir())
+    if "cannot mount overlayfs" in done.stdout + done.stderr:
+        pytest.skip("unprivileged user namespaces cannot mount overlayfs on this kernel")
+    assert done.returncode == 0, done.stderr
+    how, pid, changes = done.stdout.splitlines()
+    assert how == "user namespace"
+    assert pid == "1"
+    assert changes == "A /happy.txt C /usr D /usr/bin ['/usr']"
+
+
+@pytest.mark.reference
+def test_a_killed_run_leaves_no_mount_and_no_work_dir(image: Image) -> None:
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "layerlab-real-*")))
+    c = image.create_container(name="slow")
+    result = run_real(c, ["sh", "-c", "echo started > /started; sleep 30"], timeout=1.5)
+    assert result.exit_code == 137
+    assert "killed after" in result.stderr
+    assert c.read("/started") == b"started\n"  # what it wrote before dying is kept
+    after = set(glob.glob(os.path.join(tempfile.gettempdir(), "layerlab-real-*")))
+    assert after <= before
+    with open("/proc/self/mountinfo") as f:
+        assert "layerlab-real-" not in f.read()
+
+
+@pytest.mark.reference
+def test_real_builds_are_reproducible(image: Image) -> None:
+    from layerlab.build import build
+
+    dockerfile = "FROM layerlab/busybox\nRUN echo hi > /hello && mkdir -p /app/data\n"
+    first = build(dockerfile, real=True)
+    second = build(dockerfile, real=True)
+    simulated = build(dockerfile)
+    assert first.id == second.id
+    assert _shape(first) == _shape(simulated)
+
+
+def test_fallback_says_why_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAYERLAB_REAL_MODE", "off")
+    c = Image.from_layers([Layer.from_dict({"/etc/motd": "hi\n"})]).create_container()
+    result = c.run_command("echo hi > /happy.txt", real=True)
+    assert result.exit_code == 0
+    assert result.stderr == ("layerlab: real mode unavailable (turned off by LAYERLAB_REAL_MODE);"
+                             " ran in the simulated shell\n")
+    assert [str(ch) for ch in c.diff()] == ["A /happy.txt"]
+
+
+def test_an_image_without_a_shell_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import layerlab.realmode as realmode
+
+    monkeypatch.setattr(realmode, "detect", lambda: realmode.Support(True, "root", ""))
+    c = Container(Image.from_layers([Layer.from_dict({"/etc/motd": "hi\n"})]), real=True)
+    result = c.run_command("echo hi > /x")
+    assert "the image has no /bin/sh" in result.stderr
+    assert c.read("/x") == b"hi\n"
