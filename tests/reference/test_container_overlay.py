@@ -23,6 +23,7 @@ import os
 import shutil
 import stat
 import tempfile
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -211,13 +212,15 @@ def run_in_mount(merged: str, ops: list[Op]) -> list[bool]:
                     done.append(True)
             os.write(write_fd, json.dumps(done).encode())
             status = 0
+        except BaseException:
+            os.write(write_fd, traceback.format_exc().encode())
         finally:
             os._exit(status)
     os.close(write_fd)
     with os.fdopen(read_fd, "rb") as f:
         answer = f.read()
     _, status = os.waitpid(pid, 0)
-    assert status == 0 and answer, f"the chrooted child failed (status {status})"
+    assert status == 0, f"the chrooted child failed:\n{answer.decode()}"
     return json.loads(answer)
 
 
