@@ -53,7 +53,14 @@ from .entry import (
 from .errors import InvalidLayerError, MalformedWhiteoutError, UnsafePathError
 from .limits import DEFAULT_LIMITS, Limits
 from .paths import ROOT, ancestors, clean_member_name
-from .tarstream import Compression, SpooledStream, compress, read_members, spool_stream, write_tar
+from .tarstream import (
+    Compression,
+    RangeFile,
+    SpooledStream,
+    compress,
+    index_stream,
+    write_tar,
+)
 from .union import (
     canonical_key,
     classify_name,
@@ -103,7 +110,8 @@ class _SpoolContent(_Content):
 
     def open(self, entry: Entry) -> BinaryIO:
         offset, size = self._ranges[cast(str, entry.digest)]
-        return io.BytesIO(os.pread(self._spooled.file.fileno(), size, offset))
+        # a bounded view of the spool, not a copy: big files never sit in memory whole
+        return cast(BinaryIO, RangeFile(self._spooled.file, offset, size, self._spooled))
 
 
 class Layer:
@@ -124,6 +132,7 @@ class Layer:
         "_content_entries",
         "_created_by",
         "_entries",
+        "_groups",
         "_opaques",
         "_positions",
         "_tar",
@@ -161,6 +170,7 @@ class Layer:
         elif tar is not None and tar.compression == compression:
             self._blob = (tar.diff_id, tar.length, tar)
         self._entries: tuple[Entry, ...] | None = None
+        self._groups: tuple[list[tuple[str, list[tuple[str, Entry]]]], list[Entry]] | None = None
 
     # --- constructors ------------------------------------------------------------------
 
@@ -257,7 +267,7 @@ class Layer:
         there on demand; a plain tar given by path is read in place.
         """
         where = f"layer {source}" if isinstance(source, (str, os.PathLike)) else "layer"
-        spooled = spool_stream(source, limits=limits, spool_dir=spool_dir, where=where)
+        spooled, members = index_stream(source, limits=limits, spool_dir=spool_dir, where=where)
         where = f"layer {short(spooled.diff_id)}"
         by_path: dict[str, Entry] = {}
         whiteouts: set[str] = set()
@@ -266,7 +276,7 @@ class Layer:
         ranges: dict[str, tuple[int, int]] = {}
         parents: set[str] = set()
         try:
-            for position, member in enumerate(read_members(spooled, limits=limits, where=where)):
+            for position, member in enumerate(members):
                 entry = member.entry
                 if is_aufs_metadata(entry.path):
                     continue
@@ -324,6 +334,25 @@ class Layer:
         """Entries that add something (no markers), parents before children."""
         return self._content_entries
 
+    def grouped_entries(
+        self,
+    ) -> tuple[list[tuple[str, list[tuple[str, Entry]]]], list[Entry]]:
+        """Entries by parent directory, parents first, as ``[(parent, [(name, entry)])]``
+        (the root and hardlinks left out), and the hardlinks in stream order. Cached: the
+        union merges a layer once per view and this is its hot path."""
+        if self._groups is None:
+            groups: dict[str, list[tuple[str, Entry]]] = {}
+            hardlinks = []
+            for entry in self._content_entries:
+                if entry.kind is EntryKind.HARDLINK:
+                    hardlinks.append(entry)
+                elif entry.path != ROOT:
+                    parent, _, name = entry.path.rpartition("/")
+                    groups.setdefault(parent or ROOT, []).append((name, entry))
+            hardlinks.sort(key=self.stream_position)
+            self._groups = (list(groups.items()), hardlinks)
+        return self._groups
+
     @property
     def whiteouts(self) -> frozenset[str]:
         """Paths this layer deletes from the layers below."""
@@ -366,10 +395,24 @@ class Layer:
 
     def read_content(self, entry: Entry) -> bytes:
         """The bytes of a regular file entry of this layer (or one with the same digest)."""
+        with self.open_content(entry) as f:
+            return f.read()
+
+    def open_content(self, entry: Entry) -> BinaryIO:
+        """A read-only file object streaming the bytes of a regular file entry of this
+        layer (or one with the same digest); close it when done.
+
+        Unlike :meth:`read_content` it does not load the whole file: a layer read from a
+        tar reads its spool file in place, chunk by chunk, as the caller asks.
+
+        >>> layer = Layer.from_dict({"/big": "x" * 10})
+        >>> with layer.open_content(layer.get("/big")) as f:
+        ...     f.read(4), f.read()
+        (b'xxxx', b'xxxxxx')
+        """
         if entry.digest is None:
             raise InvalidLayerError(f"entry {entry.path!r}: a {entry.kind} has no content")
-        with self._content.open(entry) as f:
-            return f.read()
+        return self._content.open(entry)
 
     def read(self, path: str) -> bytes:
         """The bytes of the regular file at ``path`` in this layer alone."""
@@ -390,7 +433,7 @@ class Layer:
                 else ("." if e.path == ROOT else e.path[1:], e)
                 for e in self.entries
             ]
-            write_tar(members, self._content.open, cast(IO[bytes], hashing))
+            write_tar(members, self.open_content, cast(IO[bytes], hashing))
             spool.flush()
             digest = "sha256:" + hashing.hash.hexdigest()
             self._tar = SpooledStream(spool, hashing.count, digest, "none", digest, hashing.count)

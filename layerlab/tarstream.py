@@ -21,22 +21,23 @@ import tarfile
 import tempfile
 import weakref
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, BinaryIO, cast
 
 from .entry import Entry, EntryKind
-from .errors import InvalidLayerError, LimitExceededError, TruncatedError, UnsupportedEntryError
+from .errors import InvalidLayerError, LimitExceededError, TruncatedError
 from .limits import DEFAULT_LIMITS, Limits
 from .paths import clean_member_name
 
 __all__ = [
     "Compression",
+    "RangeFile",
     "RawMember",
     "SpooledStream",
     "compress",
     "detect_compression",
-    "read_members",
+    "index_stream",
     "spool_stream",
     "write_tar",
 ]
@@ -118,16 +119,92 @@ def _close_quietly(*files: IO[bytes] | None) -> None:
             f.close()
 
 
+class RangeFile(io.RawIOBase):
+    """A read-only, seekable file object over ``size`` bytes at ``offset`` of ``file``.
+
+    Reads use ``os.pread``, so any number of these share one descriptor without
+    disturbing each other, and only what is asked for is in memory. ``owner`` is kept
+    referenced so the underlying file stays open while this object lives.
+    """
+
+    def __init__(self, file: IO[bytes], offset: int, size: int, owner: object = None) -> None:
+        self._fd = file.fileno()
+        self._file = file
+        self._owner = owner
+        self._start = offset
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError(f"negative seek position {base + offset}")
+        self._pos = base + offset
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        left = max(self._size - self._pos, 0)
+        want = left if size is None or size < 0 else min(size, left)
+        if want == 0:
+            return b""
+        data = os.pread(self._fd, want, self._start + self._pos)
+        if len(data) < want and not data:
+            raise TruncatedError(f"content ends {left} bytes early (the file was truncated)")
+        self._pos += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def copy_to_fd(self, out_fd: int) -> int:
+        """Copy the rest of the range to the descriptor ``out_fd`` (in the kernel with
+        ``sendfile`` when it can); returns the bytes copied."""
+        copied = 0
+        while self._pos < self._size:
+            count = min(self._size - self._pos, 1 << 30)
+            try:
+                n = os.sendfile(out_fd, self._fd, self._start + self._pos, count)
+            except OSError:
+                chunk = self.read(min(count, _CHUNK))
+                self._pos -= len(chunk)
+                n = os.write(out_fd, chunk)
+            if n == 0:
+                raise TruncatedError(f"content ends {self._size - self._pos} bytes early")
+            self._pos += n
+            copied += n
+        return copied
+
+
 def spool_stream(
     source: str | os.PathLike[str] | IO[bytes],
     *,
     limits: Limits = DEFAULT_LIMITS,
     spool_dir: str | None = None,
     where: str = "layer",
+    sink: Callable[[bytes], object] | None = None,
 ) -> SpooledStream:
     """Decompress ``source`` into a temporary file, hashing both forms.
 
-    A plain tar given by path is not copied: its own file is used.
+    A plain tar given by path is not copied: its own file is used. ``sink``, when given,
+    is fed every uncompressed chunk in order (the indexer reads the stream that way).
     """
     by_path = isinstance(source, (str, os.PathLike))
     # a file opened here stays open: the layer reads its contents from it later
@@ -149,13 +226,15 @@ def spool_stream(
     raw = _HashingReader(cast(IO[bytes], _Prefixed(head, opened)),
                          None if by_path else blob_copy)
     if compression == "none" and by_path:
-        raw.drain_hashing()
-        digest = "sha256:" + raw.hash.hexdigest()
         try:
-            _check_layer_size(raw.count, limits, where)
-        except LimitExceededError:
+            while chunk := raw.read(_CHUNK):
+                _check_layer_size(raw.count, limits, where)
+                if sink is not None:
+                    sink(chunk)
+        except BaseException:
             _discard(opened)
             raise
+        digest = "sha256:" + raw.hash.hexdigest()
         opened.seek(0)
         return SpooledStream(cast(BinaryIO, opened), raw.count, digest, "none", digest, raw.count)
 
@@ -175,11 +254,17 @@ def spool_stream(
             total += len(chunk)
             _check_layer_size(total, limits, where)
             spool.write(chunk)
-    except (EOFError, OSError, zlib.error) as exc:
+            if sink is not None:
+                sink(chunk)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         _discard(spool, blob_copy, opened if by_path else None)
         if isinstance(exc, EOFError) or "end-of-stream" in str(exc) or "truncated" in str(exc):
             raise TruncatedError(f"{where}: {compression} stream is truncated ({exc})") from exc
         raise InvalidLayerError(f"{where}: corrupt {compression} stream ({exc})") from exc
+    except OSError:
+        # not the stream's fault (a full disk, say), or a LayerlabError that is also an OSError
+        _discard(spool, blob_copy, opened if by_path else None)
+        raise
     except Exception as exc:  # zstandard raises its own ZstdError
         _discard(spool, blob_copy, opened if by_path else None)
         if type(exc).__name__ == "ZstdError":
@@ -297,156 +382,90 @@ class RawMember:
     member_name: str
 
 
-_TYPES = {
-    tarfile.REGTYPE: EntryKind.FILE,
-    tarfile.AREGTYPE: EntryKind.FILE,
-    tarfile.CONTTYPE: EntryKind.FILE,
-    tarfile.DIRTYPE: EntryKind.DIR,
-    tarfile.SYMTYPE: EntryKind.SYMLINK,
-    tarfile.LNKTYPE: EntryKind.HARDLINK,
-    tarfile.CHRTYPE: EntryKind.CHAR,
-    tarfile.BLKTYPE: EntryKind.BLOCK,
-    tarfile.FIFOTYPE: EntryKind.FIFO,
-}
 
 
-def read_members(
-    spooled: SpooledStream,
+def index_stream(
+    source: str | os.PathLike[str] | IO[bytes],
     *,
     limits: Limits = DEFAULT_LIMITS,
+    spool_dir: str | None = None,
     where: str = "layer",
-) -> Iterator[RawMember]:
-    """Yield every member of an uncompressed tar stream, in stream order.
+) -> tuple[SpooledStream, list[RawMember]]:
+    """Spool, hash and index a layer stream in one pass (see :mod:`layerlab.fasttar`).
 
-    Names are cleaned (escapes refused); whiteout names are *not* interpreted here.
-    Regular file contents are hashed as they are indexed.
+    Returns the spooled stream and every member in stream order. Names are cleaned
+    (escapes refused); whiteout names are *not* interpreted here. On any error the files
+    opened for the stream are closed before the error propagates.
     """
-    fobj = spooled.file
-    fobj.seek(0)
+    from .fasttar import TarIndexer
+
+    members: list[RawMember] = []
+
+    def emit(name: str, kind: EntryKind, header: dict[str, int | str],
+             pax: dict[str, bytes], offset: int, digest: str | None) -> None:
+        members.append(RawMember(_entry(name, kind, header, pax, digest, limits, where),
+                                 offset, name))
+
+    indexer = TarIndexer(emit, limits=limits, where=where)
+    spooled = spool_stream(source, limits=limits, spool_dir=spool_dir, where=where,
+                           sink=indexer.feed)
     try:
-        tf = tarfile.open(  # noqa: SIM115 - iterated below, closed by its file's owner
-            fileobj=fobj, mode="r:", encoding="utf-8", errors="surrogateescape"
-        )
-    except tarfile.ReadError as exc:
-        raise InvalidLayerError(f"{where}: not a tar archive ({exc})") from exc
-    fd = fobj.fileno()
-    count = 0
-    end = 0
-    try:
-        for info in tf:
-            count += 1
-            if count > limits.max_entries:
-                raise LimitExceededError(
-                    f"{where}: more than max_entries={limits.max_entries} entries; "
-                    "raise Limits.max_entries to accept it"
-                )
-            yield _member(info, fd, spooled.length, limits, where)
-            end = info.offset_data + _padded(info.size if info.isreg() else 0)
-    except tarfile.ReadError as exc:
-        raise InvalidLayerError(f"{where}: bad tar header after {count} entries ({exc})") from exc
-    finally:
-        tf.members = []  # type: ignore[attr-defined]  # drop tarfile's member cache
-    _check_end(fd, end, spooled.length, count, where)
+        indexer.close()
+    except BaseException:
+        _discard(spooled.file, spooled.blob_file)
+        raise
+    return spooled, members
 
 
-def _padded(size: int) -> int:
-    return (size + 511) // 512 * 512
-
-
-def _check_end(fd: int, end: int, length: int, count: int, where: str) -> None:
-    """After the last member must come the end-of-archive marker (a zero block)."""
-    if count == 0 and length == 0:
-        raise TruncatedError(f"{where}: empty stream (not even an end-of-archive marker)")
-    block = os.pread(fd, 512, end)
-    if len(block) < 512:
-        raise TruncatedError(
-            f"{where}: archive ends at byte {length} without an end-of-archive marker "
-            f"(after {count} entries); the stream is truncated"
-        )
-    if block.count(0) != 512:
-        raise TruncatedError(
-            f"{where}: unreadable header at byte {end} after {count} entries; "
-            "the stream is truncated or corrupt"
-        )
-
-
-def _member(info: tarfile.TarInfo, fd: int, length: int, limits: Limits, where: str) -> RawMember:
-    kind = _TYPES.get(info.type)
-    if kind is None:
-        what = "sparse file" if info.type == tarfile.GNUTYPE_SPARSE else f"type {info.type!r}"
-        raise UnsupportedEntryError(f"{where}: entry {info.name!r}: unsupported tar entry ({what})")
-    path = clean_member_name(info.name, where=where, max_bytes=limits.max_path_bytes)
-    linkname = ""
-    digest: str | None = None
-    size = 0
+def _entry(name: str, kind: EntryKind, header: dict[str, int | str], pax: dict[str, bytes],
+           digest: str | None, limits: Limits, where: str) -> Entry:
+    path = clean_member_name(name, where=where, max_bytes=limits.max_path_bytes)
+    linkname = str(header["linkname"])
     if kind is EntryKind.SYMLINK:
-        linkname = info.linkname
         if len(linkname.encode("utf-8", "surrogateescape")) > limits.max_path_bytes:
             raise LimitExceededError(
-                f"{where}: entry {info.name!r}: link target longer than max_path_bytes="
+                f"{where}: entry {name!r}: link target longer than max_path_bytes="
                 f"{limits.max_path_bytes}; raise Limits.max_path_bytes to accept it"
             )
     elif kind is EntryKind.HARDLINK:
         # Hardlink targets are root-relative: '/usr/bin/perl' means <root>/usr/bin/perl.
         linkname = clean_member_name(
-            info.linkname,
-            where=f"{where}: hardlink {info.name!r} ->",
-            max_bytes=limits.max_path_bytes,
+            linkname, where=f"{where}: hardlink {name!r} ->", max_bytes=limits.max_path_bytes
         )
-    elif kind is EntryKind.FILE:
-        size = info.size
-        if info.offset_data + size > length:
-            raise TruncatedError(
-                f"{where}: entry {info.name!r}: content ({size} bytes at byte "
-                f"{info.offset_data}) runs past the end of the stream ({length} bytes)"
-            )
-        digest = _hash_range(fd, info.offset_data, size)
-    xattrs = _xattrs(info, limits, where)
-    entry = Entry(
+    else:
+        linkname = ""
+    return Entry(
         path=path,
         kind=kind,
-        mode=info.mode & 0o7777,
-        uid=info.uid,
-        gid=info.gid,
-        mtime=int(info.mtime),
-        size=size,
+        mode=int(header["mode"]) & 0o7777,
+        uid=int(header["uid"]),
+        gid=int(header["gid"]),
+        mtime=int(header["mtime"]),
+        size=int(header["size"]),
         digest=digest,
         linkname=linkname,
-        devmajor=info.devmajor if kind in (EntryKind.CHAR, EntryKind.BLOCK) else 0,
-        devminor=info.devminor if kind in (EntryKind.CHAR, EntryKind.BLOCK) else 0,
-        xattrs=xattrs,
+        devmajor=int(header["devmajor"]),
+        devminor=int(header["devminor"]),
+        xattrs=_xattrs(pax, name, limits, where) if pax else (),
     )
-    return RawMember(entry, info.offset_data, info.name)
 
 
-def _hash_range(fd: int, offset: int, size: int) -> str:
-    h = hashlib.sha256()
-    while size > 0:
-        chunk = os.pread(fd, min(size, _CHUNK), offset)
-        if not chunk:
-            break
-        h.update(chunk)
-        offset += len(chunk)
-        size -= len(chunk)
-    return "sha256:" + h.hexdigest()
-
-
-def _xattrs(info: tarfile.TarInfo, limits: Limits, where: str) -> tuple[tuple[str, bytes], ...]:
-    if not info.pax_headers:
-        return ()
+def _xattrs(pax: dict[str, bytes], name: str, limits: Limits,
+            where: str) -> tuple[tuple[str, bytes], ...]:
     out: dict[str, bytes] = {}
-    for key, value in info.pax_headers.items():
+    for key, value in pax.items():
         if key.startswith("SCHILY.xattr."):
-            out[key[len("SCHILY.xattr.") :]] = value.encode("utf-8", "surrogateescape")
+            out[key[len("SCHILY.xattr.") :]] = value
         elif key.startswith("LIBARCHIVE.xattr."):
             import base64
             from urllib.parse import unquote
 
-            name = unquote(key[len("LIBARCHIVE.xattr.") :])
-            out[name] = base64.b64decode(value + "=" * (-len(value) % 4))
+            text = value.decode("ascii", "replace")
+            out[unquote(key[len("LIBARCHIVE.xattr.") :])] = base64.b64decode(
+                text + "=" * (-len(text) % 4))
     if sum(len(k) + len(v) for k, v in out.items()) > limits.max_xattr_bytes:
         raise LimitExceededError(
-            f"{where}: entry {info.name!r}: xattrs larger than max_xattr_bytes="
+            f"{where}: entry {name!r}: xattrs larger than max_xattr_bytes="
             f"{limits.max_xattr_bytes}; raise Limits.max_xattr_bytes to accept it"
         )
     return tuple(sorted(out.items()))

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
 
 from .entry import Entry, EntryKind
 from .errors import (
@@ -261,24 +261,28 @@ def apply_layer(below: _Tree | None, layer: Layer, index: int) -> _Tree:
             ensure_parents(path)
             ensure_dir(path, None)
 
-    # 2. the layer's own entries, parents first; hardlinks last, in stream order
-    hardlinks: list[Entry] = []
-    for entry in layer.content_entries:
-        if entry.kind is EntryKind.HARDLINK:
-            hardlinks.append(entry)
-            continue
-        path = entry.path
-        if path == ROOT:
-            ensure_dir(ROOT, entry)
-            continue
-        ensure_parents(path)
-        if entry.is_dir:
-            ensure_dir(path, entry)
-        else:
-            remove(path)
-            parent, name = split(path)
-            kids_of(parent)[name] = Node(entry, index, index)
-    for entry in sorted(hardlinks, key=layer.stream_position):
+    # 2. the layer's own entries, one directory at a time, parents first (this loop is
+    #    the hot path of scrubbing through a big image); hardlinks last, in stream order
+    groups, hardlinks = layer.grouped_entries()
+    root_entry = layer.get(ROOT)
+    if root_entry is not None:
+        ensure_dir(ROOT, root_entry)
+    dir_kind = EntryKind.DIR
+    for parent, children in groups:
+        if parent not in dirs:  # missing, or not a directory: it becomes one (row 19)
+            ensure_parents(parent)
+            ensure_dir(parent, None)
+        kids = kids_of(parent)
+        for name, entry in children:
+            old = kids.get(name)
+            if entry.kind is dir_kind:
+                if old is None or old.entry.kind is not dir_kind:
+                    dirs[entry.path] = {}
+                    owned.add(entry.path)
+            elif old is not None and old.entry.kind is dir_kind:
+                drop_subtree(entry.path)
+            kids[name] = Node(entry, index, index)
+    for entry in hardlinks:
         target = lookup(entry.linkname) if entry.linkname != ROOT else root
         if target is None or target.entry.is_dir:
             why = "does not exist below it" if target is None else "is a directory"
@@ -441,14 +445,24 @@ class View:
             raise PathLookupError(f"{path!r}: not a symbolic link (it is a {entry.kind})")
         return entry.linkname
 
-    def read(self, path: str) -> bytes:
-        """The content of the regular file at ``path`` (symlinks followed)."""
+    def _regular(self, path: str) -> Node:
         _, node = self._node(path, follow=True)
         if node.entry.is_dir:
             raise IsADirectoryError_(f"{path!r}: is a directory")
         if not node.entry.is_regular:
             raise PathLookupError(f"{path!r}: not a regular file (it is a {node.entry.kind})")
+        return node
+
+    def read(self, path: str) -> bytes:
+        """The content of the regular file at ``path`` (symlinks followed)."""
+        node = self._regular(path)
         return self._stack.layers[node.content_layer].read_content(node.entry)
+
+    def open(self, path: str) -> BinaryIO:
+        """A read-only file object streaming the regular file at ``path`` (symlinks
+        followed), for files too big to :meth:`read` whole; close it when done."""
+        node = self._regular(path)
+        return self._stack.layers[node.content_layer].open_content(node.entry)
 
     def read_text(self, path: str, encoding: str = "utf-8") -> str:
         return self.read(path).decode(encoding)
