@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import IO, BinaryIO, cast
 
+from ._perf import paused_gc
 from .digest import short
 from .entry import (
     BlockDevice,
@@ -267,6 +268,12 @@ class Layer:
         there on demand; a plain tar given by path is read in place.
         """
         where = f"layer {source}" if isinstance(source, (str, os.PathLike)) else "layer"
+        with paused_gc():
+            return cls._from_stream(source, created_by, comment, limits, spool_dir, where)
+
+    @classmethod
+    def _from_stream(cls, source: str | os.PathLike[str] | IO[bytes], created_by: str,
+                     comment: str, limits: Limits, spool_dir: str | None, where: str) -> Layer:
         spooled, members = index_stream(source, limits=limits, spool_dir=spool_dir, where=where)
         where = f"layer {short(spooled.diff_id)}"
         by_path: dict[str, Entry] = {}

@@ -36,6 +36,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
 
+from ._perf import paused_gc
 from .entry import Entry, EntryKind
 from .errors import (
     BrokenHardlinkError,
@@ -319,9 +320,12 @@ class Stack:
         return twin
 
     def tree(self, upto: int) -> _Tree:
-        while len(self._trees) <= upto:
-            k = len(self._trees)
-            self._trees.append(apply_layer(self._trees[-1] if k else None, self.layers[k], k))
+        if len(self._trees) <= upto:
+            with paused_gc():
+                while len(self._trees) <= upto:
+                    k = len(self._trees)
+                    below = self._trees[-1] if k else None
+                    self._trees.append(apply_layer(below, self.layers[k], k))
         return self._trees[upto]
 
 
