@@ -20,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Callable
+from typing import NamedTuple
 
 from .entry import EntryKind
 from .errors import InvalidLayerError, LimitExceededError, TruncatedError, UnsupportedEntryError
 from .limits import Limits
 
-__all__ = ["TarIndexer"]
+__all__ = ["Header", "TarIndexer"]
 
 _BLOCK = 512
 _ZERO = bytes(_BLOCK)
@@ -36,6 +37,22 @@ _KINDS = {
 }
 _META = (b"L", b"K", b"x", b"g")
 _HEADER, _META_DATA, _FILE_DATA, _PADDING, _END = range(5)
+
+
+_HEADER_STRUCT = struct.Struct("100s8s8s8s12s12s8s1s100s6s2s32s32s8s8s155s")
+
+
+class Header(NamedTuple):
+    """The numeric fields of a member (PAX overrides applied) and its link target."""
+
+    mode: int
+    uid: int
+    gid: int
+    mtime: int
+    size: int
+    devmajor: int
+    devminor: int
+    linkname: str
 
 
 def _number(field: bytes) -> int:
@@ -86,8 +103,7 @@ class TarIndexer:
 
     def __init__(
         self,
-        emit: Callable[[str, EntryKind, dict[str, int | str], dict[str, bytes], int, str | None],
-                       None],
+        emit: Callable[[str, EntryKind, Header, dict[str, bytes], int, str | None], None],
         *,
         limits: Limits,
         where: str,
@@ -100,7 +116,7 @@ class TarIndexer:
         self._state = _HEADER
         self._remaining = 0
         self._padding = 0
-        self._pending: tuple[str, EntryKind, dict[str, int | str], dict[str, bytes], int] | None
+        self._pending: tuple[str, EntryKind, Header, dict[str, bytes], int] | None
         self._pending = None
         self._hash: hashlib._Hash | None = None
         self._meta_type = b""
@@ -194,11 +210,13 @@ class TarIndexer:
 
     def _parse_header(self, block: bytes, offset: int) -> None:
         where = self._where
-        stored = _number(block[148:156]) if block[148:156].strip(b"\0 ") else -1
-        if stored != sum(block) - sum(block[148:156]) + 256 and stored != _signed_sum(block):
+        (raw_name, raw_mode, raw_uid, raw_gid, raw_size, raw_mtime, raw_sum, typeflag,
+         raw_link, magic, _version, _uname, _gname, raw_major, raw_minor,
+         raw_prefix) = _HEADER_STRUCT.unpack_from(block)
+        stored = _number(raw_sum) if raw_sum.strip(b"\0 ") else -1
+        if stored != sum(block) - sum(raw_sum) + 256 and stored != _signed_sum(block):
             self._bad_header(offset, "bad header checksum")
-        typeflag = block[156:157]
-        size = _number(block[124:136])
+        size = _number(raw_size)
         if typeflag in _META:
             if size > self._limits.max_json_bytes:
                 raise LimitExceededError(
@@ -212,45 +230,48 @@ class TarIndexer:
             if not size:
                 self._finish_meta()
             return
-        name = _text(block[0:100])
-        if block[257:263] == b"ustar\0" and block[345]:
-            name = _text(block[345:500]) + "/" + name
+        name = _text(raw_name)
+        if magic == b"ustar\0" and raw_prefix[0]:
+            name = _text(raw_prefix) + "/" + name
         pax = {**self._global_pax, **self._pax} if self._global_pax else self._pax
-        if "path" in pax:
-            name = pax["path"].decode("utf-8", "surrogateescape")
-        elif self._longname is not None:
+        if pax:
+            if "path" in pax:
+                name = pax["path"].decode("utf-8", "surrogateescape")
+            if any(k.startswith("GNU.sparse.") for k in pax):
+                raise UnsupportedEntryError(f"{where}: entry {name!r}: unsupported tar entry "
+                                            "(PAX sparse file)")
+        if self._longname is not None and "path" not in pax:
             name = self._longname
         kind = _KINDS.get(typeflag)
         if kind is None:
             what = "sparse file" if typeflag == b"S" else f"type {typeflag.decode('latin-1')!r}"
             raise UnsupportedEntryError(f"{where}: entry {name!r}: unsupported tar entry ({what})")
-        if any(k.startswith("GNU.sparse.") for k in pax):
-            raise UnsupportedEntryError(f"{where}: entry {name!r}: unsupported tar entry "
-                                        "(PAX sparse file)")
         if typeflag == b"\0" and name.endswith("/"):
             kind = EntryKind.DIR  # V7 tar spelled directories this way
         if kind is EntryKind.DIR and len(name) > 1:
             name = name.rstrip("/") or "/"
-        linkname = _text(block[157:257])
-        if "linkpath" in pax:
-            linkname = pax["linkpath"].decode("utf-8", "surrogateescape")
-        elif self._longlink is not None:
-            linkname = self._longlink
-        if "size" in pax:
+        linkname = ""
+        if kind is EntryKind.SYMLINK or kind is EntryKind.HARDLINK:
+            linkname = _text(raw_link)
+            if "linkpath" in pax:
+                linkname = pax["linkpath"].decode("utf-8", "surrogateescape")
+            elif self._longlink is not None:
+                linkname = self._longlink
+        device = kind is EntryKind.CHAR or kind is EntryKind.BLOCK
+        if pax and "size" in pax:
             size = int(pax["size"])
-        header: dict[str, int | str] = {
-            "mode": _number(block[100:108]),
-            "uid": int(pax["uid"]) if "uid" in pax else _number(block[108:116]),
-            "gid": int(pax["gid"]) if "gid" in pax else _number(block[116:124]),
-            "mtime": int(float(pax["mtime"])) if "mtime" in pax else _number(block[136:148]),
-            "size": size if kind is EntryKind.FILE else 0,
-            "devmajor": _number(block[329:337]) if kind in (EntryKind.CHAR,
-                                                            EntryKind.BLOCK) else 0,
-            "devminor": _number(block[337:345]) if kind in (EntryKind.CHAR,
-                                                            EntryKind.BLOCK) else 0,
-            "linkname": linkname,
-        }
-        self._pax, self._longname, self._longlink = {}, None, None
+        header = Header(
+            _number(raw_mode) & 0o7777,
+            int(pax["uid"]) if "uid" in pax else _number(raw_uid),
+            int(pax["gid"]) if "gid" in pax else _number(raw_gid),
+            int(float(pax["mtime"])) if "mtime" in pax else _number(raw_mtime),
+            size if kind is EntryKind.FILE else 0,
+            _number(raw_major) if device else 0,
+            _number(raw_minor) if device else 0,
+            linkname,
+        )
+        if pax or self._longname is not None or self._longlink is not None:
+            self._pax, self._longname, self._longlink = {}, None, None
         self.count += 1
         if self.count > self._limits.max_entries:
             raise LimitExceededError(

@@ -58,6 +58,19 @@ def clean_member_name(
 
     ``where`` prefixes the error message (for example ``"layer 2 (sha256:ab12…)"``).
     """
+    # the common case, already clean: no '.', '..' or empty components, no NUL
+    bare = unsafe_name[2:] if unsafe_name.startswith("./") else unsafe_name
+    bare = bare.strip("/")
+    framed = f"/{bare}/"
+    if (
+        bare
+        and "//" not in framed
+        and "/./" not in framed
+        and "/../" not in framed
+        and "\x00" not in bare
+        and len(bare) * 4 <= max_bytes  # UTF-8 is at most 4 bytes a character
+    ):
+        return "/" + bare
     prefix = f"{where}: " if where else ""
     if "\x00" in unsafe_name:
         raise UnsafePathError(f"{prefix}entry {unsafe_name!r}: name contains a NUL byte")

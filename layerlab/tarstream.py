@@ -27,6 +27,7 @@ from typing import IO, BinaryIO, cast
 
 from .entry import Entry, EntryKind
 from .errors import InvalidLayerError, LimitExceededError, TruncatedError
+from .fasttar import Header
 from .limits import DEFAULT_LIMITS, Limits
 from .paths import clean_member_name
 
@@ -401,8 +402,8 @@ def index_stream(
 
     members: list[RawMember] = []
 
-    def emit(name: str, kind: EntryKind, header: dict[str, int | str],
-             pax: dict[str, bytes], offset: int, digest: str | None) -> None:
+    def emit(name: str, kind: EntryKind, header: Header, pax: dict[str, bytes], offset: int,
+             digest: str | None) -> None:
         members.append(RawMember(_entry(name, kind, header, pax, digest, limits, where),
                                  offset, name))
 
@@ -417,10 +418,10 @@ def index_stream(
     return spooled, members
 
 
-def _entry(name: str, kind: EntryKind, header: dict[str, int | str], pax: dict[str, bytes],
+def _entry(name: str, kind: EntryKind, header: Header, pax: dict[str, bytes],
            digest: str | None, limits: Limits, where: str) -> Entry:
     path = clean_member_name(name, where=where, max_bytes=limits.max_path_bytes)
-    linkname = str(header["linkname"])
+    linkname = header.linkname
     if kind is EntryKind.SYMLINK:
         if len(linkname.encode("utf-8", "surrogateescape")) > limits.max_path_bytes:
             raise LimitExceededError(
@@ -432,22 +433,9 @@ def _entry(name: str, kind: EntryKind, header: dict[str, int | str], pax: dict[s
         linkname = clean_member_name(
             linkname, where=f"{where}: hardlink {name!r} ->", max_bytes=limits.max_path_bytes
         )
-    else:
-        linkname = ""
-    return Entry(
-        path=path,
-        kind=kind,
-        mode=int(header["mode"]) & 0o7777,
-        uid=int(header["uid"]),
-        gid=int(header["gid"]),
-        mtime=int(header["mtime"]),
-        size=int(header["size"]),
-        digest=digest,
-        linkname=linkname,
-        devmajor=int(header["devmajor"]),
-        devminor=int(header["devminor"]),
-        xattrs=_xattrs(pax, name, limits, where) if pax else (),
-    )
+    return Entry(path, kind, header.mode, header.uid, header.gid, header.mtime, header.size,
+                 digest, linkname, header.devmajor, header.devminor,
+                 _xattrs(pax, name, limits, where) if pax else ())
 
 
 def _xattrs(pax: dict[str, bytes], name: str, limits: Limits,

@@ -10,7 +10,7 @@ import pytest
 
 from layerlab.entry import EntryKind
 from layerlab.errors import InvalidLayerError, LayerlabError, TruncatedError
-from layerlab.fasttar import TarIndexer
+from layerlab.fasttar import Header, TarIndexer
 from layerlab.limits import DEFAULT_LIMITS
 
 LONG = "deep/" * 30 + "name-longer-than-one-hundred-bytes.txt"
@@ -55,14 +55,13 @@ def _tar(fmt: int) -> bytes:
 def _index(data: bytes, chunk: int) -> list[tuple[object, ...]]:
     rows: list[tuple[object, ...]] = []
 
-    def emit(name: str, kind: EntryKind, header: dict[str, int | str], pax: dict[str, bytes],
+    def emit(name: str, kind: EntryKind, header: Header, pax: dict[str, bytes],
              offset: int, digest: str | None) -> None:
         xattrs = {k[len("SCHILY.xattr."):]: v for k, v in pax.items()
                   if k.startswith("SCHILY.xattr.")}
-        rows.append((name, kind, header["mode"] & 0o7777, header["uid"], header["gid"],
-                     header["mtime"], header["size"], header["linkname"] if kind in (
-                         EntryKind.SYMLINK, EntryKind.HARDLINK) else "",
-                     header["devmajor"], header["devminor"], xattrs, digest, offset))
+        rows.append((name, kind, header.mode, header.uid, header.gid, header.mtime,
+                     header.size, header.linkname, header.devmajor, header.devminor, xattrs,
+                     digest, offset))
 
     indexer = TarIndexer(emit, limits=DEFAULT_LIMITS, where="test")
     for i in range(0, len(data), chunk):
