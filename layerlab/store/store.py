@@ -25,6 +25,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -46,12 +47,16 @@ from ..processes import Host
 from .durable import TMP_MARK, StoreLock, atomic_write, fsync_dir, replace_dir, write_blob
 from .layout import Layout
 
-__all__ = ["DfRow", "ImageRecord", "PruneReport", "Store", "StoreError", "VerifyReport",
-           "default_root"]
+__all__ = ["DfRow", "ImageRecord", "PruneReport", "Store", "StoreError", "StoreFullError",
+           "VerifyReport", "default_root"]
 
 
 class StoreError(LayerlabError):
     """A store operation that cannot be done (unknown image, name in use, image in use)."""
+
+
+class StoreFullError(StoreError):
+    """The disk holding the store filled up (ENOSPC) or hit a quota; nothing was recorded."""
 
 
 def default_root() -> str:
@@ -233,13 +238,22 @@ class Store:
         with self._lock.held():
             chains = image.chain_ids
             legacy = image.legacy_layers
-            for i, layer in enumerate(image.layers):
-                parents = list(reversed(chains[:i]))
-                self._put_layer(layer, chains[i], chains[i - 1] if i else None, parents,
-                                dict(legacy[i].json))
-            path = self.layout.imagedb(image.id)
-            if not os.path.exists(path):
-                atomic_write(path, image.config_bytes())
+            try:
+                for i, layer in enumerate(image.layers):
+                    parents = list(reversed(chains[:i]))
+                    self._put_layer(layer, chains[i], chains[i - 1] if i else None, parents,
+                                    dict(legacy[i].json))
+                path = self.layout.imagedb(image.id)
+                if not os.path.exists(path):
+                    atomic_write(path, image.config_bytes())
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                raise StoreFullError(
+                    f"store {self.root}: no space left on the device while importing image "
+                    f"{short(image.id)} ({exc.strerror}); the image was not recorded. Free "
+                    "some space (store.remove_image(...), store.prune()) and add it again"
+                ) from exc
             self._images[image.id] = image
             if tag is not None:
                 self._set_tag(tag, image.id)
@@ -567,6 +581,12 @@ class Store:
                 elif os.path.isdir(path) and not os.path.islink(path) and top != self.root:
                     with contextlib.suppress(OSError):
                         found += [os.path.join(path, n) for n in os.listdir(path) if TMP_MARK in n]
+        # a blob whose layer was never recorded (an import interrupted or out of space)
+        recorded = {self._layerdb_diff(c) for c in self._layerdb_chains()}
+        with contextlib.suppress(FileNotFoundError):
+            found += [os.path.join(self.layout.blobs_root(), n)
+                      for n in os.listdir(self.layout.blobs_root())
+                      if TMP_MARK not in n and f"sha256:{n}" not in recorded]
         return sorted(set(found))
 
     def _prune_layers(self) -> tuple[list[str], int]:
