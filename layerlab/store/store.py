@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import weakref
@@ -593,14 +594,14 @@ class Store:
         used = self._referenced_chains()
         removed, reclaimed = [], 0
         still = {c: self._layerdb_diff(c) for c in self._layerdb_chains() if c in used}
-        for chain in self._layerdb_chains():
-            if chain in used:
-                continue
+        for chain in self._unused_top_down(used):
             layer_id = self.layout.layer_id(chain)
             diff_id = self._layerdb_diff(chain)
             reclaimed += self._layer_size(chain)
-            shutil.rmtree(self.layout.layerdb(chain), ignore_errors=True)
-            shutil.rmtree(self.layout.layer_home(layer_id), ignore_errors=True)
+            # one rename takes each directory out of the store, so a kill -9 mid-way leaves
+            # a leftover (removed by the next prune), never a half-deleted record or layer
+            _discard_dir(self.layout.layerdb(chain))
+            _discard_dir(self.layout.layer_home(layer_id))
             if self.driver == "overlay2":
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(self.root, "overlay2", "l",
@@ -614,6 +615,23 @@ class Store:
                     os.unlink(self.layout.blob(diff_id))
             removed.append(chain)
         return removed, reclaimed
+
+    def _unused_top_down(self, used: set[str]) -> list[str]:
+        """Unused layers, every layer before its parent: a kill between two removals must
+        not leave a recorded layer whose parent is gone."""
+        unused = [c for c in self._layerdb_chains() if c not in used]
+        parent_of: dict[str, str] = {}
+        for chain in unused:
+            with contextlib.suppress(FileNotFoundError):
+                parent_of[chain] = _read(os.path.join(self.layout.layerdb(chain), "parent"))
+
+        def depth(chain: str) -> int:
+            n = 0
+            while chain in parent_of and n <= len(parent_of):
+                chain, n = parent_of[chain], n + 1
+            return n
+
+        return sorted(unused, key=depth, reverse=True)
 
     def _layerdb_diff(self, chain: str) -> str:
         try:
@@ -762,11 +780,18 @@ class Store:
                 report.problems.append(f"{where}: read-write layer directory is missing")
 
     # --- looking at the host -----------------------------------------------------------------
-    def tree(self, *, max_depth: int = 4, max_entries: int = 400) -> str:
+    def tree(self, top: Container | str | None = None, *, max_depth: int = 4,
+             max_entries: int = 400) -> str:
         """The store directory as ``tree`` run inside it would print it (blobs left out).
 
+        ``top`` narrows it to a container's read-write layer directory (a Container) or
+        to a path relative to the store root. Whiteouts on disk are marked.
         The first line is ``.``, not the root's name: a temporary root's name is random,
         and notebooks compare this output."""
+        if isinstance(top, Container):
+            start = self.container_dir(top)
+        else:
+            start = os.path.join(self.root, top) if top else self.root
         lines = ["."]
         count = 0
 
@@ -784,15 +809,29 @@ class Store:
                 full = os.path.join(path, name)
                 is_dir = os.path.isdir(full) and not os.path.islink(full)
                 suffix = "/" if is_dir else (f" -> {os.readlink(full)}"
-                                             if os.path.islink(full) else "")
+                                             if os.path.islink(full) else _marker(full))
                 lines.append(f"{prefix}{'└── ' if last else '├── '}{name}{suffix}")
                 if is_dir and depth < max_depth:
                     walk(full, prefix + ("    " if last else "│   "), depth + 1)
 
-        walk(self.root, "", 1)
+        walk(start, "", 1)
         if count >= max_entries:
             lines.append(f"... (stopped after {max_entries} entries)")
         return "\n".join(lines)
+
+
+def _marker(path: str) -> str:
+    """How ``tree`` output marks an overlay whiteout on disk. Both forms (a character
+    device 0/0 as root, a file with ``user.overlay.whiteout`` otherwise) print the same,
+    so the output does not depend on who runs it."""
+    st = os.lstat(path)
+    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+        return "  (whiteout)"
+    for ns in ("trusted", "user"):
+        with contextlib.suppress(OSError):
+            os.getxattr(path, f"{ns}.overlay.whiteout", follow_symlinks=False)
+            return "  (whiteout)"
+    return ""
 
 
 def _write(path: str, text: str) -> None:
@@ -803,6 +842,16 @@ def _write(path: str, text: str) -> None:
 def _read(path: str) -> str:
     with open(path) as f:
         return f.read().strip()
+
+
+def _discard_dir(path: str) -> None:
+    """Rename ``path`` to a leftover name (atomic), then delete it."""
+    gone = f"{path}{TMP_MARK}gone"
+    try:
+        os.rename(path, gone)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(gone, ignore_errors=True)
 
 
 def _hash_file(path: str) -> str:
