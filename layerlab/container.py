@@ -527,8 +527,11 @@ class Container:
         for e in items:
             new_path = real_dst + e.path[len(real_src):]
             self._check_name(new_path)
-            if self._lookup(new_path) is not None and not self._lookup(new_path).is_dir:  # type: ignore[union-attr]
+            existing = self._lookup(new_path)
+            if existing is not None and not (existing.is_dir and e.is_dir):
                 raise PathExistsError(f"{new_path!r}: file exists")
+            if existing is not None and not keep_meta:
+                continue  # like cp -r into an existing directory: its metadata stays
             self._ensure_parents(new_path, operation)
             meta = e if keep_meta else Entry(new_path, e.kind, mode=e.mode, linkname=e.linkname,
                                              devmajor=e.devmajor, devminor=e.devminor)

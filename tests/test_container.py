@@ -618,3 +618,29 @@ def test_files_persist_after_stop_and_go_with_rm() -> None:
                lambda: c.listdir("/"), lambda: c.remove("/etc/motd"), lambda: c.mkdir("/q")):
         with pytest.raises(ContainerStateError, match="removed"):
             op()
+
+
+def test_happy_txt_story_with_the_shell() -> None:
+    """The source text's example: ``docker run image touch /happy.txt`` exits at once, and
+    its change stays in the read-write layer until ``docker rm``."""
+    c = new(IMAGE.with_config(cmd=["touch", "/happy.txt"]))
+    c.start()
+    assert (c.state, c.exit_code) == (ContainerState.EXITED, 0)
+    assert c.top() == []
+    assert diff(c) == ["A /happy.txt"]
+    assert c.exists("/happy.txt")
+    c.rm()
+    with pytest.raises(ContainerStateError, match="removed"):
+        c.exists("/happy.txt")
+
+
+def test_exec_changes_the_filesystem_and_returns_output() -> None:
+    c = new().start()
+    result = c.exec("echo hi > /greeting && cat /greeting && rm /etc/hostname")
+    assert (result.exit_code, result.stdout) == (0, "hi\n")
+    assert diff(c) == ["C /etc", "D /etc/hostname", "A /greeting"]
+    missing = c.exec("no-such-command")
+    assert missing.exit_code == 127 and "not found" in missing.stderr
+    c.stop()
+    with pytest.raises(ContainerStateError, match=r"cannot exec in container .*: it is exited"):
+        c.exec("echo hi")

@@ -30,8 +30,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from test_container_property import BASES, OPS, Op, apply_op, base_image, snapshot
+from test_container_property import BASES, OP_LISTS, Op, apply_op, base_image, snapshot
 
 from layerlab import Image, Whiteout
 from layerlab.container import Container
@@ -151,9 +150,9 @@ def _copy(src: str, dst: str) -> None:
         _write(dst, data)
         os.chmod(dst, stat.S_IMODE(os.lstat(src).st_mode))
         return
-    real_src = os.path.realpath(os.path.dirname(src) or "/") + "/" + os.path.basename(src)
-    real_dst = os.path.realpath(os.path.dirname(dst) or "/") + "/" + os.path.basename(dst)
-    if real_dst.startswith(real_src.rstrip("/") + "/"):
+    real_src = os.path.join(os.path.realpath(os.path.dirname(src)), os.path.basename(src))
+    real_dst = os.path.join(os.path.realpath(os.path.dirname(dst)), os.path.basename(dst))
+    if real_dst.startswith(real_src + "/"):
         raise OSError(errno.EINVAL, "cannot copy a directory into itself", dst)
     _copy_tree(src, dst, keep_meta=False)
 
@@ -276,7 +275,7 @@ def kernel_safe(specs: tuple[dict[str, Any], dict[str, Any] | None]) -> tuple[An
 @pytest.mark.reference
 @settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(specs=BASES, ops=st.lists(OPS, max_size=12))
+@given(specs=BASES, ops=OP_LISTS)
 def test_container_matches_kernel_overlayfs(overlay_base: Path, specs, ops: list[Op]) -> None:
     image = base_image(kernel_safe(specs))
     c = Container(image, host=Host())
