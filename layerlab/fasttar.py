@@ -67,7 +67,7 @@ def _number(field: bytes) -> int:
 
 def _signed_sum(block: bytes) -> int:
     """The checksum some old tars computed with signed chars (tarfile accepts it too)."""
-    values = struct.unpack("148b8x356b", block)
+    values: tuple[int, ...] = struct.unpack("148b8x356b", block)
     return sum(values) + 256
 
 

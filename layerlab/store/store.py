@@ -156,6 +156,10 @@ class Store:
         self._mounted: set[str] = set()
         self.host = Host()
         self._as_root = os.geteuid() == 0
+        with self._lock.held(), contextlib.suppress(FileNotFoundError):
+            for cid in os.listdir(self.layout.containers_root()):
+                if TMP_MARK not in cid:
+                    _finish_swap(self.layout.container_diff(cid))
 
     @classmethod
     def temporary(cls, *, driver: str = "overlay2") -> Store:
@@ -167,6 +171,11 @@ class Store:
 
     def __repr__(self) -> str:
         return f"<Store {self.root} ({self.driver})>"
+
+    def _repr_html_(self) -> str:
+        from ..views.html import store_html
+
+        return store_html(self)
 
     # --- layers --------------------------------------------------------------------------
     def _overlay_form(self) -> dict[str, Any]:
@@ -182,8 +191,20 @@ class Store:
         if self._has_layer(chain):
             return
         layout = self.layout
-        write_blob(layout.blob(layer.diff_id), layer.diff_id, layer.tar_size,
-                   lambda f: layer.to_tar(f))
+        blob = layout.blob(layer.diff_id)
+        fresh = not os.path.exists(blob)
+        write_blob(blob, layer.diff_id, layer.tar_size, lambda f: layer.to_tar(f))
+        try:
+            self._put_layer_files(layer, chain, parent, parents, legacy)
+        except BaseException:
+            if fresh:  # a layer that cannot be written (a full disk) leaves no orphan blob
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(blob)
+            raise
+
+    def _put_layer_files(self, layer: Layer, chain: str, parent: str | None,
+                         parents: list[str], legacy: dict[str, Any]) -> None:
+        layout = self.layout
         layer_id = layout.layer_id(chain)
         form = self._overlay_form()
         if self.driver == "overlay2":
@@ -395,7 +416,8 @@ class Store:
             while container.name in taken:
                 container = Container(image, name=None, host=self.host)
             self._attach(container)
-            self._write_container(container)
+            # _sync writes the read-write directory, then config.v2.json: a kill in between
+            # never leaves a recorded container without its directory
             self._sync(container)
         return container
 
@@ -444,7 +466,9 @@ class Store:
         diff = self.layout.container_diff(c.id)
         os.makedirs(os.path.dirname(diff), exist_ok=True)
         tmp, old = diff + TMP_MARK + "sync", diff + TMP_MARK + "old"
+        _finish_swap(diff)
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)  # a kill may have left it: rename needs it gone
         write_overlay_dir(c.rw.to_layer(), tmp, **self._overlay_form())
         if os.path.isdir(diff):
             os.rename(diff, old)
@@ -842,6 +866,15 @@ def _write(path: str, text: str) -> None:
 def _read(path: str) -> str:
     with open(path) as f:
         return f.read().strip()
+
+
+def _finish_swap(diff: str) -> None:
+    """Complete a read-write layer swap that a kill interrupted between its two renames
+    (``diff`` -> ``diff.tmp-old``, then ``diff.tmp-sync`` -> ``diff``). The new tree was
+    whole before the first rename, so roll forward; without it, roll back."""
+    tmp, old = diff + TMP_MARK + "sync", diff + TMP_MARK + "old"
+    if not os.path.isdir(diff) and os.path.isdir(old):
+        os.rename(tmp if os.path.isdir(tmp) else old, diff)
 
 
 def _discard_dir(path: str) -> None:

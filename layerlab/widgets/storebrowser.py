@@ -92,6 +92,8 @@ class StoreBrowser(StaticFallback, W.VBox):  # type: ignore[misc]
     def select(self, rel: str) -> None:
         """Show a file or directory (relative to the store root), as clicking it does."""
         rel = rel.strip("/")
+        if not os.path.lexists(self._full(rel)):
+            raise FileNotFoundError(f"{rel!r} is not in the store {self.store.root}")
         if os.path.dirname(rel):
             self.open_dir(os.path.dirname(rel))
         self.tree.value = rel
