@@ -36,6 +36,8 @@ ROOT = "/"
 
 #: Default longest path accepted from an archive, in UTF-8 bytes (Linux PATH_MAX).
 MAX_PATH_BYTES = 4096
+#: Longest single name (path component) in bytes, Linux NAME_MAX: not a cap one can raise.
+NAME_MAX = 255
 
 
 def _components(path: str) -> list[str]:
@@ -69,6 +71,7 @@ def clean_member_name(
         and "/../" not in framed
         and "\x00" not in bare
         and len(bare) * 4 <= max_bytes  # UTF-8 is at most 4 bytes a character
+        and (len(bare) * 4 <= NAME_MAX or max(map(len, bare.split("/"))) * 4 <= NAME_MAX)
     ):
         return "/" + bare
     prefix = f"{where}: " if where else ""
@@ -86,6 +89,11 @@ def clean_member_name(
                 raise UnsafePathError(f"{prefix}entry {unsafe_name!r}: path escapes the root")
             parts.pop()
         else:
+            if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
+                raise LimitExceededError(
+                    f"{prefix}entry {unsafe_name[:60]!r}...: a name in it is longer than "
+                    f"NAME_MAX={NAME_MAX} bytes, which no Linux filesystem can hold"
+                )
             parts.append(part)
     return "/" + "/".join(parts)
 

@@ -33,8 +33,8 @@ from datetime import datetime, timezone
 
 from ..container import CLOCK_START, Change, Container
 from ..digest import short
-from ..entry import EntryKind
-from ..errors import LayerlabError
+from ..entry import Entry, EntryKind
+from ..errors import LayerlabError, PathLookupError
 from ..image import EPOCH, HistoryEntry, Image
 from ..layer import Layer
 from ..paths import ROOT, ancestors, join, normalize
@@ -558,35 +558,46 @@ def _unpack(c: Container, item: ContextItem, target: str,
     import io
 
     archive = Layer.from_tar(io.BytesIO(item.data))
-    for entry in archive.content_entries:
-        if entry.path == ROOT:
-            continue
-        path = join(target, entry.path.lstrip("/")) if target != ROOT else entry.path
-        uid, gid = ids if ids is not None else (entry.uid, entry.gid)
-        parent = path.rsplit("/", 1)[0] or ROOT
-        if not c.exists(parent):
-            c.mkdir(parent, parents=True)
-        if entry.kind is EntryKind.DIR:
-            if not c.exists(path):
-                c.mkdir(path, parents=True)
-            c.chmod(path, entry.mode)
-        elif entry.kind is EntryKind.FILE:
-            if c.exists(path):
-                c.remove(path, recursive=True)
-            c.write(path, archive.read_content(entry), mode=entry.mode)
-        elif entry.kind is EntryKind.SYMLINK:
-            if c.exists(path):
-                c.remove(path, recursive=True)
-            c.symlink(entry.linkname, path)
-            continue
-        elif entry.kind is EntryKind.HARDLINK:
-            c.hardlink(join(target, entry.linkname.lstrip("/")) if target != ROOT
-                       else entry.linkname, path)
-            continue
-        else:
-            continue  # devices and fifos: a container here cannot make them
-        if (uid, gid) != (0, 0):
-            c.chown(path, uid, gid)
+    # stream order, as tar extracts: a hardlink comes after its target ('/a' -> '/b/f')
+    for entry in sorted(archive.content_entries, key=archive.stream_position):
+        try:
+            _unpack_entry(c, archive, entry, target, ids)
+        except PathLookupError as exc:  # name the archive entry, not only the container path
+            raise type(exc)(f"{item.rel}: entry {entry.path!r}: {exc}") from exc
+
+
+def _unpack_entry(c: Container, archive: Layer, entry: Entry, target: str,
+                  ids: tuple[int, int] | None) -> None:
+    if entry.path == ROOT:
+        return
+    path = join(target, entry.path.lstrip("/")) if target != ROOT else entry.path
+    uid, gid = ids if ids is not None else (entry.uid, entry.gid)
+    parent = path.rsplit("/", 1)[0] or ROOT
+    if not c.exists(parent):
+        c.mkdir(parent, parents=True)
+    if entry.kind is EntryKind.DIR:
+        if c.exists(path) and not c.stat(path).is_dir:
+            c.remove(path)  # a symlink there is replaced, as tar does: chmod would follow it
+        if not c.exists(path):
+            c.mkdir(path, parents=True)
+        c.chmod(path, entry.mode)
+    elif entry.kind is EntryKind.FILE:
+        if c.exists(path):
+            c.remove(path, recursive=True)
+        c.write(path, archive.read_content(entry), mode=entry.mode)
+    elif entry.kind is EntryKind.SYMLINK:
+        if c.exists(path):
+            c.remove(path, recursive=True)
+        c.symlink(entry.linkname, path)
+        return
+    elif entry.kind is EntryKind.HARDLINK:
+        c.hardlink(join(target, entry.linkname.lstrip("/")) if target != ROOT
+                   else entry.linkname, path)
+        return
+    else:
+        return  # devices and fifos: a container here cannot make them
+    if (uid, gid) != (0, 0):
+        c.chown(path, uid, gid)
 
 
 def _changes(parent: Image, layer: Layer) -> tuple[Change, ...]:

@@ -5,7 +5,16 @@ See :mod:`layerlab.store.store` for the class and :mod:`layerlab.store.layout` f
 
 from __future__ import annotations
 
-from .store import DfRow, ImageRecord, PruneReport, Store, StoreError, VerifyReport, default_root
+from .store import (
+    DfRow,
+    ImageRecord,
+    PruneReport,
+    Store,
+    StoreError,
+    StoreFullError,
+    VerifyReport,
+    default_root,
+)
 
-__all__ = ["DfRow", "ImageRecord", "PruneReport", "Store", "StoreError", "VerifyReport",
-           "default_root"]
+__all__ = ["DfRow", "ImageRecord", "PruneReport", "Store", "StoreError", "StoreFullError",
+           "VerifyReport", "default_root"]

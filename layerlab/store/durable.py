@@ -46,11 +46,15 @@ def atomic_write(path: str, data: bytes) -> None:
     """Replace ``path`` with ``data`` all at once (temp file, fsync, rename, fsync dir)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = _tmp_name(path)
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:  # a failed write (a full disk) leaves no temporary file behind
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     fsync_dir(os.path.dirname(path))
 
 

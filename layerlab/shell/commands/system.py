@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ...entry import EntryKind
 from ...errors import ContainerStateError, LayerlabError
-from ..interp import IO, ShellExit, from_bytes
+from ..interp import _MAX_DEPTH, IO, ShellExit, from_bytes
 from ..lexer import ShellUnsupportedError, valid_name
 from .registry import COMMANDS, UsageError, command
 from .users import group_name, user_id, user_name
@@ -386,7 +386,15 @@ def source(sh: Shell, argv: list[str], io: IO) -> int:
     except LayerlabError:
         io.err.write(f"{sh.argv0}: 1: {argv[0]}: cannot open {argv[1]}: No such file\n")
         return 2
+    if sh.depth >= _MAX_DEPTH:  # '. /x' inside /x itself: refuse rather than recurse
+        io.err.write(f"{sh.argv0}: 1: {argv[0]}: layerlab: files sourced or shells nested "
+                     f"more than {_MAX_DEPTH} deep\n")
+        return 2
     saved_err = sh._err
-    status = sh.run_script(script, io)
-    sh._err = saved_err
+    sh.depth += 1  # counts with nested shells, so the two together stay bounded
+    try:
+        status = sh.run_script(script, io)
+    finally:
+        sh.depth -= 1
+        sh._err = saved_err
     return status
