@@ -5,6 +5,8 @@
     layerlab inspect python.tar            layers, config, file counts
     layerlab flatten python.tar rootfs/    the merged filesystem as a directory (or .tar)
     layerlab diff old.tar new.tar          what changed between two images
+    layerlab efficiency app.tar --ci       dive's efficiency and wasted bytes; CI rules
+    layerlab build Dockerfile . -t app:1 --save app.tar     build, step by step
     layerlab save app.tar app-oci --format oci     (``convert`` is the same command)
 
 SRC is a ``docker save`` archive, an OCI layout directory or an oci-archive; a
@@ -15,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import formats
 from .digest import short
@@ -26,15 +29,20 @@ from .errors import LayerlabError
 from .image import Image
 from .limits import Limits
 from .union import View
+from .views.analysis import EfficiencyReport, efficiency, efficiency_check, parse_bytes
 
-__all__ = ["build_parser", "diff_views", "inspect_image", "main"]
+if TYPE_CHECKING:
+    from .build import BuildStep
+
+__all__ = ["build_parser", "diff_views", "efficiency_json", "inspect_image", "main"]
 
 EPILOG = """\
 exit status:
-  0  success
-  1  the image could not be read, verified or written (a LayerlabError or an
-     OS error); one line on stderr names the problem
-  2  usage error (unknown command or option)
+  0  success (for efficiency --ci: every rule passed or was disabled)
+  1  the image could not be read, verified, built or written (a LayerlabError or
+     an OS error); one line on stderr names the problem. efficiency --ci: a rule
+     failed (the report says which)
+  2  usage error (unknown command or option, a threshold out of range)
 """
 
 
@@ -131,6 +139,154 @@ def _same(a: Entry, b: Entry) -> bool:
     return key(a) == key(b)
 
 
+# --- efficiency (dive's figures and CI rules) ------------------------------------------
+
+#: dive's rule names and their defaults when ``--ci`` is given without a threshold
+_RULES = (("lowestEfficiency", "lowest_efficiency", "0.9"),
+          ("highestWastedBytes", "highest_wasted_bytes", "20MB"),
+          ("highestUserWastedPercent", "highest_user_wasted_percent", "0.1"))
+
+
+def _human(n: float) -> str:
+    """Bytes as dive prints them (go-humanize: SI units)."""
+    units = ["B", "kB", "MB", "GB", "TB"]
+    while abs(n) >= 1000 and len(units) > 1:
+        n /= 1000
+        units.pop(0)
+    return f"{n:.0f} B" if units[0] == "B" else f"{n:.1f} {units[0]}"
+
+
+def _finite(x: float) -> float | None:
+    return x if x == x and x not in (float("inf"), float("-inf")) else None
+
+
+def _fraction(text: str) -> str:
+    """argparse type: a fraction 0..1 or ``disabled`` (dive's .dive-ci values)."""
+    if text.strip().lower() != "disabled":
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'disabled'") from None
+        if not 0 <= value <= 1:
+            raise argparse.ArgumentTypeError(f"{text!r} is outside the allowed range 0..1")
+    return text
+
+
+def _size(text: str) -> str:
+    """argparse type: a size such as ``20MB`` or ``1GiB``, or ``disabled``."""
+    if text.strip().lower() != "disabled":
+        try:
+            parse_bytes(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _rule_results(report: EfficiencyReport, args: argparse.Namespace) -> list[dict[str, str]]:
+    """Each dive rule on its own: ``name``, ``status`` (PASS/FAIL/SKIP), ``message``."""
+    results = []
+    for name, attr, default in _RULES:
+        value = getattr(args, attr) or default
+        if value.strip().lower() == "disabled":
+            results.append({"name": name, "status": "SKIP", "message": "rule disabled"})
+            continue
+        only = {a: (value if a == attr else None) for _, a, _ in _RULES}
+        ok, reasons = efficiency_check(report, **only)
+        message = reasons[0].split(": ", 1)[1] if reasons else ""
+        results.append({"name": name, "status": "PASS" if ok else "FAIL", "message": message})
+    return results
+
+
+def efficiency_json(report: EfficiencyReport, rules: list[dict[str, str]] | None = None,
+                    ) -> dict[str, Any]:
+    """What ``layerlab efficiency --json`` prints (non-finite percentages become ``null``)."""
+    doc: dict[str, Any] = {
+        "efficiency": report.efficiency,
+        "size_bytes": report.size_bytes,
+        "user_size_bytes": report.user_size_bytes,
+        "wasted_bytes": report.wasted_bytes,
+        "user_wasted_percent": _finite(report.user_wasted_percent),
+        "reclaimable_bytes": report.reclaimable_bytes,
+        "reclaimable_user_percent": _finite(report.reclaimable_user_percent),
+        "inefficiencies": [
+            {"path": p.path, "count": p.count, "wasted_bytes": p.dive_wasted,
+             "reclaimable_bytes": p.reclaimable, "why": p.why}
+            for p in report.inefficiencies
+        ],
+    }
+    if rules is not None:
+        doc["rules"] = rules
+        doc["result"] = "FAIL" if any(r["status"] == "FAIL" for r in rules) else "PASS"
+    return doc
+
+
+def _print_efficiency(doc: dict[str, Any], out: TextIO) -> None:
+    """dive's CI report, plus layerlab's reclaimable figure."""
+    pct = doc["user_wasted_percent"]
+    out.write(f"  efficiency: {doc['efficiency'] * 100:2.4f} %\n")
+    out.write(f"  wastedBytes: {doc['wasted_bytes']} bytes ({_human(doc['wasted_bytes'])})\n")
+    out.write(f"  userWastedPercent: {'NaN' if pct is None else f'{pct * 100:2.4f}'} %\n")
+    out.write(f"  reclaimableBytes: {doc['reclaimable_bytes']} bytes "
+              f"({_human(doc['reclaimable_bytes'])}; all copies but the one kept, where "
+              "wastedBytes counts every copy: dive issue #684)\n")
+    rows = doc["inefficiencies"]
+    if rows:
+        out.write("Inefficient Files:\n")
+        out.write(f"{'Count':<5}  {'Wasted Space':<12}  {'Reclaimable':<12}  File Path\n")
+        for row in rows:
+            out.write(f"{row['count']:<5}  {_human(row['wasted_bytes']):<12}  "
+                      f"{_human(row['reclaimable_bytes']):<12}  {row['path']}\n")
+    rules = doc.get("rules")
+    if rules is None:
+        return
+    out.write("Results:\n")
+    for rule in rules:
+        tail = f": {rule['message']}" if rule["message"] else ""
+        out.write(f"  {rule['status']}: {rule['name']}{tail}\n")
+    counts = {s: sum(r["status"] == s for r in rules) for s in ("PASS", "FAIL", "SKIP")}
+    out.write(f"Result:{doc['result']} [Total:{len(rules)}] [Passed:{counts['PASS']}] "
+              f"[Failed:{counts['FAIL']}] [Warn:0] [Skipped:{counts['SKIP']}]\n")
+
+
+# --- build -----------------------------------------------------------------------------
+
+
+def _print_step(step: BuildStep, out: TextIO) -> None:
+    """One build step as ``docker build`` (classic builder) shows it."""
+    out.write(f"Step {step.index}/{step.total} : {step.text}\n")
+    if step.cache == "hit":
+        out.write(f" ---> Using cache ({step.why})\n")
+    elif step.cache == "miss":
+        out.write(f" ---> Cache miss: {step.why}\n")
+    else:
+        out.write(f" ---> {step.why}\n")
+    for line in step.output.splitlines():
+        out.write(f"     | {line}\n")
+    if step.layer is not None:
+        out.write(f" ---> new layer {step.layer.short_id}  {step.layer.size} bytes  "
+                  f"(+{len(step.paths('A'))} ~{len(step.paths('C'))} "
+                  f"-{len(step.paths('D'))} paths)\n")
+    elif step.empty_layer:
+        out.write(" ---> empty layer (config and history only)\n")
+    out.write(f" ---> image {short(step.image.id)}\n")
+
+
+def _build(args: argparse.Namespace, out: TextIO) -> None:
+    from .build import build  # the builder loads only for this command
+
+    context = args.context if args.context is not None else (
+        os.path.dirname(os.path.abspath(args.dockerfile)))
+    image = build(args.dockerfile, context, on_step=lambda step: _print_step(step, out),
+                  no_cache=args.no_cache)
+    out.write(f"Successfully built {short(image.id)}\n")
+    if args.build_tag:
+        out.write(f"Successfully tagged {args.build_tag}\n")
+    if args.save:
+        formats.save(image, args.save, format=args.format, tag=args.build_tag,
+                     progress=args.progress)
+        out.write(f"saved {len(image.layers)} layers to {args.save} ({args.format})\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed so the help text can be tested)."""
     parser = argparse.ArgumentParser(
@@ -173,6 +329,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src2", metavar="SRC2")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = add("efficiency", "dive's image efficiency, wasted bytes and inefficient files; "
+                          "with --ci, dive's rules decide the exit status")
+    p.add_argument("src", metavar="SRC")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--ci", action="store_true",
+                   help="check dive's CI rules (defaults: lowest efficiency 0.9, highest "
+                        "wasted bytes 20MB, highest user-wasted percent 0.1); exit 1 if one "
+                        "fails. A threshold option implies --ci")
+    p.add_argument("--lowest-efficiency", type=_fraction, metavar="X",
+                   help="fail below this efficiency (0..1, or 'disabled')")
+    p.add_argument("--highest-wasted-bytes", type=_size, metavar="X",
+                   help="fail above this many wasted bytes (20MB, 1GiB..., or 'disabled')")
+    p.add_argument("--highest-user-wasted-percent", type=_fraction, metavar="X",
+                   help="fail above this fraction of wasted user bytes (0..1, or 'disabled')")
+
+    p = sub.add_parser("build", help="build an image from a Dockerfile, step by step",
+                       description="Build an image from DOCKERFILE with CONTEXT (default: the "
+                                   "Dockerfile's directory), printing each step: the "
+                                   "instruction, cache hit or miss and why, the new layer.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dockerfile", metavar="DOCKERFILE")
+    p.add_argument("context", metavar="CONTEXT", nargs="?")
+    p.add_argument("-t", "--tag", dest="build_tag", metavar="NAME[:TAG]",
+                   help="name for the image (recorded by --save)")
+    p.add_argument("--save", metavar="PATH", help="write the image to PATH")
+    p.add_argument("--format", choices=formats.FORMATS, default="docker-archive",
+                   help="format for --save (default: %(default)s)")
+    p.add_argument("--no-cache", action="store_true", help="do not use the build cache")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show progress bars (default: when stderr is a terminal)")
+
     p = add("save", "write SRC in another format", aliases=["convert"])
     p.add_argument("src", metavar="SRC")
     p.add_argument("dest", metavar="DEST")
@@ -187,9 +374,21 @@ def _load(args: argparse.Namespace, src: str) -> formats.LoadedImage:
                         limits=Limits(max_json_bytes=args.max_json_bytes), progress=args.progress)
 
 
-def _run(args: argparse.Namespace, out: TextIO) -> None:
+def _run(args: argparse.Namespace, out: TextIO) -> int:
     command = args.command
-    if command == "inspect":
+    if command == "efficiency":
+        report = efficiency(_load(args, args.src).image)
+        ci = args.ci or any(getattr(args, attr) is not None for _, attr, _ in _RULES)
+        doc = efficiency_json(report, _rule_results(report, args) if ci else None)
+        if args.json:
+            json.dump(doc, out, indent=2)
+            out.write("\n")
+        else:
+            _print_efficiency(doc, out)
+        return 1 if doc.get("result") == "FAIL" else 0
+    if command == "build":
+        _build(args, out)
+    elif command == "inspect":
         info = inspect_image(_load(args, args.src))
         if args.json:
             json.dump(info, out, indent=2)
@@ -223,19 +422,20 @@ def _run(args: argparse.Namespace, out: TextIO) -> None:
         formats.save(image, args.dest, format=args.format, tag=args.save_tag,
                      progress=args.progress)
         out.write(f"saved {len(image.layers)} layers to {args.dest} ({args.format})\n")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage)."""
+    """Run the command line; returns the exit status (0 ok, 1 error or a failed
+    ``efficiency --ci`` rule, 2 usage)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
         return int(exc.code or 0)
     try:
-        _run(args, sys.stdout)
+        return _run(args, sys.stdout)
     except (LayerlabError, OSError, ValueError) as exc:
         message = " ".join(str(exc).split())
         sys.stderr.write(f"layerlab: error: {type(exc).__name__}: {message}\n")
         return 1
-    return 0

@@ -234,3 +234,82 @@ def test_an_unpacked_docker_save_directory_loads_too(tmp_path: Path) -> None:
     with tarfile.open(tmp_path / "d.tar") as tf:
         tf.extractall(tmp_path / "unpacked", filter="data")
     assert load(tmp_path / "unpacked").id == sample_image().id
+
+
+def test_docker_archive_carries_an_oci_layout_too(tmp_path: Path) -> None:
+    """Like ``docker save`` >= 25: index.json, oci-layout and blobs/ next to manifest.json,
+    with the legacy ``<id>/json`` kept and ``<id>/layer.tar`` linked into blobs/."""
+    base = Layer.from_dict({"/a": "1"}, created_by="ADD a /")
+    img = Image.from_layers([base, Layer.from_dict({"/b": "2"}), base])  # a repeated layer
+    save(img, tmp_path / "d.tar", format="docker-archive", tag="demo:1")
+    with tarfile.open(tmp_path / "d.tar") as tf:
+        members = {m.name: m for m in tf.getmembers()}
+        index = json.loads(tf.extractfile("index.json").read())  # type: ignore[union-attr]
+        manifest = json.loads(tf.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert members["oci-layout"].isfile() and members["blobs/sha256"].isdir()
+    blobs = sorted(n for n in members if n.startswith("blobs/sha256/") and members[n].isfile())
+    # config, two distinct layers (stored once each), the OCI manifest
+    assert len(blobs) == 4
+    for diff_id in img.diff_ids:
+        assert members[f"blobs/sha256/{diff_id[7:]}"].size == next(
+            layer.tar_size for layer in img.layers if layer.diff_id == diff_id)
+    legacy = img.legacy_layers
+    for v1, layer in zip(legacy, img.layers, strict=True):
+        link = members[f"{v1.id}/layer.tar"]
+        assert link.issym() and link.linkname == f"../blobs/sha256/{layer.diff_id[7:]}"
+        assert f"{v1.id}/json" in members
+    # Layers name the real files (skopeo sizes a layer by its member's header)
+    assert manifest[0]["Layers"] == [f"blobs/sha256/{d[7:]}" for d in img.diff_ids]
+    assert manifest[0]["Config"] == f"blobs/sha256/{img.id[7:]}"
+    desc = index["manifests"][0]
+    assert desc["annotations"] == {"io.containerd.image.name": "docker.io/library/demo:1",
+                                   "org.opencontainers.image.ref.name": "1"}
+    # the same file read both ways
+    as_docker = read(tmp_path / "d.tar")
+    as_oci = read(f"oci-archive:{tmp_path / 'd.tar'}")
+    assert (as_docker.format, as_oci.format) == ("docker-archive", "oci-archive")
+    assert as_docker.image.id == as_oci.image.id == img.id
+    assert as_docker.image.diff_ids == as_oci.image.diff_ids == img.diff_ids
+    assert [lg.parent for lg in as_docker.legacy_layers] == [None, legacy[0].id, legacy[1].id]
+    assert as_oci.legacy_layers == () and as_oci.repo_tags == ("1",)
+    assert read(f"oci-archive:{tmp_path / 'd.tar'}", tag="docker.io/library/demo:1").image.id \
+        == img.id
+    save(img, tmp_path / "again.tar", format="docker-archive", tag="demo:1")
+    assert (tmp_path / "d.tar").read_bytes() == (tmp_path / "again.tar").read_bytes()
+
+
+@pytest.mark.parametrize(("tag", "reference"), [
+    ("app", "docker.io/library/app:latest"),
+    ("me/app:2", "docker.io/me/app:2"),
+    ("ghcr.io/me/app:3", "ghcr.io/me/app:3"),
+    ("localhost:5000/app", "localhost:5000/app:latest"),
+])
+def test_docker_reference(tag: str, reference: str) -> None:
+    from layerlab.formats.dockerarchive import docker_reference
+
+    assert docker_reference(tag) == reference
+
+
+def test_legacy_dirs_linked_to_the_layers_manifest_names(tmp_path: Path) -> None:
+    """skopeo's layout: Layers name ``<hex>.tar``; ``<id>/layer.tar`` link to them."""
+    same, other = layer_tar({"a": b"1"}), layer_tar({"b": b"2"})
+    members = legacy_members([same, other, same], tags=["x:1"])
+    real = {raw: f"{sha(raw)[7:]}.tar" for raw in (same, other)}
+    out: list[tuple[str, Any]] = [(name, raw) for raw, name in real.items()]
+    layers = []
+    for name, value in members:
+        if name.endswith("/layer.tar"):
+            out.append((name, ("symlink", f"../{real[value]}")))
+            layers.append(real[value])
+        elif name != "manifest.json":
+            out.append((name, value))
+    manifest = json.loads(dict(members)["manifest.json"])
+    manifest[0]["Layers"] = layers
+    out.append(("manifest.json", json.dumps(manifest).encode()))
+    loaded = read(archive(tmp_path / "s.tar", out))
+    assert [lg.id for lg in loaded.legacy_layers] == [f"{i:064x}" for i in (1, 2, 3)]
+    assert [lg.parent for lg in loaded.legacy_layers] == [None, f"{1:064x}", f"{2:064x}"]
+    # a legacy directory that does not fit the chain is ignored, not an error
+    broken = [(n, json.dumps({"id": f"{3:064x}", "parent": f"{9:064x}"}).encode()
+               if n == f"{3:064x}/json" else v) for n, v in out]
+    assert read(archive(tmp_path / "b.tar", broken)).legacy_layers == ()

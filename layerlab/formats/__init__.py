@@ -100,6 +100,15 @@ def load(
     """Load an image from a docker-archive, an OCI layout directory or an oci-archive.
 
     >>> img = load("python.tar", platform="linux/arm64")  # doctest: +SKIP
+
+    What the file said beyond the image (its tags, and the legacy ``<id>/json``
+    documents of a ``docker save`` with their ``parent`` pointers, as the file wrote
+    them) comes with :func:`read`. :attr:`Image.legacy_layers` is something else: ids
+    recomputed from the config by Docker's rule, which need not match what a file wrote
+    (skopeo, for one, writes ids of its own).
+
+    >>> for legacy in read("python.tar").legacy_layers:  # doctest: +SKIP
+    ...     print(legacy.index, legacy.id[:12], (legacy.parent or "-")[:12])
     """
     return read(path, platform=platform, tag=tag, limits=limits, spool_dir=spool_dir,
                 progress=progress).image

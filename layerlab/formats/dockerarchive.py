@@ -12,10 +12,14 @@ The legacy layout (Docker < 25) keeps every layer in a directory named by its v1
 
 Docker 25 and later write an OCI layout (``index.json``, ``blobs/sha256/...``) and
 a ``manifest.json`` whose ``Config`` and ``Layers`` point into ``blobs/``. Both are
-read through ``manifest.json``. Symlinks inside the archive are resolved inside it.
-The legacy ``json`` files and their ``parent`` pointers are read, checked (no cycle,
-nothing dangling, the same order as ``Layers``) and returned in
-:attr:`LoadedImage.legacy_layers`.
+read through ``manifest.json``. layerlab writes both at once: the OCI layout holds the
+bytes, the legacy ``<v1 id>/layer.tar`` are symlinks into ``blobs/``, so the same file
+reads as ``docker-archive:`` and as ``oci-archive:``.
+
+Symlinks inside the archive are resolved inside it. The legacy ``json`` files and
+their ``parent`` pointers are read, checked (no cycle, nothing dangling, the same order
+as ``Layers``) and returned in :attr:`LoadedImage.legacy_layers` (see
+:func:`layerlab.formats.read`).
 """
 
 from __future__ import annotations
@@ -25,18 +29,33 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..digest import sha256_digest
 from ..errors import InvalidImageError
 from ..image import Image
 from ..layer import Layer
 from ..limits import DEFAULT_LIMITS, Limits
-from .descriptors import Platform, expect_object, parse_json
+from .descriptors import (
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_LAYER,
+    OCI_MANIFEST,
+    REF_NAME,
+    Descriptor,
+    Platform,
+    expect_object,
+    parse_json,
+)
 from .loaded import LoadedImage, image_from_config, legacy_chain
+from .oci import blob_name
 from .sinks import Sink
 from .sources import Source
 from .verify import load_layer, progress_bar, read_verified_json
 
-__all__ = ["read_docker_archive", "repo_tag", "write_docker_archive"]
+__all__ = ["docker_reference", "read_docker_archive", "repo_tag", "write_docker_archive"]
 
+_CONTAINERD_NAME = "io.containerd.image.name"
+
+_V1_ID = re.compile(r"^[0-9a-f]{64}$")
 _NAMED_BY_DIGEST = re.compile(r"^(?:\./)?(?:blobs/sha256/)?([0-9a-f]{64})(?:\.json)?$")
 
 
@@ -135,16 +154,26 @@ def read_docker_archive(
 
 
 def _legacy_docs(source: Source, layer_names: list[str], limits: Limits) -> tuple[Any, ...]:
-    """The ``<id>/json`` of every layer stored as ``<id>/layer.tar``, checked as a chain."""
+    """The legacy ``<id>/json`` of every layer, checked as a parent chain.
+
+    Old ``docker save`` names ``<id>/layer.tar`` in ``Layers``; newer writers (Docker 25,
+    skopeo, layerlab) name the real file (``blobs/sha256/<hex>``, ``<hex>.tar``) and make
+    ``<id>/layer.tar`` a symlink to it. Then the chain is found from the ``json`` files:
+    the walk down ``parent`` pointers whose ``layer.tar`` files are ``Layers``, in order.
+    """
+    def read_doc(v1_dir: str, where: str) -> dict[str, Any]:
+        raw = source.read_bytes(f"{v1_dir}/json", cap=limits.max_json_bytes,
+                                cap_name="max_json_bytes")
+        return expect_object(parse_json(raw, where=where, limits=limits), where)
+
     docs: list[dict[str, Any]] = []
     for i, name in enumerate(layer_names):
         head, _, tail = name.rpartition("/")
-        json_name = f"{head}/json"
-        if tail != "layer.tar" or not head or not source.exists(json_name):
+        if tail != "layer.tar" or not head or not source.exists(f"{head}/json"):
             continue
-        where = f"{source.label}: layer {i}: {json_name!r}"
-        raw = source.read_bytes(json_name, cap=limits.max_json_bytes, cap_name="max_json_bytes")
-        docs.append(expect_object(parse_json(raw, where=where, limits=limits), where))
+        docs.append(read_doc(head, f"{source.label}: layer {i}: {head + '/json'!r}"))
+    if not docs and layer_names:
+        return _linked_legacy_docs(source, layer_names, read_doc)
     if not docs:
         return ()
     if len(docs) != len(layer_names):
@@ -155,33 +184,99 @@ def _legacy_docs(source: Source, layer_names: list[str], limits: Limits) -> tupl
     return legacy_chain(docs, where=source.label)
 
 
+def _linked_legacy_docs(
+    source: Source, layer_names: list[str], read_doc: Any
+) -> tuple[Any, ...]:
+    """Legacy directories whose ``layer.tar`` links to the files ``Layers`` names."""
+    wanted = [source.resolve(name) for name in layer_names]
+    by_id: dict[str, dict[str, Any]] = {}
+    for top in source.top_level():
+        if not _V1_ID.match(top) or not source.exists(f"{top}/json") \
+                or source.resolve(f"{top}/layer.tar") not in wanted:
+            continue
+        doc = read_doc(top, f"{source.label}: {top + '/json'!r}")
+        if doc.get("id") == top:
+            by_id[top] = doc
+    parents = {str(d.get("parent")) for d in by_id.values() if d.get("parent")}
+    for top_id in sorted(set(by_id) - parents):  # one walk per image in the archive
+        chain: list[dict[str, Any]] = []
+        current: str | None = top_id
+        while current is not None and current in by_id and len(chain) < len(layer_names):
+            chain.append(by_id[current])
+            parent = by_id[current].get("parent")
+            current = str(parent) if parent else None
+        chain.reverse()
+        if current is None and [source.resolve(f"{d['id']}/layer.tar") for d in chain] == wanted:
+            return legacy_chain(chain, where=source.label)
+    return ()
+
+
 def _canonical(doc: Any) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
+def docker_reference(tag: str) -> str:
+    """The fully qualified name Docker records in ``io.containerd.image.name``:
+    ``app:1`` is ``docker.io/library/app:1``, ``me/app`` is ``docker.io/me/app:latest``."""
+    name = repo_tag(tag)
+    first, slash, _ = name.partition("/")
+    if not slash or not ("." in first or ":" in first or first == "localhost"):
+        name = f"docker.io/{name}" if slash else f"docker.io/library/{name}"
+    return name
+
+
 def write_docker_archive(image: Image, sink: Sink, *, tag: str | None = None,
                          progress: bool | None = None) -> None:
-    """Write ``image`` in the legacy ``docker save`` layout (see the module doc).
+    """Write ``image`` as ``docker save`` (Docker 25 and later) does: an OCI layout and a
+    ``manifest.json`` in one tar, plus the legacy per-layer directories (see the module doc).
 
-    Layers are stored uncompressed as ``layer.tar``, so each file's sha256 is the
-    layer's diff_id; ``docker load``, ``skopeo`` and ``podman load`` read it.
+    Every layer is stored once, uncompressed, as ``blobs/sha256/<diff_id>`` (so its
+    sha256 is both its digest and its diff_id); ``<v1 id>/layer.tar`` is a symlink to it,
+    next to that layer's legacy ``json`` and ``VERSION``. ``manifest.json`` names the
+    blobs (as Docker 25 does; readers find the legacy directories by their links) and
+    ``index.json`` leads to an OCI manifest of the same blobs (readers of ``oci-archive``
+    find those). ``docker load``, ``skopeo`` and ``podman load`` read it.
     """
     legacy = image.legacy_layers
-    layer_names = []
+    config = image.config_bytes()
+    config_desc = Descriptor(OCI_CONFIG, image.id, len(config))
+    layer_descs = [Descriptor(OCI_LAYER, layer.diff_id, layer.tar_size) for layer in image.layers]
+    manifest = _canonical({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                           "config": config_desc.to_json(),
+                           "layers": [d.to_json() for d in layer_descs]})
+    annotations = {}
+    if tag:
+        annotations = {_CONTAINERD_NAME: docker_reference(tag),
+                       REF_NAME: repo_tag(tag).rpartition(":")[2]}
+    manifest_desc = Descriptor(OCI_MANIFEST, sha256_digest(manifest), len(manifest),
+                               Platform(image.os, image.architecture), annotations)
+
+    sink.add_bytes("oci-layout", _canonical({"imageLayoutVersion": "1.0.0"}))
+    sink.add_dir("blobs")
+    sink.add_dir("blobs/sha256")
+    sink.add_bytes(blob_name(image.id), config)
+    written = {image.id}
     total = sum(layer.tar_size for layer in image.layers)
     with progress_bar(total, "saving layers", progress) as bar:
-        for layer, v1 in zip(image.layers, legacy, strict=True):
-            sink.add_dir(v1.id)
-            sink.add_bytes(f"{v1.id}/VERSION", b"1.0")
-            sink.add_bytes(f"{v1.id}/json", _canonical(v1.json))
-            sink.add_file(f"{v1.id}/layer.tar", layer.tar_size, layer.to_tar)
-            layer_names.append(f"{v1.id}/layer.tar")
+        for layer in image.layers:
+            if layer.diff_id not in written:
+                written.add(layer.diff_id)
+                sink.add_file(blob_name(layer.diff_id), layer.tar_size, layer.to_tar)
             bar.update(layer.tar_size)
-    config_name = image.id.partition(":")[2] + ".json"
-    sink.add_bytes(config_name, image.config_bytes())
+    sink.add_bytes(blob_name(manifest_desc.digest), manifest)
+    sink.add_bytes("index.json", _canonical({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                             "manifests": [manifest_desc.to_json()]}))
+    for layer, v1 in zip(image.layers, legacy, strict=True):
+        sink.add_dir(v1.id)
+        sink.add_bytes(f"{v1.id}/VERSION", b"1.0")
+        sink.add_bytes(f"{v1.id}/json", _canonical(v1.json))
+        sink.add_symlink(f"{v1.id}/layer.tar", f"../{blob_name(layer.diff_id)}")
     tags = [repo_tag(tag)] if tag else None
+    # Layers name the real files: skopeo takes a layer's size from the tar header of the
+    # member named here, and a symlink's header says 0
+    layer_names = [blob_name(layer.diff_id) for layer in image.layers]
     sink.add_bytes("manifest.json", _canonical(
-        [{"Config": config_name, "RepoTags": tags, "Layers": layer_names}]
+        [{"Config": blob_name(image.id), "RepoTags": tags, "Layers": layer_names}]
     ))
     if tag and legacy:
         name, _, version = repo_tag(tag).rpartition(":")

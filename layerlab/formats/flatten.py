@@ -30,21 +30,20 @@ Everything the writer leaves out is listed in the :class:`FlattenResult`.
 from __future__ import annotations
 
 import errno
-import io
 import os
 import shutil
 import stat
 import tempfile
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 from ..entry import Entry, EntryKind
 from ..errors import LayerlabError, PathLookupError, UnsafePathError
 from ..image import Image
 from ..paths import ROOT, split
-from ..tarstream import write_tar
+from ..tarstream import RangeFile, write_tar
 from ..union import View
 from .verify import progress_bar
 
@@ -54,6 +53,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _PRIVILEGE_BITS = stat.S_ISUID | stat.S_ISGID
 _CAPABILITY_XATTR = "security.capability"
 _FD_CACHE = 64
+_CHUNK = 1 << 20
 
 
 @dataclass
@@ -95,7 +95,7 @@ def flatten(
         raise TypeError(f"flatten needs an Image or a View, not {type(source).__name__}")
     target = os.fspath(dest)
     if target.endswith(".tar"):
-        return _flatten_tar(view, target, allow_setuid=allow_setuid)
+        return _flatten_tar(view, _opener(source, view), target, allow_setuid=allow_setuid)
     is_root = os.geteuid() == 0
     if create_devices and not is_root:
         raise LayerlabError("create_devices=True needs root: only root can make device nodes")
@@ -104,13 +104,45 @@ def flatten(
                            set_owners=is_root)
     try:
         with progress_bar(len(view), "flattening", progress) as bar:
-            writer.materialize(view, bar)
+            writer.materialize(view, _opener(source, view), bar)
     except BaseException:
         writer.abort()
         raise
     finally:
         writer.close()
     return writer.result
+
+
+Opener = Callable[[Entry], BinaryIO]
+
+
+def _opener(source: Image | View, view: View) -> Opener:
+    """How to open the content of an entry ``view.walk()`` yielded, as a stream (a big
+    file is never read whole). Walked paths are literal, so with the image's layers at
+    hand the node is looked up directly: no symlink resolution per file."""
+    if not isinstance(source, Image):
+        return lambda entry: view.open(entry.path)
+    layers = source.layers
+
+    def open_walked(entry: Entry) -> BinaryIO:
+        node = view.lookup(entry.path)
+        if node is None or not node.entry.is_regular:
+            return view.open(entry.path)  # not expected; let the view raise its error
+        return layers[node.content_layer].open_content(node.entry)
+
+    return open_walked
+
+
+def _copy_into(content: BinaryIO, fd: int) -> None:
+    """Write everything ``content`` holds to ``fd``: in the kernel (``sendfile``) for a
+    range of a layer's spool file, else in bounded chunks."""
+    if isinstance(content, RangeFile):
+        content.copy_to_fd(fd)
+        return
+    while chunk := content.read(_CHUNK):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view):]
 
 
 def _link_source(view: View, entry: Entry) -> Entry | None:
@@ -253,18 +285,18 @@ class _ScopedWriter:
         os.utime(name, ns=(ns, ns), dir_fd=parent_fd, follow_symlinks=False)
 
     # --- entries -------------------------------------------------------------------------
-    def _write_file(self, parent_fd: int, name: str, entry: Entry, data: bytes) -> None:
+    def _write_file(self, parent_fd: int, name: str, entry: Entry, content: BinaryIO) -> None:
+        """Create ``name`` and stream ``content`` into it (closing ``content``)."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(name, flags, 0o600, dir_fd=parent_fd)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            self._meta_fd(fd, entry)
-        finally:
-            os.close(fd)
+        with content:
+            fd = os.open(name, flags, 0o600, dir_fd=parent_fd)
+            try:
+                _copy_into(content, fd)
+                self._meta_fd(fd, entry)
+            finally:
+                os.close(fd)
 
-    def materialize(self, view: View, bar: Any) -> None:
+    def materialize(self, view: View, open_file: Opener, bar: Any) -> None:
         dirs: list[Entry] = []
         links: list[Entry] = []
         for entry in view.walk():
@@ -279,7 +311,7 @@ class _ScopedWriter:
                 os.mkdir(name, 0o700, dir_fd=parent_fd)
                 dirs.append(entry)
             elif kind is EntryKind.FILE:
-                self._write_file(parent_fd, name, entry, view.read(entry.path))
+                self._write_file(parent_fd, name, entry, open_file(entry))
             elif kind is EntryKind.SYMLINK:
                 os.symlink(entry.linkname, name, dir_fd=parent_fd)
                 self._meta_node(parent_fd, name, entry)
@@ -296,20 +328,20 @@ class _ScopedWriter:
                 self._meta_node(parent_fd, name, entry)
             self.result.entries += 1
         for entry in links:
-            self._hardlink(view, entry)
+            self._hardlink(view, open_file, entry)
         # directories last, deepest first: creating children changes a directory's mtime,
         # and a read-only directory mode would stop its children being written
         for entry in reversed(dirs):
             self._meta_fd(self._dir_fd(entry.path), entry)
         self._meta_fd(self.root_fd, view.root)
 
-    def _hardlink(self, view: View, entry: Entry) -> None:
+    def _hardlink(self, view: View, open_file: Opener, entry: Entry) -> None:
         parent, name = split(entry.path)
         source = _link_source(view, entry)
         if source is None:
             self.result.copied_hardlinks.append(entry.path)
             copy = replace(entry, kind=EntryKind.FILE, linkname="")
-            self._write_file(self._dir_fd(parent), name, copy, view.read(entry.path))
+            self._write_file(self._dir_fd(parent), name, copy, open_file(entry))
         else:
             src_parent, src_name = split(source.path)
             src_fd = self._dir_fd(src_parent)
@@ -338,17 +370,15 @@ def _tar_members(view: View, result: FlattenResult,
     yield from links  # after every target they name
 
 
-def _flatten_tar(view: View, dest: str, *, allow_setuid: bool) -> FlattenResult:
+def _flatten_tar(view: View, open_content: Opener, dest: str, *,
+                 allow_setuid: bool) -> FlattenResult:
     result = FlattenResult(dest, owners_set=True)
     parent = os.path.dirname(os.path.abspath(dest))
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=".layerlab-", suffix=".tmp")
 
-    def open_content(entry: Entry) -> IO[bytes]:
-        return io.BytesIO(view.read(entry.path))
-
     try:
         with os.fdopen(fd, "wb") as out:
-            write_tar(_tar_members(view, result, allow_setuid), open_content, out)  # type: ignore[arg-type]
+            write_tar(_tar_members(view, result, allow_setuid), open_content, out)
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     except BaseException:

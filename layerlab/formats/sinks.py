@@ -60,6 +60,10 @@ class Sink:
     def add_bytes(self, name: str, data: bytes) -> None:
         self.add_file(name, len(data), lambda out: out.write(data))
 
+    def add_symlink(self, name: str, target: str) -> None:
+        """A symbolic link ``name -> target`` (a relative target inside the layout)."""
+        raise NotImplementedError
+
     def commit(self) -> None:
         """Make the result visible under its final name."""
 
@@ -85,6 +89,9 @@ class DirSink(Sink):
 
     def add_dir(self, name: str) -> None:
         os.makedirs(self._path(name), 0o755, exist_ok=True)
+
+    def add_symlink(self, name: str, target: str) -> None:
+        os.symlink(target, self._path(name))
 
     def add_file(self, name: str, size: int, write: WriteFn) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -117,11 +124,12 @@ class TarSink(Sink):
         self._out = os.fdopen(fd, "wb")
         self._offset = 0
 
-    def _header(self, name: str, kind: bytes, size: int, mode: int) -> None:
+    def _header(self, name: str, kind: bytes, size: int, mode: int, linkname: str = "") -> None:
         info = tarfile.TarInfo(name)
         info.type = kind
         info.size = size
         info.mode = mode
+        info.linkname = linkname
         info.mtime = 0
         info.uname = info.gname = ""
         self._write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
@@ -132,6 +140,9 @@ class TarSink(Sink):
 
     def add_dir(self, name: str) -> None:
         self._header(name.rstrip("/") + "/", tarfile.DIRTYPE, 0, 0o755)
+
+    def add_symlink(self, name: str, target: str) -> None:
+        self._header(name, tarfile.SYMTYPE, 0, 0o777, target)
 
     def add_file(self, name: str, size: int, write: WriteFn) -> None:
         self._header(name, tarfile.REGTYPE, size, 0o644)

@@ -117,6 +117,10 @@ class Source:
     def exists(self, unsafe_name: str) -> bool:
         return self.resolve(unsafe_name) is not None
 
+    def top_level(self) -> list[str]:
+        """The names at the top of the tree, sorted."""
+        raise NotImplementedError
+
     def open(self, unsafe_name: str) -> tuple[BinaryIO, int]:
         """A stream of the regular file ``unsafe_name`` and its size in bytes."""
         path = self.resolve(unsafe_name)
@@ -165,6 +169,9 @@ class DirSource(Source):
         if stat.S_ISDIR(st.st_mode):
             return ("dir", "")
         return ("file", "") if stat.S_ISREG(st.st_mode) else ("other", "")
+
+    def top_level(self) -> list[str]:
+        return sorted(os.listdir(self.root))
 
     def _open_resolved(self, path: str, info: tuple[str, str]) -> tuple[BinaryIO, int]:
         fd = os.open(self._full(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -241,6 +248,9 @@ class TarSource(Source):
 
     def close(self) -> None:
         self._file.close()
+
+    def top_level(self) -> list[str]:
+        return sorted({p.split("/")[1] for p in (*self._members, *self._dirs) if p != ROOT})
 
     def _lstat(self, path: str) -> Stat:
         info = self._members.get(path)

@@ -173,3 +173,40 @@ def test_umoci_unpacks_layerlab_output_to_layerlabs_view(tools: None, work: Path
     assert sorted(os.listdir(work / "bundle/rootfs/var/cache")) == ["c"]
     assert not (work / "bundle/rootfs/etc/hostname").exists()
     assert sorted(img.view().listdir("/var/cache")) == ["c"]
+
+
+def test_layerlab_docker_archive_is_also_an_oci_archive_for_skopeo(tools: None,
+                                                                    work: Path) -> None:
+    """One file, two readers: skopeo takes it as docker-archive: and as oci-archive:."""
+    img = layerlab_image()
+    path = work / "both.tar"
+    save(img, path, format="docker-archive", tag="demo:1")
+    for ref in (f"docker-archive:{path}", f"oci-archive:{path}"):
+        config = json.loads(run("skopeo", "inspect", "--config", ref))
+        assert config["rootfs"]["diff_ids"] == img.diff_ids, ref
+    info = json.loads(run("skopeo", "inspect", f"oci-archive:{path}"))
+    assert info["Layers"] == img.diff_ids  # uncompressed: the blob digest is the diff_id
+    run("skopeo", "copy", f"oci-archive:{path}", f"oci:{work / 'layout'}:t")
+    assert tree(umoci_unpack(work / "layout", "t", work / "bundle")) == tree(
+        _flattened(img, work / "ours"))
+
+
+def _flattened(img: Image, dest: Path) -> Path:
+    flatten(img, dest, allow_setuid=True)
+    return dest
+
+
+def test_legacy_parent_pointers_of_a_skopeo_docker_archive(tools: None, work: Path) -> None:
+    """A docker-archive written by a real tool carries ``<id>/json`` with parent pointers;
+    ``formats.read`` exposes them (what a notebook shows as the legacy chain)."""
+    from layerlab.formats import read
+
+    layout = umoci_image(work)
+    run("skopeo", "copy", f"oci:{layout}:t", f"docker-archive:{work / 'd.tar'}:demo:1")
+    loaded = read(work / "d.tar")
+    legacy = loaded.legacy_layers
+    assert len(legacy) == len(loaded.image.layers) == 3
+    assert legacy[0].parent is None
+    assert [lg.parent for lg in legacy[1:]] == [lg.id for lg in legacy[:-1]]
+    assert all(lg.json["id"] == lg.id for lg in legacy)
+    assert loaded.repo_tags == ("docker.io/library/demo:1",)
