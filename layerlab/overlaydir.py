@@ -39,13 +39,19 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import stat
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Literal
 
 from .entry import Entry, EntryKind
-from .errors import DigestMismatchError, UnsafePathError, UnsupportedEntryError
+from .errors import (
+    BrokenHardlinkError,
+    DigestMismatchError,
+    UnsafePathError,
+    UnsupportedEntryError,
+)
 from .layer import Layer
 from .paths import ROOT, ancestors, split
 from .union import IMPLIED_DIR_MODE, OVERLAY_XATTR_NAMESPACES
@@ -305,6 +311,8 @@ class _Writer:
         for p in sorted(self.opaque):
             self._dir(p)
         for p in sorted(layer.whiteouts):  # ancestors first: they may turn opaque
+            if self._below_nondir(p, entries):
+                continue  # under a file or symlink of this layer, which hides the lower p
             if _is_real_dir(_host_path(self.root, p)):
                 self.opaque.add(p)  # a whiteout over a dir this layer needs: replace = opaque
             elif self._whiteout_matters(p, entries):
@@ -394,8 +402,25 @@ class _Writer:
                 "file of this layer; an overlay layer directory cannot link across layers"
             )
         self._parents(entry.path)
-        os.link(_host_path(self.root, target.path), _host_path(self.root, entry.path),
-                follow_symlinks=False)
+        source, host = _host_path(self.root, target.path), _host_path(self.root, entry.path)
+        if _is_real_dir(source):  # a later entry of the layer made it a parent directory
+            raise BrokenHardlinkError(
+                f"entry {entry.path!r}: hardlink to {entry.linkname!r}, which is a directory"
+            )
+        if not os.path.lexists(host):
+            os.link(source, host, follow_symlinks=False)
+            return
+        # The union applies hardlinks after everything else, so this one replaces what the
+        # layer put there, a directory with its subtree included (which may hold the target).
+        spare = os.path.join(self.root, f".layerlab-link-{os.getpid()}")
+        os.link(source, spare, follow_symlinks=False)
+        if _is_real_dir(host):
+            shutil.rmtree(host)
+        else:
+            os.unlink(host)
+        os.rename(spare, host)
+        for gone in [p for p in self.made if p == entry.path or p.startswith(entry.path + "/")]:
+            del self.made[gone]
 
     def _whiteout(self, path: str) -> None:
         self._parents(path)

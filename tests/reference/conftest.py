@@ -31,8 +31,10 @@ def reference_tmpfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         except OSError:
             pass  # root without CAP_SYS_ADMIN: fall back to /dev/shm below
         else:
-            yield base
-            umount(str(base))
+            try:
+                yield base
+            finally:
+                umount(str(base))
             return
     parent = "/dev/shm" if os.path.isdir("/dev/shm") else None
     base = Path(tempfile.mkdtemp(prefix="layerlab-ref-", dir=parent))

@@ -227,11 +227,13 @@ def compare(
     *,
     owners: bool,
     dir_meta: bool = True,
+    mtimes: bool = True,
 ) -> list[str]:
-    """Every difference, one line each ("" paths are fine: sorted, deterministic).
+    """Every difference, one line each, sorted by path.
 
     ``dir_meta=False`` leaves out directories' mode, owner and mtime (for stacks the
-    overlay form cannot express exactly, see :mod:`layerlab.overlaydir`).
+    overlay form cannot express exactly, see :mod:`layerlab.overlaydir`); ``mtimes=False``
+    leaves out all mtimes.
     """
     problems = []
     for path in sorted(kernel.keys() | engine.keys()):
@@ -242,7 +244,7 @@ def compare(
             continue
         fields = ["kind", "size", "content", "target"]
         if k.kind != "d" or dir_meta:
-            fields += ["mode", "mtime"] + (["uid", "gid"] if owners else [])
+            fields += ["mode"] + (["mtime"] if mtimes else []) + (["uid", "gid"] if owners else [])
         for name in fields:
             kv, ev = getattr(k, name), getattr(e, name)
             if kv != ev:

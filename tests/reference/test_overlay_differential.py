@@ -90,6 +90,8 @@ class _LayerBuilder:
     def add(self, entry: Entry, data: bytes | None = None) -> None:
         if entry.path in self.entries or self.blocked(entry.path):
             return
+        if not entry.is_dir and any(p.startswith(entry.path + "/") for p in self.entries):
+            return  # a non-dir over this layer's own subtree: see test_overlaydir instead
         self.parents(entry.path)
         self.entries[entry.path] = entry
         if data is not None:
