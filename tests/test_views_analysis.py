@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from _images import three_layers
 
 from layerlab import Dir, Image, Layer, Opaque, Whiteout
 from layerlab.views.analysis import (
@@ -15,22 +16,6 @@ from layerlab.views.analysis import (
     parse_bytes,
     sharing_rows,
 )
-
-
-def three_layers() -> Image:
-    """L0 stores 170 B, L1 200 B, L2 100 B (470 B in all).
-
-    L0: /d (dir), /d/a 10 B, /d/b 20 B, /f 100 B, /g 40 B
-    L1: /f 100 B again, a whiteout of /d, /g grown to 100 B
-    L2: /f 100 B a third time
-    """
-    return Image.from_layers([
-        Layer.from_dict({"/d": Dir(), "/d/a": "a" * 10, "/d/b": "b" * 20, "/f": "x" * 100,
-                         "/g": "g" * 40}, created_by="ADD rootfs /"),
-        Layer.from_dict({"/f": "x" * 100, "/d": Whiteout(), "/g": "g" * 100},
-                        created_by="RUN touch"),
-        Layer.from_dict({"/f": "x" * 100}, created_by="COPY f /"),
-    ])
 
 
 def test_layer_stats_by_hand() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _images import three_layers
 
-from layerlab import Dir, HistoryEntry, Image, Layer, Whiteout
+from layerlab import HistoryEntry, Image, Layer
 from layerlab.views import (
     cache_table,
     changes_table,
@@ -22,17 +23,6 @@ from layerlab.views import tables as tables_module
 
 pd = pytest.importorskip("pandas")
 
-
-def three_layers() -> Image:
-    """L0 170 B (/d dir, /d/a 10, /d/b 20, /f 100, /g 40), L1 200 B (/f 100, whiteout /d,
-    /g 100), L2 100 B (/f 100)."""
-    return Image.from_layers([
-        Layer.from_dict({"/d": Dir(), "/d/a": "a" * 10, "/d/b": "b" * 20, "/f": "x" * 100,
-                         "/g": "g" * 40}, created_by="ADD rootfs /"),
-        Layer.from_dict({"/f": "x" * 100, "/d": Whiteout(), "/g": "g" * 100},
-                        created_by="RUN touch"),
-        Layer.from_dict({"/f": "x" * 100}, created_by="COPY f /"),
-    ])
 
 
 def test_layers_table() -> None:
