@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import tarfile
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _tars import plain_tar as layer_tar
+from _tars import sha
 
 from layerlab import (
     DigestMismatchError,
@@ -23,20 +24,6 @@ from layerlab import (
     UnsafePathError,
 )
 from layerlab.formats import load, read, save
-
-
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def layer_tar(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 def archive(path: Path, members: list[tuple[str, Any]]) -> Path:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
 import json
 import os
-import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import zstandard
+from _tars import plain_tar, sha
 
 from layerlab import (
     DigestMismatchError,
@@ -28,20 +26,6 @@ from layerlab import (
 )
 from layerlab.formats import descriptors as d
 from layerlab.formats import load, read, save
-
-
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def plain_tar(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 class Layout:
