@@ -107,6 +107,8 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, str]]:
     root = tmp_path / "root"
     root.mkdir()
     (root / "widgets.ipynb").write_text(json.dumps(_notebook(), indent=1))
+    start = Path(__file__).resolve().parents[2] / "notebooks" / "00-start-here.ipynb"
+    shutil.copy(start, root / start.name)
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ,
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
@@ -238,3 +240,50 @@ def _drive(page: Any, base: str, token: str, artifacts: Path, shots: list[Path])
     page.locator(".layerlab-playground").scroll_into_view_if_needed()
     shots.append(artifacts / "03-playground-happy.png")
     page.locator(".layerlab-playground").screenshot(path=str(shots[-1]))
+
+
+@pytest.mark.reference
+def test_start_notebook_shows_the_tour(lab: tuple[str, str]) -> None:
+    """The kit's first notebook, opened and run in a real browser, ends with the slider."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright package is not installed (pip install playwright)")
+    base, token = lab
+    artifacts = Path(tempfile.mkdtemp(prefix="layerlab-browser-artifacts-"))
+    profile = tempfile.mkdtemp(prefix="layerlab-chromium-profile-")
+    try:
+        with sync_playwright() as pw:
+            context = pw.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                viewport={"width": 1400, "height": 1000})
+            try:
+                page = context.new_page()
+                page.set_default_timeout(UI_TIMEOUT_MS)
+                page.goto(f"{base}/lab/tree/00-start-here.ipynb?token={token}")
+                page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+                page.wait_for_function("() => window.jupyterapp !== undefined")
+                page.evaluate(_READY_JS, UI_TIMEOUT_MS)
+                page.evaluate("() => { void window.jupyterapp.commands.execute("
+                              "'notebook:run-all-cells'); }")
+                page.wait_for_selector(".layerlab-explorer")
+                page.wait_for_function(
+                    f"() => document.querySelectorAll('{TREE_OPTIONS}').length > 0")
+                text = page.locator(".jp-NotebookPanel").inner_text()
+                assert "A /happy.txt" in text
+                assert "Welcome to the app!" in text
+                before = _tree_text(page)
+                handle = page.locator(".layerlab-explorer .noUi-handle").first
+                handle.focus()
+                page.keyboard.press("ArrowLeft")
+                page.wait_for_function(f"(before) => {TREE_JS} !== before", arg=before)
+                shot = artifacts / "04-start-here-tour.png"
+                page.locator(".layerlab-explorer").scroll_into_view_if_needed()
+                page.screenshot(path=str(shot), full_page=True)
+                print(f"screenshot: {shot}")
+            finally:
+                context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
