@@ -59,6 +59,7 @@ from .union import View, is_reserved_name
 
 if TYPE_CHECKING:
     from .shell import ExecResult
+    from .store import Store
 
 __all__ = ["Change", "Container", "ContainerState", "CopyUp", "ReadWriteLayer"]
 
@@ -205,6 +206,8 @@ class Container:
         self.workdir = image.config.workdir or ROOT
         #: run commands as real processes with the kernel's overlayfs (layerlab.realmode)
         self.real = real
+        #: the Store keeping this container on disk, if any (set by the store)
+        self.store: Store | None = None
 
     def __repr__(self) -> str:
         return (f"<Container {self.name} ({self.id[:12]}) {self.state}: "

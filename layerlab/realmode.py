@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -32,7 +33,7 @@ import struct
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -194,6 +195,28 @@ def busybox_image(path: str | None = None) -> Image:
 
 # --- running --------------------------------------------------------------------------------
 
+
+@contextlib.contextmanager
+def _layer_dirs(container: Container, tmp: str,
+                form: dict[str, str]) -> Iterator[tuple[list[str], str, str]]:
+    """The lower directories (base first), upper and work directory for one run: the
+    store's own directories when the container lives in a store written in the same
+    overlay form, otherwise copies written under ``tmp``."""
+    store = container.store
+    if store is not None and store._as_root == (form["xattr_namespace"] == "trusted"):
+        with store.real_mode_dirs(container) as dirs:
+            yield dirs
+        return
+    lowers = []
+    for i, layer in enumerate(container.image.layers):
+        lower = os.path.join(tmp, f"lower{i}")
+        write_overlay_dir(layer, lower, **form)  # type: ignore[arg-type]
+        lowers.append(lower)
+    upper, work = os.path.join(tmp, "upper"), os.path.join(tmp, "work")
+    write_overlay_dir(container.rw.to_layer(), upper, **form)  # type: ignore[arg-type]
+    os.mkdir(work)
+    yield lowers, upper, work
+
 _INIT = Layer.from_dict({"/proc": Dir(), "/dev": Dir()}, created_by="init layer")
 
 
@@ -216,16 +239,12 @@ def run_real(container: Container, argv: Sequence[str], *, timeout: float = 60.0
     form = ({"xattr_namespace": "trusted", "whiteout_form": "chardev"} if as_root
             else {"xattr_namespace": "user", "whiteout_form": "xattr"})
     before = container.rw
-    with tempfile.TemporaryDirectory(prefix="layerlab-real-") as tmp:
-        layers = [*container.image.layers, _INIT]
-        lowers = []
-        for i, layer in enumerate(layers):
-            lower = os.path.join(tmp, f"lower{i}")
-            write_overlay_dir(layer, lower, **form)  # type: ignore[arg-type]
-            lowers.append(lower)
-        upper, work, merged = (os.path.join(tmp, d) for d in ("upper", "work", "merged"))
-        write_overlay_dir(before.to_layer(), upper, **form)  # type: ignore[arg-type]
-        os.mkdir(work)
+    with tempfile.TemporaryDirectory(prefix="layerlab-real-") as tmp, \
+            _layer_dirs(container, tmp, form) as (lowers, upper, work):
+        init = os.path.join(tmp, "init")  # what Docker's "-init" layer adds: mount points
+        write_overlay_dir(_INIT, init, **form)  # type: ignore[arg-type]
+        lowers = [*lowers, init]
+        merged = os.path.join(tmp, "merged")
         os.mkdir(merged)
         env = [f"{k}={v}" for k, v in sorted(container.env.items())]
         command = ["unshare", "-m", "-p", "-f", "-u", "--kill-child"]

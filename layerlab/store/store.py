@@ -34,6 +34,7 @@ import stat
 import subprocess
 import tempfile
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -424,6 +425,25 @@ class Store:
     def _attach(self, container: Container) -> None:
         self._containers[container.id] = container
         container.listeners.append(self._on_event)
+        container.store = self
+
+    @contextlib.contextmanager
+    def real_mode_dirs(self, container: Container) -> Iterator[tuple[list[str], str, str]]:
+        """For :mod:`layerlab.realmode`: the image's layer directories (base first), the
+        container's upper directory and a work directory beside it. While the kernel
+        writes there, the store does not rewrite the directory from the model."""
+        self._sync(container)
+        chains = container.image.chain_ids
+        lowers = [self.layout.layer_diff(self.layout.layer_id(ch)) for ch in chains]
+        work = self.layout.container_work(container.id)
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        self._mounted.add(container.id)
+        try:
+            yield lowers, self.container_dir(container), work
+        finally:
+            self._mounted.discard(container.id)
+            shutil.rmtree(work, ignore_errors=True)
 
     def _on_event(self, container: Container, event: str) -> None:
         with self._lock.held():

@@ -163,3 +163,28 @@ def test_an_image_without_a_shell_falls_back(monkeypatch: pytest.MonkeyPatch) ->
     result = c.run_command("echo hi > /x")
     assert "the image has no /bin/sh" in result.stderr
     assert c.read("/x") == b"hi\n"
+
+
+@pytest.mark.reference
+def test_store_containers_use_the_stores_own_directories(
+    image: Image, tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from layerlab.store import Store
+
+    store = Store(os.path.join(tmp_path, "store"))
+    c = store.create_container(image, name="stored")
+    used: list[str] = []
+    original = Store.real_mode_dirs
+
+    def recording(self: Store, container: Container):  # type: ignore[no-untyped-def]
+        used.append(container.name)
+        return original(self, container)
+
+    monkeypatch.setattr(Store, "real_mode_dirs", recording)
+    result = c.run_command("echo hi > /happy.txt", real=True)
+    assert result.exit_code == 0, result
+    assert used == ["stored"]  # the kernel wrote into the store's own upper directory
+    with open(os.path.join(store.container_dir(c), "happy.txt")) as f:
+        assert f.read() == "hi\n"
+    assert not os.path.exists(store.layout.container_work(c.id))
+    assert store.verify().ok
