@@ -11,6 +11,7 @@ install``: no browser download. Skips without them, fails instead when ``CI=true
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -155,17 +156,15 @@ def _tree_text(page: Any) -> str:
     return str(page.evaluate(f"() => {TREE_JS}"))
 
 
-@pytest.mark.reference
-def test_widgets_in_jupyterlab(lab: tuple[str, str]) -> None:
+@contextlib.contextmanager
+def _browser(shots: list[Path], artifacts: Path) -> Iterator[Any]:
+    """A page in headless Debian chromium; a screenshot of it when the test fails."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.skip("the playwright package is not installed (pip install playwright)")
-    base, token = lab
-    artifacts = Path(tempfile.mkdtemp(prefix="layerlab-browser-artifacts-"))
-    shots: list[Path] = []
     profile = tempfile.mkdtemp(prefix="layerlab-chromium-profile-")
     try:
         with sync_playwright() as pw:
@@ -175,7 +174,7 @@ def test_widgets_in_jupyterlab(lab: tuple[str, str]) -> None:
             try:
                 page = context.new_page()
                 page.set_default_timeout(UI_TIMEOUT_MS)
-                _drive(page, base, token, artifacts, shots)
+                yield page
             except Exception:
                 shots.append(artifacts / "failure.png")
                 context.pages[-1].screenshot(path=str(shots[-1]), full_page=True)
@@ -186,6 +185,15 @@ def test_widgets_in_jupyterlab(lab: tuple[str, str]) -> None:
         shutil.rmtree(profile, ignore_errors=True)
         for shot in shots:
             print(f"screenshot: {shot}")
+
+
+@pytest.mark.reference
+def test_widgets_in_jupyterlab(lab: tuple[str, str]) -> None:
+    base, token = lab
+    artifacts = Path(tempfile.mkdtemp(prefix="layerlab-browser-artifacts-"))
+    shots: list[Path] = []
+    with _browser(shots, artifacts) as page:
+        _drive(page, base, token, artifacts, shots)
 
 
 def _drive(page: Any, base: str, token: str, artifacts: Path, shots: list[Path]) -> None:
@@ -245,45 +253,27 @@ def _drive(page: Any, base: str, token: str, artifacts: Path, shots: list[Path])
 @pytest.mark.reference
 def test_start_notebook_shows_the_tour(lab: tuple[str, str]) -> None:
     """The kit's first notebook, opened and run in a real browser, ends with the slider."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} not found (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright package is not installed (pip install playwright)")
     base, token = lab
     artifacts = Path(tempfile.mkdtemp(prefix="layerlab-browser-artifacts-"))
-    profile = tempfile.mkdtemp(prefix="layerlab-chromium-profile-")
-    try:
-        with sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                viewport={"width": 1400, "height": 1000})
-            try:
-                page = context.new_page()
-                page.set_default_timeout(UI_TIMEOUT_MS)
-                page.goto(f"{base}/lab/tree/00-start-here.ipynb?token={token}")
-                page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
-                page.wait_for_function("() => window.jupyterapp !== undefined")
-                page.evaluate(_READY_JS, UI_TIMEOUT_MS)
-                page.evaluate("() => { void window.jupyterapp.commands.execute("
-                              "'notebook:run-all-cells'); }")
-                page.wait_for_selector(".layerlab-explorer")
-                page.wait_for_function(
-                    f"() => document.querySelectorAll('{TREE_OPTIONS}').length > 0")
-                text = page.locator(".jp-NotebookPanel").inner_text()
-                assert "A /happy.txt" in text
-                assert "Welcome to the app!" in text
-                before = _tree_text(page)
-                handle = page.locator(".layerlab-explorer .noUi-handle").first
-                handle.focus()
-                page.keyboard.press("ArrowLeft")
-                page.wait_for_function(f"(before) => {TREE_JS} !== before", arg=before)
-                shot = artifacts / "04-start-here-tour.png"
-                page.locator(".layerlab-explorer").scroll_into_view_if_needed()
-                page.screenshot(path=str(shot), full_page=True)
-                print(f"screenshot: {shot}")
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    shots: list[Path] = []
+    with _browser(shots, artifacts) as page:
+        page.goto(f"{base}/lab/tree/00-start-here.ipynb?token={token}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+        page.wait_for_function("() => window.jupyterapp !== undefined")
+        page.evaluate(_READY_JS, UI_TIMEOUT_MS)
+        page.evaluate("() => { void window.jupyterapp.commands.execute("
+                      "'notebook:run-all-cells'); }")
+        page.wait_for_selector(".layerlab-explorer")
+        page.wait_for_function(
+            f"() => document.querySelectorAll('{TREE_OPTIONS}').length > 0")
+        text = page.locator(".jp-NotebookPanel").inner_text()
+        assert "A /happy.txt" in text
+        assert "Welcome to the app!" in text
+        before = _tree_text(page)
+        handle = page.locator(".layerlab-explorer .noUi-handle").first
+        handle.focus()
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function(f"(before) => {TREE_JS} !== before", arg=before)
+        page.locator(".layerlab-explorer").scroll_into_view_if_needed()
+        shots.append(artifacts / "04-start-here-tour.png")
+        page.screenshot(path=str(shots[-1]), full_page=True)
