@@ -52,12 +52,19 @@ def test_kill_9_during_import_leaves_a_consistent_store(tmp_path: os.PathLike[st
     root = os.path.join(tmp_path, "store")
     Store(root)
     rng = random.Random(2026)
+    # time one whole import on this machine, so the kills spread over the writing
+    whole = _spawn(os.path.join(tmp_path, "timing"), 999, 2)
+    assert whole.stdout is not None and whole.stdout.readline().strip() == "ready"
+    start = time.monotonic()
+    whole.communicate()
+    took = time.monotonic() - start
+    assert whole.returncode == 0
     kills = interrupted = 0
     for seed in range(50):
         proc = _spawn(root, seed, 2)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
-        time.sleep(rng.uniform(0.0, 0.12))
+        time.sleep(rng.uniform(0.0, took * 0.9))
         proc.kill()
         _, err = proc.communicate()
         kills += 1
