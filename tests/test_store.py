@@ -257,3 +257,21 @@ def test_errors_are_layerlab_errors(store: Store) -> None:
         store.get("nope")
     with pytest.raises(LayerlabError):
         store.container("nope")
+
+
+def test_a_container_cut_before_its_config_is_a_leftover(store: Store) -> None:
+    c = store.create_container(_image(), name="whole")
+    # what a kill -9 inside create_container can leave: the directories, no config.v2.json
+    cut = "f" * 64
+    os.makedirs(os.path.join(store.layout.container_home(cut)))
+    pathlib.Path(store.layout.container_home(cut), "config.v2.json.tmp-1-2").write_text("{")
+    os.makedirs(store.layout.container_diff(cut))
+    report = store.verify()
+    assert report.ok, report
+    assert store.layout.container_home(cut) in report.leftovers
+    assert [x.name for x in Store(store.root, driver=store.driver).containers()] == ["whole"]
+    store.prune()
+    assert not os.path.exists(store.layout.container_home(cut))
+    assert not os.path.exists(store.layout.container_diff(cut))
+    assert os.path.isdir(store.container_dir(c))
+    assert store.verify().leftovers == []

@@ -513,15 +513,25 @@ class Store:
         c = self.container(container) if isinstance(container, str) else container
         return self.layout.container_diff(c.id)
 
+    def _container_ids(self, *, finished: bool = True) -> list[str]:
+        """Ids under ``containers/``: those whose ``config.v2.json`` was written, or (with
+        ``finished=False``) those a killed ``create_container`` left without one."""
+        try:
+            names = os.listdir(self.layout.containers_root())
+        except FileNotFoundError:
+            return []
+        return sorted(
+            n for n in names
+            if TMP_MARK not in n
+            and os.path.exists(os.path.join(self.layout.container_home(n), "config.v2.json"))
+            == finished
+        )
+
     def containers(self) -> list[Container]:
         """Every container, loading those made by another process or an earlier session."""
-        try:
-            ids = sorted(n for n in os.listdir(self.layout.containers_root()) if TMP_MARK not in n)
-        except FileNotFoundError:
-            ids = []
         with self._lock.held():
-            for cid in ids:
-                if cid not in self._containers and os.path.isdir(self.layout.container_home(cid)):
+            for cid in self._container_ids():
+                if cid not in self._containers:
                     self._load_container(cid)
         return sorted(self._containers.values(), key=lambda c: c.name)
 
@@ -626,6 +636,11 @@ class Store:
                 elif os.path.isdir(path) and not os.path.islink(path) and top != self.root:
                     with contextlib.suppress(OSError):
                         found += [os.path.join(path, n) for n in os.listdir(path) if TMP_MARK in n]
+        # a container whose creation was cut before its config.v2.json was written
+        for cid in self._container_ids(finished=False):
+            found += [p for p in (self.layout.container_home(cid),
+                                  self.layout.container_layer_home(cid),
+                                  self.layout.mounts(cid)) if os.path.lexists(p)]
         # a blob whose layer was never recorded (an import interrupted or out of space)
         recorded = {self._layerdb_diff(c) for c in self._layerdb_chains()}
         with contextlib.suppress(FileNotFoundError):
@@ -805,11 +820,7 @@ class Store:
                 report.problems.append(f"tag {tag}: points at missing image {short(image_id)}")
 
     def _verify_containers(self, report: VerifyReport) -> None:
-        try:
-            ids = sorted(n for n in os.listdir(self.layout.containers_root()) if TMP_MARK not in n)
-        except FileNotFoundError:
-            return
-        for cid in ids:
+        for cid in self._container_ids():  # unfinished ones are leftovers, not corruption
             report.containers += 1
             where = f"container {cid[:12]}"
             try:
