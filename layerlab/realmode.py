@@ -17,6 +17,15 @@ Every run happens in a temporary directory with its own mount namespace: when th
 ends (normally, on error, or killed) the kernel drops the mounts with the namespace, and
 the directory is removed.
 
+Isolation, as root too (``layerlab/_sandbox.py`` does the setup): the command always runs in
+a user namespace, where its root is an unprivileged host id (as root: the container's ids
+0-65535 are host ids 100000-165535 and the layer directories are mounted idmapped, as
+Docker's ``userns-remap`` does; unprivileged: the caller's own uid), in its own mount, PID,
+network (loopback only), IPC and UTS namespaces, with ``no_new_privs`` and Docker's default
+capability set (``CapEff`` ``00000000a80425fb``, all of it inside the user namespace only).
+The root overlay is ``nodev`` and ``mknod`` of a device is refused. There is no seccomp
+filter (Docker adds one); real mode is for teaching images, not for hostile ones.
+
 >>> support = detect()
 >>> support.available in (True, False)
 True
@@ -26,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import shutil
 import signal
@@ -51,24 +61,8 @@ __all__ = ["RealModeError", "RealModeUnavailable", "Support", "busybox_image", "
            "run_real"]
 
 _READY = "__layerlab_real_mode_ready__"
-#: runs in the new namespaces, still with the host's tools, then becomes the command
-_SCRIPT = r"""
-set -e
-L=$1 U=$2 W=$3 M=$4 OPTS=$5 NAME=$6 WD=$7
-shift 7
-mount -t overlay overlay -o "lowerdir=$L,upperdir=$U,workdir=$W$OPTS" "$M"
-mount -t proc proc "$M/proc"
-mount -t tmpfs -o mode=755,size=65536 tmpfs "$M/dev"
-: > "$M/dev/null"
-mount --bind /dev/null "$M/dev/null"
-hostname "$NAME" 2>/dev/null || true
-cd "$M"
-pivot_root . .
-umount -l .
-cd "$WD" 2>/dev/null || cd /
-echo __layerlab_real_mode_ready__ >&2
-exec "$@"
-"""
+#: the launcher: namespaces, idmapped layers, overlay, pivot_root, dropped privileges
+_SANDBOX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox.py")
 
 
 class RealModeUnavailable(LayerlabError):
@@ -217,6 +211,16 @@ def _layer_dirs(container: Container, tmp: str,
     os.mkdir(work)
     yield lowers, upper, work
 
+def _interpreter() -> str:
+    """A Python this user may execute for the launcher (it needs only the standard
+    library): a virtualenv's link may point into a directory only its owner can enter."""
+    for candidate in (sys.executable, getattr(sys, "_base_executable", ""),
+                      shutil.which("python3") or "", "/usr/bin/python3"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise RealModeUnavailable(f"no Python interpreter this user may run (tried {sys.executable})")
+
+
 _INIT = Layer.from_dict({"/proc": Dir(), "/dev": Dir()}, created_by="init layer")
 
 
@@ -247,13 +251,12 @@ def run_real(container: Container, argv: Sequence[str], *, timeout: float = 60.0
         merged = os.path.join(tmp, "merged")
         os.mkdir(merged)
         env = [f"{k}={v}" for k, v in sorted(container.env.items())]
-        command = ["unshare", "-m", "-p", "-f", "-u", "--kill-child"]
-        if not as_root:
-            command[1:1] = ["-U", "-r"]
-        command += ["sh", "-c", _SCRIPT, "layerlab-real", ":".join(reversed(lowers)), upper,
-                    work, merged, "" if as_root else ",userxattr", container.name,
-                    container.workdir, "env", "-i", "HOME=/root", f"HOSTNAME={container.name}",
-                    *env, *argv]
+        spec = {"mode": "root" if as_root else "user", "lowers": list(reversed(lowers)),
+                "upper": upper, "work": work, "merged": merged, "name": container.name,
+                "workdir": container.workdir,
+                "argv": ["env", "-i", "HOME=/root", f"HOSTNAME={container.name}", *env,
+                         *argv]}
+        command = [_interpreter(), "-I", "-S", _SANDBOX, json.dumps(spec)]
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)
         try:

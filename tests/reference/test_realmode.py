@@ -195,3 +195,75 @@ def test_store_containers_use_the_stores_own_directories(
         assert f.read() == "hi\n"
     assert not os.path.exists(store.layout.container_work(c.id))
     assert store.verify().ok
+
+
+def _host_ns(kind: str) -> str:
+    return os.readlink(f"/proc/self/ns/{kind}")
+
+
+@pytest.mark.reference
+def test_the_command_runs_in_a_user_namespace_with_unprivileged_ids(image: Image) -> None:
+    from layerlab._sandbox import ID_RANGE, ROOT_ID_BASE
+
+    c = image.create_container(name="userns")
+    r = c.run_command("cat /proc/self/uid_map /proc/self/gid_map; id -u", real=True)
+    assert r.exit_code == 0, r
+    *maps, uid = r.stdout.split("\n")[:-1]
+    assert uid == "0"  # root inside ...
+    for line in maps:
+        inside, outside, count = (int(x) for x in line.split())
+        assert inside == 0 and outside != 0  # ... never the host's root
+        if os.geteuid() == 0:
+            assert (outside, count) == (ROOT_ID_BASE, ID_RANGE)
+        else:
+            assert count == 1
+
+
+@pytest.mark.reference
+def test_capabilities_are_dockers_default_set_and_no_new_privs(image: Image) -> None:
+    c = image.create_container(name="caps")
+    r = c.run_command("grep -E '^(CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status", real=True)
+    fields = dict(line.split(":\t") for line in r.stdout.splitlines())
+    # moby/oci/caps/defaults.go: CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID
+    # SETFCAP SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE
+    assert fields == {"CapEff": "00000000a80425fb", "CapBnd": "00000000a80425fb",
+                      "CapAmb": "0000000000000000", "NoNewPrivs": "1"}, r
+
+
+@pytest.mark.reference
+def test_own_network_with_only_loopback_and_own_ipc(image: Image) -> None:
+    c = image.create_container(name="net")
+    r = c.run_command("tail -n +3 /proc/net/dev | cut -d: -f1; for n in net ipc user uts; do "
+                      "readlink /proc/self/ns/$n; done", real=True)
+    *interfaces, net, ipc, user, uts = [line.strip() for line in r.stdout.splitlines()]
+    assert interfaces == ["lo"], r
+    assert net != _host_ns("net") and ipc != _host_ns("ipc")
+    assert user != _host_ns("user") and uts != _host_ns("uts")
+    up = c.run_command("ping -c 1 -W 1 127.0.0.1 >/dev/null && echo up", real=True)
+    assert up.stdout == "up\n", up
+
+
+@pytest.mark.reference
+def test_mknod_of_a_device_is_refused_and_dev_holds_only_null(image: Image) -> None:
+    c = image.create_container(name="mknod")
+    r = c.run_command("mknod /dev/kmsg c 1 11; echo $?; mknod /kmsg c 1 11; echo $?; ls /dev; "
+                      "echo ok > /dev/null && echo null-works", real=True)
+    lines = r.stdout.splitlines()
+    assert lines[0] != "0" and lines[1] != "0", r
+    assert "Operation not permitted" in r.stderr
+    assert lines[2:] == ["null", "null-works"]
+    assert not c.exists("/kmsg")
+
+
+@pytest.mark.reference
+def test_host_kernel_log_and_host_files_stay_unwritable(image: Image) -> None:
+    # the attack from issue 15: a device node for the host's kernel log
+    c = image.create_container(name="kmsg")
+    r = c.run_command("mknod /k c 1 11; echo layerlab-pwned > /k", real=True)
+    assert "Operation not permitted" in r.stderr
+    assert str(c.rw.entries["/k"].kind) == "file"  # the echo made a plain file, no device
+    with open("/proc/sys/kernel/hostname") as f:
+        host = f.read()
+    c.run_command("hostname hacked", real=True)
+    with open("/proc/sys/kernel/hostname") as f:
+        assert f.read() == host
