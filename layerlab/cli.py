@@ -323,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dest", metavar="DEST")
     p.add_argument("--allow-setuid", action="store_true",
                    help="keep setuid/setgid bits and file capabilities")
+    p.add_argument("--create-devices", action="store_true",
+                   help="make the image's device nodes (root only; off by default)")
 
     p = add("diff", "paths added, changed and deleted between the merged views of two images")
     p.add_argument("src", metavar="SRC1")
@@ -398,6 +400,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     elif command == "flatten":
         image: Image = _load(args, args.src).image
         result = formats.flatten(image, args.dest, allow_setuid=args.allow_setuid,
+                                 create_devices=args.create_devices or None,
                                  progress=args.progress)
         out.write(f"wrote {result.entries} entries to {result.dest}\n")
         for label, items in (("device nodes not created", result.skipped_devices),

@@ -292,3 +292,84 @@ def test_resource_caps_reach_load(arena: Path) -> None:
     long = oci_layout(arena / "long", [raw_layer([("n" * 300, "file", b"")])])
     with pytest.raises(LimitExceededError, match=r"max_path_bytes=200"):
         load(long, limits=Limits(max_path_bytes=200))
+
+
+def test_a_directory_moved_out_of_dest_during_the_run_receives_nothing(arena: Path) -> None:
+    # CVE-2018-15664's shape: a second writer on DEST moves a directory out while flatten
+    # writes below it. Flatten writes into a private staging directory instead, so DEST
+    # has nothing to move until the finished tree is renamed into place.
+    import threading
+
+    files = {f"/a/f{i:04d}": File(b"x") for i in range(200)}
+    img = Image.from_layers([Layer.from_dict({"/a": Dir(), **files})])
+    dest, outside = arena / "dest", arena / "outside"
+    dest.mkdir()
+    outside.mkdir()
+    go, done = threading.Event(), threading.Event()
+    moved: list[int] = []
+
+    def second_writer() -> None:
+        go.wait(10)
+        try:
+            os.rename(dest / "a", outside / "a")
+            moved.append(len(os.listdir(outside / "a")))
+        except FileNotFoundError:
+            pass
+        done.set()
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    original = flatten_module._copy_into
+    calls = [0]
+
+    def copy_into(content: Any, fd: int) -> None:
+        calls[0] += 1
+        if calls[0] == 50:  # in the middle of /a: let the other writer act, then go on
+            go.set()
+            done.wait(10)
+        original(content, fd)
+
+    try:
+        flatten_module._copy_into = copy_into  # type: ignore[assignment]
+        result = flatten(img, dest)
+    finally:
+        flatten_module._copy_into = original  # type: ignore[assignment]
+        go.set()
+        thread.join()
+    assert moved == []  # nothing of ours was in DEST to move
+    assert os.listdir(outside) == []
+    assert len(os.listdir(dest / "a")) == 200 and result.entries == 201
+    assert not [n for n in os.listdir(arena) if n.startswith(".layerlab-flatten-")]
+
+
+def test_dest_that_filled_up_during_the_run_is_refused_and_left_alone(arena: Path) -> None:
+    img = Image.from_layers([Layer.from_dict({f"/f{i}": "x" for i in range(20)})])
+    dest = arena / "dest"
+    dest.mkdir()
+    original = flatten_module._copy_into
+
+    def copy_into(content: Any, fd: int) -> None:
+        if not (dest / "planted").exists():
+            (dest / "planted").write_text("theirs")
+        original(content, fd)
+
+    flatten_module._copy_into = copy_into  # type: ignore[assignment]
+    try:
+        with pytest.raises(LayerlabError, match="not empty any more"):
+            flatten(img, dest)
+    finally:
+        flatten_module._copy_into = original  # type: ignore[assignment]
+    assert os.listdir(dest) == ["planted"]
+    assert not [n for n in os.listdir(arena) if n.startswith(".layerlab-flatten-")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the point is what root does")
+def test_root_does_not_make_an_images_block_device_by_default(arena: Path) -> None:
+    from layerlab import BlockDevice
+
+    img = Image.from_layers([Layer.from_dict({"/dev/sda": BlockDevice(8, 0, mode=0o666),
+                                              "/dev/null": CharDevice(1, 3, mode=0o666)})])
+    result = flatten(img, arena / "dest")
+    assert not os.path.lexists(arena / "dest/dev/sda")
+    assert not os.path.lexists(arena / "dest/dev/null")
+    assert sorted(result.skipped_devices) == ["/dev/null", "/dev/sda"]

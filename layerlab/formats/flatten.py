@@ -13,7 +13,8 @@ writer stops with :class:`~layerlab.errors.UnsafePathError` instead of following
 * ownership, mode and times are set on the open descriptor or with the no-follow
   forms (``fchownat(AT_SYMLINK_NOFOLLOW)``, ``utimensat(AT_SYMLINK_NOFOLLOW)``), and
   never on a symlink's target;
-* device nodes are created only by root (``create_devices``), FIFOs always;
+* device nodes are created only when asked (``create_devices=True``, root), FIFOs always;
+* everything is written into a private staging directory renamed to DEST at the end;
 * setuid/setgid bits on non-directories, and ``security.capability`` xattrs, are
   dropped unless ``allow_setuid=True``; overlayfs' own xattrs (``*.overlay.*``) never
   reach the disk, where they would turn into whiteouts in a later mount;
@@ -87,8 +88,15 @@ def flatten(
 
     ``dest`` ending in ``.tar`` gets one tar stream of the view (the ``docker export``
     of it); anything else is a directory that must not exist yet or be empty.
-    ``create_devices=None`` creates device nodes only when running as root; ``True``
-    insists (an error without root); ``False`` never does.
+    Device nodes are not created unless ``create_devices=True`` (which needs root): a
+    block device an image ships (``/dev/sda`` mode 0666) would give whoever can reach the
+    tree the raw disk. ``None`` (the default) and ``False`` list them in
+    ``skipped_devices``.
+
+    The tree is written into a private staging directory (mode 0700, beside ``dest``) and
+    renamed to ``dest`` at the end, so a second writer that moves directories out of
+    ``dest`` while this runs (the CVE-2018-15664 shape) finds nothing to move and never
+    receives a file; an empty ``dest`` that gained entries meanwhile is an error.
     """
     view = source.view() if isinstance(source, Image) else source
     if not isinstance(view, View):
@@ -100,16 +108,16 @@ def flatten(
     if create_devices and not is_root:
         raise LayerlabError("create_devices=True needs root: only root can make device nodes")
     writer = _ScopedWriter(target, allow_setuid=allow_setuid,
-                           create_devices=is_root if create_devices is None else create_devices,
-                           set_owners=is_root)
+                           create_devices=bool(create_devices), set_owners=is_root)
     try:
         with progress_bar(len(view), "flattening", progress) as bar:
             writer.materialize(view, _opener(source, view), bar)
+        writer.close()
+        writer.publish()
     except BaseException:
+        writer.close()
         writer.abort()
         raise
-    finally:
-        writer.close()
     return writer.result
 
 
@@ -179,24 +187,24 @@ class _ScopedWriter:
         self.allow_setuid = allow_setuid
         self.create_devices = create_devices
         self.result = FlattenResult(dest, owners_set=set_owners)
-        self._created = False
         try:
-            os.mkdir(dest, 0o700)
-            self._created = True
-        except FileExistsError:
-            pass
-        try:
-            self.root_fd = os.open(dest, _DIR_FLAGS)
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            st = os.lstat(dest)
+        except FileNotFoundError:
+            st = None
+        if st is not None:
+            if not stat.S_ISDIR(st.st_mode):
                 raise UnsafePathError(
-                    f"{dest}: destination is not a directory (a symlink?); refusing to follow"
-                ) from exc
-            raise
-        if not self._created and os.listdir(self.root_fd):
-            os.close(self.root_fd)
-            raise LayerlabError(f"{dest}: destination directory is not empty")
+                    f"{dest}: destination is not a directory (a symlink?); refusing to follow")
+            if os.listdir(dest):
+                raise LayerlabError(f"{dest}: destination directory is not empty")
+        parent = os.path.dirname(os.path.abspath(dest))
+        try:
+            self.staging = tempfile.mkdtemp(prefix=".layerlab-flatten-", dir=parent)
+        except FileNotFoundError as exc:
+            raise LayerlabError(f"{dest}: the parent directory {parent} does not exist") from exc
+        self.root_fd = os.open(self.staging, _DIR_FLAGS)
         self._fds: OrderedDict[str, int] = OrderedDict()
+        self._open = True
 
     # --- descriptors ---------------------------------------------------------------------
     def _dir_fd(self, path: str) -> int:
@@ -225,18 +233,32 @@ class _ScopedWriter:
         return fd
 
     def close(self) -> None:
+        if not self._open:
+            return
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
         os.close(self.root_fd)
+        self._open = False
+
+    def publish(self) -> None:
+        """Move the finished staging directory to ``dest`` (replacing an empty one)."""
+        try:
+            os.rename(self.staging, self.dest)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                raise LayerlabError(
+                    f"{self.dest}: destination directory is not empty any more (another "
+                    "writer?); nothing was written to it") from exc
+            if exc.errno == errno.ENOTDIR:
+                raise UnsafePathError(
+                    f"{self.dest}: destination became a non-directory (a symlink?) during "
+                    "the run; nothing was written to it") from exc
+            raise
 
     def abort(self) -> None:
-        """Remove what was written (rmtree does not follow symlinks)."""
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
-        if self._created:
-            shutil.rmtree(self.dest, ignore_errors=True)
+        """Remove the staging directory (rmtree does not follow symlinks)."""
+        shutil.rmtree(self.staging, ignore_errors=True)
 
     # --- metadata ------------------------------------------------------------------------
     def _mode(self, entry: Entry) -> int:
