@@ -250,6 +250,8 @@ def write_overlay_dir(
     *,
     xattr_namespace: str = "trusted",
     whiteout_form: Literal["chardev", "xattr"] = "chardev",
+    allow_setuid: bool = True,
+    create_devices: bool = True,
 ) -> None:
     """Materialize ``layer`` as an overlayfs lower (or upper) directory at ``path``.
 
@@ -261,8 +263,11 @@ def write_overlay_dir(
 
     Owners are applied only when running as root; modes, mtimes and xattrs always, with
     calls that never follow symlinks. Device nodes need ``CAP_MKNOD``: without it they are
-    left out of the directory (a user namespace cannot create them either). See the module
-    docstring for what the overlay form cannot express.
+    left out of the directory (a user namespace cannot create them either).
+    ``allow_setuid=False`` drops setuid/setgid bits of non-directories and
+    ``security.capability`` xattrs; ``create_devices=False`` leaves device nodes out (what
+    :class:`~layerlab.store.Store` does unless told otherwise). File contents are streamed,
+    never held whole. See the module docstring for what the overlay form cannot express.
     """
     (ns,) = _namespaces(xattr_namespace)
     if whiteout_form not in ("chardev", "xattr"):
@@ -274,6 +279,8 @@ def write_overlay_dir(
     else:
         os.mkdir(root, 0o755)
     writer = _Writer(layer, root, ns, whiteout_form)
+    writer.allow_setuid = allow_setuid
+    writer.create_devices = create_devices
     writer.write()
 
 
@@ -288,6 +295,8 @@ class _Writer:
         self.made: dict[str, Entry] = {}
         self.opaque: set[str] = set()
         self.xwhiteout_dirs: set[str] = set()
+        self.allow_setuid = True
+        self.create_devices = True
 
     def write(self) -> None:
         layer = self.layer
@@ -373,13 +382,15 @@ class _Writer:
         host = _host_path(self.root, path)
         if entry.kind is EntryKind.FILE:
             fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(self.layer.read_content(entry))
+            with os.fdopen(fd, "wb") as f, self.layer.open_content(entry) as content:
+                shutil.copyfileobj(content, f, 1 << 20)  # streamed: a 1.5 GiB file is fine
         elif entry.kind is EntryKind.SYMLINK:
             os.symlink(entry.linkname, host)
         elif entry.kind is EntryKind.FIFO:
             os.mkfifo(host, 0o600)
         elif entry.kind in (EntryKind.CHAR, EntryKind.BLOCK):
+            if not self.create_devices:
+                return  # not materialized (the store's default)
             kind = stat.S_IFCHR if entry.kind is EntryKind.CHAR else stat.S_IFBLK
             try:
                 os.mknod(host, kind | 0o600, os.makedev(entry.devmajor, entry.devminor))
@@ -447,6 +458,8 @@ class _Writer:
     def _xattrs(self, entry: Entry) -> None:
         for name, value in entry.xattrs:
             ns, _, rest = name.partition(".")
+            if name == "security.capability" and not self.allow_setuid:
+                continue
             if ns in OVERLAY_XATTR_NAMESPACES and rest.startswith(_OVERLAY_PREFIX):
                 raise UnsupportedEntryError(
                     f"entry {entry.path!r}: xattr {name!r} would be read by overlayfs as its "
@@ -459,5 +472,8 @@ class _Writer:
         if self.as_root:
             os.lchown(host, entry.uid, entry.gid)
         if entry.kind is not EntryKind.SYMLINK:
-            os.chmod(host, entry.mode)
+            mode = entry.mode
+            if not self.allow_setuid and not entry.is_dir:
+                mode &= ~(stat.S_ISUID | stat.S_ISGID)
+            os.chmod(host, mode)
         os.utime(host, ns=(entry.mtime * 10**9, entry.mtime * 10**9), follow_symlinks=False)

@@ -275,3 +275,73 @@ def test_a_container_cut_before_its_config_is_a_leftover(store: Store) -> None:
     assert not os.path.exists(store.layout.container_diff(cut))
     assert os.path.isdir(store.container_dir(c))
     assert store.verify().leftovers == []
+
+
+def _world_traversable_base() -> pathlib.Path:
+    import tempfile
+
+    base = pathlib.Path(tempfile.mkdtemp(prefix="layerlab-priv-",
+                                         dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+    base.chmod(0o755)
+    return base
+
+
+def _hostile_image() -> Image:
+    from layerlab import BlockDevice, File
+
+    return Image.from_layers([Layer.from_dict({
+        "/bin/su": File(b"#!/bin/sh\nid\n", mode=0o4755),
+        "/bin/sg": File(b"#!/bin/sh\nid\n", mode=0o2755),
+        "/etc/shadow": File(b"root:secret\n", mode=0o600),
+        "/dev/sda": BlockDevice(8, 0, mode=0o666),
+    })])
+
+
+def test_store_root_is_private_and_setuid_devices_are_not_materialized() -> None:
+    import shutil
+    import stat
+
+    base = _world_traversable_base()
+    try:
+        store = Store(base / "store")
+        assert stat.S_IMODE(os.stat(store.root).st_mode) == 0o700
+        img = _hostile_image()
+        store.add(img, tag="hostile")
+        diff = pathlib.Path(store.layer_dir(img, 0))
+        assert stat.S_IMODE(os.lstat(diff / "bin/su").st_mode) == 0o755
+        assert stat.S_IMODE(os.lstat(diff / "bin/sg").st_mode) == 0o755
+        assert not os.path.lexists(diff / "dev/sda")
+        # the model and the blob still hold them: only the host copy is defused
+        again = Store(base / "store").get("hostile")
+        assert again.view().stat("/bin/su").mode == 0o4755
+        assert str(again.view().stat("/dev/sda").kind) == "block"
+        assert store.verify().ok
+        kept = Store(base / "kept", allow_setuid=True, allow_devices=True)
+        kept.add(img)
+        kdiff = pathlib.Path(kept.layer_dir(img, 0))
+        assert stat.S_IMODE(os.lstat(kdiff / "bin/su").st_mode) == 0o4755
+        if os.geteuid() == 0:
+            assert stat.S_ISBLK(os.lstat(kdiff / "dev/sda").st_mode)
+    finally:
+        shutil.rmtree(base)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switches to nobody with setpriv (needs root)")
+def test_nobody_cannot_reach_the_stores_setuid_file_or_root_only_file() -> None:
+    import shutil
+    import subprocess
+
+    base = _world_traversable_base()
+    try:
+        store = Store(base / "store")
+        img = _hostile_image()
+        store.add(img)
+        diff = pathlib.Path(store.layer_dir(img, 0))
+        script = f"cat {diff}/etc/shadow; {diff}/bin/su; ls {diff}/bin"
+        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               "sh", "-c", script], capture_output=True, text=True, timeout=30,
+                              check=False, cwd="/")
+        assert "secret" not in done.stdout and "uid=" not in done.stdout, done
+        assert done.stderr.count("Permission denied") >= 3, done.stderr
+    finally:
+        shutil.rmtree(base)

@@ -135,12 +135,26 @@ class Store:
     ``Store.temporary()`` so each run starts empty. ``driver`` is ``"overlay2"`` (modern
     Docker) or ``"aufs"`` (the source text's layout); a root keeps the driver it was made
     with.
+
+    The root directory is made private to its owner (mode 0700; Docker keeps
+    ``/var/lib/docker`` at 0710). An image's setuid/setgid bits, file capabilities and
+    device nodes are kept in its layer blob but not materialized in the layer directories
+    unless ``allow_setuid=True`` / ``allow_devices=True``: as root they would otherwise be
+    real setuid-root programs and device nodes on the host.
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
-                 driver: str = "overlay2") -> None:
+                 driver: str = "overlay2", allow_setuid: bool = False,
+                 allow_devices: bool = False) -> None:
         self.root = os.path.abspath(os.fspath(root) if root is not None else default_root())
-        os.makedirs(self.root, exist_ok=True)
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        with contextlib.suppress(OSError):  # private to its owner, as /var/lib/docker is
+            if os.stat(self.root).st_uid == os.geteuid():
+                os.chmod(self.root, 0o700)
+        #: materialize an image's setuid/setgid bits, file capabilities and device nodes
+        #: in the layer directories (off: they stay in the layer's tar blob only)
+        self.allow_setuid = allow_setuid
+        self.allow_devices = allow_devices
         marker = os.path.join(self.root, "layerlab-store.json")
         if os.path.exists(marker):
             with open(marker) as f:
@@ -163,10 +177,11 @@ class Store:
                     _finish_swap(self.layout.container_diff(cid))
 
     @classmethod
-    def temporary(cls, *, driver: str = "overlay2") -> Store:
+    def temporary(cls, *, driver: str = "overlay2", allow_setuid: bool = False,
+                  allow_devices: bool = False) -> Store:
         """A store in a fresh temporary directory, removed when the store is garbage."""
         root = tempfile.mkdtemp(prefix="layerlab-store-")
-        store = cls(root, driver=driver)
+        store = cls(root, driver=driver, allow_setuid=allow_setuid, allow_devices=allow_devices)
         weakref.finalize(store, _cleanup, root, store._mounted, store.layout)
         return store
 
@@ -180,9 +195,10 @@ class Store:
 
     # --- layers --------------------------------------------------------------------------
     def _overlay_form(self) -> dict[str, Any]:
+        safety = {"allow_setuid": self.allow_setuid, "create_devices": self.allow_devices}
         if self._as_root:
-            return {"xattr_namespace": "trusted", "whiteout_form": "chardev"}
-        return {"xattr_namespace": "user", "whiteout_form": "xattr"}
+            return {"xattr_namespace": "trusted", "whiteout_form": "chardev", **safety}
+        return {"xattr_namespace": "user", "whiteout_form": "xattr", **safety}
 
     def _has_layer(self, chain_id: str) -> bool:
         return os.path.isfile(os.path.join(self.layout.layerdb(chain_id), "diff"))
