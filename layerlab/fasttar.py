@@ -18,6 +18,7 @@ link targets, base-256 numbers), PAX extended and global headers (``path``,
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 import zlib
 from collections.abc import Callable
@@ -100,6 +101,45 @@ def _signed_sum(block: bytes) -> int:
 
 def _text(field: bytes) -> str:
     return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+#: what a header's numbers may be: ids as Linux holds them (2**32 - 1 is "no id"), times
+#: that fit a ustar field and a nanosecond timestamp, device numbers of 32 bits
+_MAX_ID = 2**32 - 2
+_MAX_TIME = 8**11 - 1
+_MAX_DEV = 2**32 - 1
+_PAX_DECIMAL = re.compile(rb"-?[0-9]{1,30}(\.[0-9]{0,9})?")
+
+
+def _pax_number(pax: dict[str, bytes], key: str, name: str, where: str) -> int:
+    """A PAX numeric record: decimal digits (a fraction allowed for times), nothing else."""
+    value = pax[key]
+    if not _PAX_DECIMAL.fullmatch(value) or (b"." in value and key != "mtime"):
+        shown = value[:40].decode("ascii", "replace")
+        raise InvalidLayerError(
+            f"{where}: entry {name!r}: PAX {key}={shown!r} is not a decimal number")
+    return int(value.split(b".", 1)[0])
+
+
+def _check_ranges(header: Header, size: int, name: str, where: str, limits: Limits) -> None:
+    """Refuse numbers no file can have (they break chown, utime or the writer later)."""
+    problems = []
+    if size < 0:
+        problems.append(f"negative size {size}")
+    elif size > limits.max_layer_bytes:
+        raise LimitExceededError(
+            f"{where}: entry {name!r}: size {size} is more than max_layer_bytes="
+            f"{limits.max_layer_bytes}; raise Limits.max_layer_bytes to accept it")
+    for label, value in (("uid", header.uid), ("gid", header.gid)):
+        if not 0 <= value <= _MAX_ID:
+            problems.append(f"{label} {value} outside 0..{_MAX_ID}")
+    if not -_MAX_TIME <= header.mtime <= _MAX_TIME:
+        problems.append(f"mtime {header.mtime} outside +-{_MAX_TIME} (year 2242)")
+    for label, value in (("devmajor", header.devmajor), ("devminor", header.devminor)):
+        if not 0 <= value <= _MAX_DEV:
+            problems.append(f"{label} {value} outside 0..{_MAX_DEV}")
+    if problems:
+        raise InvalidLayerError(f"{where}: entry {name!r}: {'; '.join(problems)}")
 
 
 def _pax_records(data: bytes, where: str) -> dict[str, bytes]:
@@ -244,6 +284,10 @@ class TarIndexer:
         if not _checksum_ok(block, stored):
             self._bad_header(offset, "bad header checksum")
         size = _number(raw_size)
+        if size < 0:
+            raise InvalidLayerError(
+                f"{where}: the header at byte {offset} has a negative size ({size}); a tar "
+                "member's size is a count of bytes")
         if typeflag in _META:
             if size > self._limits.max_json_bytes:
                 raise LimitExceededError(
@@ -286,17 +330,18 @@ class TarIndexer:
                 linkname = self._longlink
         device = kind is EntryKind.CHAR or kind is EntryKind.BLOCK
         if pax and "size" in pax:
-            size = int(pax["size"])
+            size = _pax_number(pax, "size", name, where)
         header = Header(
             _small_number(raw_mode) & 0o7777,
-            int(pax["uid"]) if "uid" in pax else _small_number(raw_uid),
-            int(pax["gid"]) if "gid" in pax else _small_number(raw_gid),
-            int(float(pax["mtime"])) if "mtime" in pax else _number(raw_mtime),
+            _pax_number(pax, "uid", name, where) if "uid" in pax else _small_number(raw_uid),
+            _pax_number(pax, "gid", name, where) if "gid" in pax else _small_number(raw_gid),
+            _pax_number(pax, "mtime", name, where) if "mtime" in pax else _number(raw_mtime),
             size if kind is EntryKind.FILE else 0,
             _number(raw_major) if device else 0,
             _number(raw_minor) if device else 0,
             linkname,
         )
+        _check_ranges(header, size, name, where, self._limits)
         if pax or self._longname is not None or self._longlink is not None:
             self._pax, self._longname, self._longlink = {}, None, None
         self.count += 1

@@ -23,9 +23,9 @@ import os
 import stat
 import tarfile
 from collections.abc import Callable
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
-from ..errors import InvalidImageError, LimitExceededError, TruncatedError
+from ..errors import InvalidImageError, InvalidLayerError, LimitExceededError, TruncatedError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..paths import ROOT, ancestors, clean_member_name
 from ..tarstream import detect_compression, spool_stream
@@ -37,6 +37,59 @@ _MAX_HOPS = 40
 #: (kind, link target) for a name, or None when nothing is there;
 #: kinds: "dir", "file", "symlink", "hardlink", "other"
 Stat = tuple[str, str] | None
+
+
+class _LinearPaxTarInfo(tarfile.TarInfo):
+    """``tarfile``'s member with a linear PAX parser.
+
+    Python before 3.11.10 / 3.12.6 parses PAX records with regular expressions that take
+    quadratic time on crafted headers (CVE-2024-6232: 300 KiB, two minutes). This parses
+    them with :func:`layerlab.fasttar._pax_records` (one pass) and caps the header at
+    ``max_json_bytes``; the rest is what ``tarfile`` does.
+    """
+
+    max_pax_bytes = DEFAULT_LIMITS.max_json_bytes
+    label = "archive"
+
+    def _proc_pax(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        from ..fasttar import _pax_records
+
+        if self.size < 0 or self.size > self.max_pax_bytes:
+            raise LimitExceededError(
+                f"{self.label}: a PAX header of {self.size} bytes, more than "
+                f"max_json_bytes={self.max_pax_bytes}; raise Limits.max_json_bytes")
+        tf: Any = tarfile_
+        buf = tf.fileobj.read(self._block(self.size))  # type: ignore[attr-defined]
+        try:
+            records = _pax_records(buf[: self.size], self.label)
+        except InvalidLayerError as exc:
+            raise InvalidImageError(str(exc)) from None
+        pax_headers: Any = tf.pax_headers if self.type == tarfile.XGLTYPE else dict(
+            tf.pax_headers)
+        binary = records.get("hdrcharset", b"") == b"BINARY" or pax_headers.get(
+            "hdrcharset") == "BINARY"
+        for key, value in records.items():
+            if key in tarfile.PAX_NAME_FIELDS and binary:
+                pax_headers[key] = value.decode(tarfile_.encoding or "utf-8",
+                                                tarfile_.errors or "surrogateescape")
+            else:
+                pax_headers[key] = value.decode("utf-8", tarfile_.errors or "surrogateescape")
+        if any(k.startswith("GNU.sparse.") for k in pax_headers):
+            raise InvalidImageError(f"{self.label}: a sparse member (GNU.sparse PAX records)")
+        try:
+            following = self.fromtarfile(tarfile_)
+        except tarfile.HeaderError as exc:
+            raise tarfile.ReadError(str(exc)) from None
+        if self.type in (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE):
+            following._apply_pax_info(  # type: ignore[attr-defined]
+                pax_headers, tarfile_.encoding, tarfile_.errors)
+            following.offset = self.offset
+            if "size" in pax_headers:
+                offset = following.offset_data
+                if following.isreg() or following.type not in tarfile.SUPPORTED_TYPES:
+                    offset += following._block(following.size)  # type: ignore[attr-defined]
+                tarfile_.offset = offset
+        return following
 
 
 class RangeReader(io.RawIOBase):
@@ -219,8 +272,11 @@ class TarSource(Source):
 
     def _index(self, length: int, limits: Limits) -> None:
         try:
+            info_class = type("_CappedTarInfo", (_LinearPaxTarInfo,),
+                              {"max_pax_bytes": limits.max_json_bytes, "label": self.label})
             tf = tarfile.open(  # noqa: SIM115 - the archive file is closed by close()
-                fileobj=self._file, mode="r:", encoding="utf-8", errors="surrogateescape"
+                fileobj=self._file, mode="r:", encoding="utf-8", errors="surrogateescape",
+                tarinfo=info_class,
             )
             for count, info in enumerate(tf, start=1):
                 if count > limits.max_entries:
