@@ -29,6 +29,8 @@ class Limits:
     max_json_bytes: int = 16 * 1024**2
     #: bytes of extended attributes on one entry
     max_xattr_bytes: int = 64 * 1024
+    #: manifest descriptors walked in an OCI layout's indexes (all levels together)
+    max_manifests: int = 10_000
 
 
 DEFAULT_LIMITS = Limits()

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..digest import sha256_digest
-from ..errors import InvalidImageError
+from ..errors import DigestMismatchError, InvalidImageError
 from ..image import Image
 from ..layer import Layer
 from ..limits import DEFAULT_LIMITS, Limits
@@ -133,8 +133,18 @@ def read_docker_archive(
 
     with progress_bar(sum(sizes), "loading layers", progress) as bar:
 
+        loaded: dict[str, Layer] = {}  # the same file listed again is read once
+
         def load(i: int, diff_id: str, history: Mapping[str, Any]) -> Layer:
             name = layer_names[i]
+            again = loaded.get(name)
+            if again is not None:
+                if again.diff_id != diff_id:
+                    raise DigestMismatchError(
+                        f"layer {i} ({name}): diff_id is {again.diff_id}, the config's "
+                        f"rootfs.diff_ids says {diff_id}")
+                return again.with_created_by(str(history.get("created_by", "")),
+                                             str(history.get("comment", "")))
             blob, size = source.open(name)
             layer = load_layer(
                 blob, size, size=None, digest=_digest_in_name(name), diff_id=diff_id,
@@ -142,6 +152,7 @@ def read_docker_archive(
                 spool_dir=spool_dir,
             )
             bar.update(size)
+            loaded[name] = layer
             return layer
 
         stream, _ = source.open(config_name)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..digest import sha256_digest
-from ..errors import InvalidImageError
+from ..errors import DigestMismatchError, InvalidImageError, LimitExceededError
 from ..image import Image
 from ..layer import Layer
 from ..limits import DEFAULT_LIMITS, Limits
@@ -63,6 +63,8 @@ class _Candidate:
     manifest: dict[str, Any]
     platform: Platform | None
     ref_name: str
+    #: other names the same manifest was reached by
+    aliases: list[str] = field(default_factory=list)
 
 
 class _Reader:
@@ -72,6 +74,7 @@ class _Reader:
         self.limits = limits
         self.spool_dir = spool_dir
         self.progress = progress
+        self.walked = 0
 
     def json_blob(self, desc: Descriptor, what: str) -> Any:
         stream, stored = self._open_blob(desc, what)
@@ -87,13 +90,39 @@ class _Reader:
         return self.source.open(name)
 
     # --- choosing a manifest -----------------------------------------------------------
-    def candidates(self, index: Any, where: str, depth: int, ref: str) -> list[_Candidate]:
+    def candidates(self, index: Any, where: str, depth: int, ref: str,
+                   seen: dict[str, list[_Candidate]] | None = None) -> list[_Candidate]:
+        """Every image manifest ``index`` leads to, each digest once.
+
+        A name given at the top (``org.opencontainers.image.ref.name`` on the descriptor of
+        a nested index) names everything below it and wins over names further down; a
+        manifest (or index) reached twice is walked once and is one image, with every name
+        it was reached by. Depth is capped at 4 and the descriptors walked in all at
+        ``Limits.max_manifests`` (a 14 KB layout can otherwise fan out 40**4 times).
+        """
         if depth > _MAX_INDEX_DEPTH:
-            raise InvalidImageError(f"{where}: indexes nested more than {_MAX_INDEX_DEPTH} deep")
+            raise LimitExceededError(
+                f"{where}: indexes nested more than {_MAX_INDEX_DEPTH} deep (an image index "
+                "lists platforms, it does not nest further)")
+        seen = {} if seen is None else seen
         out: list[_Candidate] = []
         for i, desc in enumerate(parse_index(index, where=where)):
+            self.walked += 1
+            if self.walked > self.limits.max_manifests:
+                raise LimitExceededError(
+                    f"{where}: more than max_manifests={self.limits.max_manifests} manifest "
+                    "descriptors in the layout's indexes; raise Limits.max_manifests")
             here = f"{where}: manifests[{i}]"
-            name = desc.ref_name or ref
+            name = ref or desc.ref_name
+            if desc.digest in seen:  # walked already: the same images, maybe one more name
+                for cand in seen[desc.digest]:
+                    if name and not cand.ref_name:
+                        cand.ref_name = name
+                    elif name and name != cand.ref_name and name not in cand.aliases:
+                        cand.aliases.append(name)
+                    if cand not in out:
+                        out.append(cand)
+                continue
             known = desc.media_type in INDEX_MEDIA_TYPES | MANIFEST_MEDIA_TYPES
             if not known and (desc.size > self.limits.max_json_bytes
                               or not self.source.exists(blob_name(desc.digest))):
@@ -106,16 +135,21 @@ class _Reader:
                     raise
                 continue
             if kind == "index":
-                out += self.candidates(doc, f"{here} ({desc.digest})", depth + 1, name)
+                seen[desc.digest] = []
+                found = self.candidates(doc, f"{here} ({desc.digest})", depth + 1, name, seen)
+                seen[desc.digest] = found
+                out += [c for c in found if c not in out]
             else:
-                out.append(_Candidate(desc, doc, desc.platform, name))
+                cand = _Candidate(desc, doc, desc.platform, name)
+                seen[desc.digest] = [cand]
+                out.append(cand)
         return out
 
     def choose(self, cands: list[_Candidate], *, tag: str | None,
                platform: str | None) -> _Candidate:
         label = self.source.label
         if tag is not None:
-            cands = [c for c in cands if tag in (c.ref_name,
+            cands = [c for c in cands if tag in (c.ref_name, *c.aliases,
                      c.descriptor.annotations.get(_CONTAINERD_NAME))]
             if not cands:
                 raise InvalidImageError(f"{label}: no image tagged {tag!r}")
@@ -162,8 +196,18 @@ class _Reader:
 
         with progress_bar(total, "loading layers", self.progress) as bar:
 
+            loaded: dict[tuple[str, int], Layer] = {}  # a blob listed again is read once
+
             def load(i: int, diff_id: str, history: Mapping[str, Any]) -> Layer:
                 desc = layer_descs[i]
+                again = loaded.get((desc.digest, desc.size))
+                if again is not None:
+                    if again.diff_id != diff_id:
+                        raise DigestMismatchError(
+                            f"layer {i} (blob {desc.digest}): diff_id is {again.diff_id}, "
+                            f"the config's rootfs.diff_ids says {diff_id}")
+                    return again.with_created_by(str(history.get("created_by", "")),
+                                                 str(history.get("comment", "")))
                 stream, stored = self._open_blob(desc, f"layer {i}")
                 layer = load_layer(
                     stream, stored, size=desc.size, digest=desc.digest, diff_id=diff_id,
@@ -171,6 +215,7 @@ class _Reader:
                     limits=self.limits, spool_dir=self.spool_dir,
                 )
                 bar.update(desc.size)
+                loaded[(desc.digest, desc.size)] = layer
                 return layer
 
             stream, _ = self._open_blob(config_desc, "config")
@@ -208,7 +253,7 @@ def read_oci(
         raise InvalidImageError(f"{where}: is a manifest, an OCI layout needs an index here")
     chosen = reader.choose(reader.candidates(index, where, 0, ""), tag=tag, platform=platform)
     image, plat = reader.image(chosen)
-    tags = (chosen.ref_name,) if chosen.ref_name else ()
+    tags = tuple(n for n in (chosen.ref_name, *chosen.aliases) if n)
     return LoadedImage(image, format, tags, str(plat or ""))
 
 
