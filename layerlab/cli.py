@@ -309,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--tag", help="which image, when the file holds several")
         p.add_argument("--max-json-bytes", type=int, default=Limits().max_json_bytes,
                        help="largest JSON document accepted (default: %(default)s)")
+        p.add_argument("--max-layer-bytes", type=_byte_count, default=Limits().max_layer_bytes,
+                       metavar="N", help="largest uncompressed layer, e.g. 512MiB (default: "
+                                         "%(default)s); a decompression bomb stops here")
+        p.add_argument("--max-expansion", type=int, default=Limits().max_expansion,
+                       metavar="X", help="largest uncompressed/compressed ratio of a layer "
+                                         "past 256 MiB (default: %(default)s)")
+        p.add_argument("--max-entries", type=int, default=Limits().max_entries, metavar="N",
+                       help="most entries in one layer (default: %(default)s)")
         p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="show progress bars (default: when stderr is a terminal)")
         return p
@@ -372,8 +380,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace, src: str) -> formats.LoadedImage:
-    return formats.read(src, platform=args.platform, tag=args.tag,
-                        limits=Limits(max_json_bytes=args.max_json_bytes), progress=args.progress)
+    limits = Limits(max_json_bytes=args.max_json_bytes, max_layer_bytes=args.max_layer_bytes,
+                    max_expansion=args.max_expansion, max_entries=args.max_entries)
+    return formats.read(src, platform=args.platform, tag=args.tag, limits=limits,
+                        progress=args.progress)
+
+
+def _byte_count(text: str) -> int:
+    """argparse type: a byte count such as ``2147483648``, ``512MiB`` or ``2GB``."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return int(parse_bytes(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
@@ -441,4 +463,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LayerlabError, OSError, ValueError) as exc:
         message = " ".join(str(exc).split())
         sys.stderr.write(f"layerlab: error: {type(exc).__name__}: {message}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("layerlab: interrupted\n")
+        return 130
+    except Exception as exc:  # never a traceback: say what it was, in one line
+        message = " ".join(str(exc).split())[:500]
+        sys.stderr.write(f"layerlab: error: {type(exc).__name__}: {message} (unexpected; "
+                         "please report it with the input that caused it)\n")
         return 1

@@ -49,6 +49,8 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _OTHER_MAGIC = {b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
 _CHUNK = 1 << 20
+#: the expansion ratio is checked only past this many uncompressed bytes
+_EXPANSION_FLOOR = 256 << 20
 
 
 def detect_compression(head: bytes) -> Compression:
@@ -254,6 +256,11 @@ def spool_stream(
             uncompressed.update(chunk)
             total += len(chunk)
             _check_layer_size(total, limits, where)
+            if total > _EXPANSION_FLOOR and total > limits.max_expansion * max(raw.count, 1):
+                raise LimitExceededError(
+                    f"{where}: {compression} stream inflates more than max_expansion="
+                    f"{limits.max_expansion} times ({raw.count} bytes gave {total} so far; "
+                    "a decompression bomb?); raise Limits.max_expansion to accept it")
             spool.write(chunk)
             if sink is not None:
                 sink(chunk)
