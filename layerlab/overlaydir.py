@@ -358,6 +358,9 @@ class _Writer:
         """Make ``path`` a real directory (implied unless the layer describes it)."""
         if path == ROOT:
             return
+        made = self.made.get(path)
+        if made is not None and made.is_dir:
+            return  # made already (checked first: deep trees must not cost depth**2 stats)
         self._parents(path)
         host = _host_path(self.root, path)
         if _is_real_dir(host):

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 import tempfile
 from collections import OrderedDict
@@ -40,6 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
+from .._fsutil import remove_tree
 from ..entry import Entry, EntryKind
 from ..errors import LayerlabError, PathLookupError, UnsafePathError
 from ..image import Image
@@ -209,28 +209,39 @@ class _ScopedWriter:
     # --- descriptors ---------------------------------------------------------------------
     def _dir_fd(self, path: str) -> int:
         """A descriptor for the directory ``path`` of the root, opened component by
-        component with O_NOFOLLOW: a symlink anywhere on the way is refused."""
+        component with O_NOFOLLOW from the nearest one already open: a symlink anywhere
+        on the way is refused. (A loop, not recursion: 2,000 nested directories are fine.)"""
         if path == ROOT:
             return self.root_fd
         fd = self._fds.get(path)
         if fd is not None:
             self._fds.move_to_end(path)
             return fd
-        parent, name = split(path)
-        parent_fd = self._dir_fd(parent)
-        try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
-                raise UnsafePathError(
-                    f"entry {path!r}: is not a directory inside the root (a symlink?); "
-                    "the writer never follows a link out of the root"
-                ) from exc
-            raise
-        self._fds[path] = fd
-        if len(self._fds) > _FD_CACHE:
-            os.close(self._fds.popitem(last=False)[1])
-        return fd
+        missing = [path]
+        parent = split(path)[0]
+        while parent != ROOT and parent not in self._fds:
+            missing.append(parent)
+            parent = split(parent)[0]
+        parent_fd = self.root_fd if parent == ROOT else self._fds[parent]
+        for here in reversed(missing):
+            try:
+                fd = os.open(split(here)[1], _DIR_FLAGS, dir_fd=parent_fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
+                    raise UnsafePathError(
+                        f"entry {here!r}: is not a directory inside the root (a symlink?); "
+                        "the writer never follows a link out of the root"
+                    ) from exc
+                raise
+            self._fds[here] = fd
+            if len(self._fds) > _FD_CACHE:
+                old_path, old_fd = self._fds.popitem(last=False)
+                if old_fd == parent_fd:  # still needed for the next step: keep it
+                    self._fds[old_path] = old_fd
+                    old_path, old_fd = self._fds.popitem(last=False)
+                os.close(old_fd)
+            parent_fd = fd
+        return parent_fd
 
     def close(self) -> None:
         if not self._open:
@@ -257,8 +268,8 @@ class _ScopedWriter:
             raise
 
     def abort(self) -> None:
-        """Remove the staging directory (rmtree does not follow symlinks)."""
-        shutil.rmtree(self.staging, ignore_errors=True)
+        """Remove the staging directory (never following a symlink)."""
+        remove_tree(self.staging)
 
     # --- metadata ------------------------------------------------------------------------
     def _mode(self, entry: Entry) -> int:

@@ -16,11 +16,11 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from typing import IO
 
+from .._fsutil import remove_tree
 from ..errors import DigestMismatchError
 
 __all__ = ["TMP_MARK", "StoreLock", "atomic_write", "fsync_dir", "replace_dir", "write_blob"]
@@ -95,7 +95,7 @@ def replace_dir(build: Callable[[str], object], path: str) -> None:
         return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = _tmp_name(path)
-    shutil.rmtree(tmp, ignore_errors=True)
+    remove_tree(tmp)
     try:
         build(tmp)
         os.rename(tmp, path)
@@ -103,7 +103,7 @@ def replace_dir(build: Callable[[str], object], path: str) -> None:
         if not os.path.isdir(path):
             raise
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp)
     fsync_dir(os.path.dirname(path))
 
 

@@ -29,7 +29,6 @@ import errno
 import hashlib
 import json
 import os
-import shutil
 import stat
 import subprocess
 import tempfile
@@ -38,6 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._fsutil import remove_tree
 from ..container import Container, ContainerState, ReadWriteLayer
 from ..digest import chain_ids, sha256_digest, short
 from ..entry import EntryKind
@@ -286,6 +286,11 @@ class Store:
                 if not os.path.exists(path):
                     atomic_write(path, image.config_bytes())
             except OSError as exc:
+                if exc.errno == errno.ENAMETOOLONG:
+                    raise StoreError(
+                        f"store {self.root}: image {short(image.id)} has a path too long for "
+                        f"this file system below the store's root ({len(exc.filename or '')} "
+                        "bytes; PATH_MAX is 4096); the image was not recorded") from None
                 if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                     raise
                 raise StoreFullError(
@@ -452,14 +457,14 @@ class Store:
         chains = container.image.chain_ids
         lowers = [self.layout.layer_diff(self.layout.layer_id(ch)) for ch in chains]
         work = self.layout.container_work(container.id)
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
         os.makedirs(work)
         self._mounted.add(container.id)
         try:
             yield lowers, self.container_dir(container), work
         finally:
             self._mounted.discard(container.id)
-            shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work)
 
     def _on_event(self, container: Container, event: str) -> None:
         with self._lock.held():
@@ -503,13 +508,13 @@ class Store:
         os.makedirs(os.path.dirname(diff), exist_ok=True)
         tmp, old = diff + TMP_MARK + "sync", diff + TMP_MARK + "old"
         _finish_swap(diff)
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)  # a kill may have left it: rename needs it gone
+        remove_tree(tmp)
+        remove_tree(old)  # a kill may have left it: rename needs it gone
         write_overlay_dir(c.rw.to_layer(), tmp, **self._overlay_form())
         if os.path.isdir(diff):
             os.rename(diff, old)
         os.rename(tmp, diff)
-        shutil.rmtree(old, ignore_errors=True)
+        remove_tree(old)
         self._write_container(c)
 
     def _forget(self, c: Container) -> None:
@@ -518,7 +523,7 @@ class Store:
                 self.unmount(c)
             for path in (self.layout.container_home(c.id),
                          self.layout.container_layer_home(c.id), self.layout.mounts(c.id)):
-                shutil.rmtree(path, ignore_errors=True)
+                remove_tree(path)
             if self.driver == "aufs":
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.layout.aufs_layers(c.id))
@@ -592,7 +597,7 @@ class Store:
             lowers = [empty]
         work = self.layout.container_work(container.id)
         merged = self.layout.container_merged(container.id)
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
         os.makedirs(work)
         os.makedirs(merged, exist_ok=True)
         options = (f"lowerdir={':'.join(lowers)},upperdir={self.container_dir(container)},"
@@ -682,7 +687,7 @@ class Store:
                     os.unlink(os.path.join(self.root, "overlay2", "l",
                                            self.layout.short_link(layer_id)))
             else:
-                shutil.rmtree(self.layout.graph(layer_id), ignore_errors=True)
+                remove_tree(self.layout.graph(layer_id))
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.layout.aufs_layers(layer_id))
             if diff_id and diff_id not in still.values():
@@ -722,7 +727,7 @@ class Store:
             leftovers = self._leftovers()
             for path in leftovers:
                 if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
+                    remove_tree(path)
                 else:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(path)
@@ -931,7 +936,7 @@ def _discard_dir(path: str) -> None:
         os.rename(path, gone)
     except FileNotFoundError:
         return
-    shutil.rmtree(gone, ignore_errors=True)
+    remove_tree(gone)
 
 
 def _hash_file(path: str) -> str:
@@ -946,5 +951,5 @@ def _cleanup(root: str, mounted: set[str], layout: Layout) -> None:
     for cid in list(mounted):
         subprocess.run(["umount", "-l", layout.container_merged(cid)], check=False,
                        capture_output=True)
-    shutil.rmtree(root, ignore_errors=True)
+    remove_tree(root)
 

@@ -339,11 +339,18 @@ def _dive_layer_tree(layer: Layer) -> _Node:
 
 def _child_first(node: _Node, prefix: str = "") -> Iterator[tuple[str, _Node]]:
     """Dive's VisitDepthChildFirst: sorted names, children before their parent, no root."""
-    for name in sorted(node.children):
-        child = node.children[name]
-        path = f"{prefix}/{name}"
-        yield from _child_first(child, path)
-        yield path, child
+    # a loop, not recursion: 2,000 nested directories must not hit the recursion limit
+    stack: list[tuple[str, _Node, Iterator[str]]] = [(prefix, node, iter(sorted(node.children)))]
+    while stack:
+        path, current, names = stack[-1]
+        name = next(names, None)
+        if name is None:
+            stack.pop()
+            if stack:
+                yield path, current
+            continue
+        child = current.children[name]
+        stack.append((f"{path}/{name}", child, iter(sorted(child.children))))
 
 
 def _real_path(path: str) -> tuple[str, bool]:
