@@ -63,6 +63,7 @@ from .tarstream import (
     write_tar,
 )
 from .union import (
+    OPAQUE_MARKER,
     canonical_key,
     classify_name,
     is_aufs_metadata,
@@ -289,8 +290,16 @@ class Layer:
                     continue
                 marker = classify_name(entry.path, where=where)
                 if marker is not None:
+                    if entry.kind is EntryKind.DIR:
+                        raise MalformedWhiteoutError(
+                            f"{where}: entry {entry.path!r}: a directory with the reserved "
+                            f"name of a {marker[0]} marker (markers are empty files)")
                     (whiteouts if marker[0] == "whiteout" else opaques).add(marker[1])
                     continue
+                if f"/{OPAQUE_MARKER}/" in entry.path:
+                    raise MalformedWhiteoutError(
+                        f"{where}: entry {entry.path!r}: {OPAQUE_MARKER!r} is the opaque marker's "
+                        "reserved name; nothing can live below it")
                 _check_root(entry, where)
                 if entry.digest is not None:
                     ranges.setdefault(entry.digest, (member.offset, entry.size))

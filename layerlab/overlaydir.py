@@ -297,6 +297,7 @@ class _Writer:
         self.xwhiteout_dirs: set[str] = set()
         self.allow_setuid = True
         self.create_devices = True
+        self.skipped_xattrs: list[tuple[str, str]] = []
 
     def write(self) -> None:
         layer = self.layer
@@ -468,7 +469,16 @@ class _Writer:
                     f"entry {entry.path!r}: xattr {name!r} would be read by overlayfs as its "
                     "own bookkeeping"
                 )
-            os.setxattr(_host_path(self.root, entry.path), name, value, follow_symlinks=False)
+            try:
+                os.setxattr(_host_path(self.root, entry.path), name, value,
+                            follow_symlinks=False)
+            except OSError as exc:
+                # user.* on a symlink (EPERM), a namespace this file system does not know
+                # (EOPNOTSUPP): the layer's tar keeps the xattr, the directory cannot
+                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EINVAL,
+                                     errno.EACCES):
+                    raise
+                self.skipped_xattrs.append((entry.path, name))
 
     def _apply_meta(self, entry: Entry) -> None:
         host = _host_path(self.root, entry.path)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import platform as _platform
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
@@ -94,6 +95,10 @@ def parse_json(data: bytes, *, where: str, limits: Limits = DEFAULT_LIMITS) -> A
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidImageError(f"{where}: not valid JSON ({exc})") from exc
+    except RecursionError:  # 100 KB of '[' is 100,000 levels: Python's parser recurses
+        raise InvalidImageError(
+            f"{where}: JSON nested too deeply (more than Python's recursion limit, about "
+            f"{sys.getrecursionlimit()} levels; image metadata needs a handful)") from None
 
 
 def read_json(stream: IO[bytes], *, where: str, limits: Limits = DEFAULT_LIMITS) -> Any:

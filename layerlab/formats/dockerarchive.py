@@ -69,8 +69,18 @@ def _digest_in_name(name: str) -> str | None:
     return f"sha256:{match.group(1)}" if match else None
 
 
+def _repo_tags(obj: dict[str, Any], where: str) -> list[str]:
+    """``RepoTags``: a list of strings, or absent/null."""
+    tags = obj.get("RepoTags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise InvalidImageError(f"{where}: RepoTags must be a list of strings, not {tags!r:.60}")
+    return tags
+
+
 def _choose(entries: list[Any], tag: str | None, where: str) -> dict[str, Any]:
     objs = [expect_object(e, f"{where}[{i}]") for i, e in enumerate(entries)]
+    for i, o in enumerate(objs):
+        _repo_tags(o, f"{where}[{i}]")
     if not objs:
         raise InvalidImageError(f"{where}: lists no image")
     if tag is not None:

@@ -370,13 +370,20 @@ class Store:
             raw = f.read()
         if sha256_digest(raw) != image_id:
             raise InvalidImageError(f"image {short(image_id)}: config does not hash to its id")
+        from ..formats.loaded import image_from_config
+
         config = json.loads(raw)
-        made = [h for h in config.get("history") or [] if not h.get("empty_layer")]
-        layers = []
-        for i, diff_id in enumerate(config["rootfs"]["diff_ids"]):
-            created_by = str(made[i].get("created_by", "")) if i < len(made) else ""
-            layers.append(Layer.from_tar(self.layout.blob(diff_id), created_by=created_by))
-        image = Image.from_config(config, layers, raw=raw)
+        diff_ids = config["rootfs"]["diff_ids"]
+
+        def load(i: int, diff_id: str, history: Any) -> Layer:
+            return Layer.from_tar(self.layout.blob(diff_id),
+                                  created_by=str(history.get("created_by", "")),
+                                  comment=str(history.get("comment", "")))
+
+        # the loaders' own rules (a missing or short history is blank), so what add()
+        # accepted, get() reads back
+        image = image_from_config(config, len(diff_ids), load, where=f"image {short(image_id)}",
+                                  raw=raw)
         self._images[image_id] = image
         return image
 
@@ -387,7 +394,10 @@ class Store:
             by_image.setdefault(i, []).append(t)
         out = []
         for image_id in self._image_ids():
-            config = self._config(image_id)
+            try:
+                config = self._config(image_id)
+            except FileNotFoundError:  # removed by another process since the listing
+                continue
             diff_ids = config["rootfs"]["diff_ids"]
             size = sum(self._layer_size(c) for c in chain_ids(diff_ids))
             out.append(ImageRecord(image_id, tuple(by_image.get(image_id, ())), len(diff_ids),
