@@ -379,6 +379,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quote_name(name: str) -> str:
+    """``name`` as is when it is plain printable text, else quoted with escapes as Go's
+    ``%q`` writes it (``ls -b`` style), so a name holding a newline or a terminal escape
+    can neither forge an output line nor reach the terminal.
+
+    >>> quote_name("/etc/motd")
+    '/etc/motd'
+    >>> quote_name("/x\nA /etc/passwd")
+    '"/x\\nA /etc/passwd"'
+    >>> quote_name("/\x1b[31mred")
+    '"/\\x1b[31mred"'
+    """
+    if name.isprintable() and '"' not in name and "\\" not in name:
+        return name
+    out = ['"']
+    for ch in name:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[ch])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch.isprintable():
+            out.append(ch)
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+               "\t": "\\t", "\v": "\\v"}
+
+
 def _load(args: argparse.Namespace, src: str) -> formats.LoadedImage:
     limits = Limits(max_json_bytes=args.max_json_bytes, max_layer_bytes=args.max_layer_bytes,
                     max_expansion=args.max_expansion, max_entries=args.max_entries)
@@ -441,7 +480,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                 for item in changes[key]:
                     sizes = (f"{item['old_size']} -> {item['size']}" if key == "changed"
                              else str(item["size"]))
-                    out.write(f"{letter} {item['path']}  {sizes}\n")
+                    out.write(f"{letter} {quote_name(item['path'])}  {sizes}\n")
     else:  # save / convert
         image = _load(args, args.src).image
         formats.save(image, args.dest, format=args.format, tag=args.save_tag,

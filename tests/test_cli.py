@@ -204,3 +204,27 @@ def test_build_prints_each_step_and_saves(tmp_path: Path,
     err = capsys.readouterr().err
     assert err.startswith("layerlab: error: ") and "hello.txt" in err and err.count("\n") == 1
     assert main(["build"]) == 2
+
+
+def test_diff_escapes_names_that_would_forge_lines_or_reach_the_terminal(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = Image.from_layers([Layer.from_dict({"/etc/motd": "hi\n"})])
+    hostile = Image.from_layers([*base.layers, Layer.from_dict({
+        "/x\nD passwd": "a", "/\x1b]0;pwned\x07title": "b", "/plain": "c"})])
+    save(base, tmp_path / "a.tar", format="docker-archive")
+    save(hostile, tmp_path / "b.tar", format="docker-archive")
+    assert main(["diff", str(tmp_path / "a.tar"), str(tmp_path / "b.tar")]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert out.splitlines() == ['A "/\\x1b]0;pwned\\atitle"  1', "A /plain  1",
+                                'A "/x\\nD passwd"  1']
+
+
+def test_cap_flags_reach_the_loader(images: tuple[Path, Path],
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    old, _ = images
+    assert main(["inspect", str(old), "--max-entries", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "max_entries=1" in err and "Traceback" not in err
+    assert main(["inspect", str(old), "--max-layer-bytes", "1KiB"]) == 1
+    assert "max_layer_bytes=1024" in capsys.readouterr().err
