@@ -380,16 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def quote_name(name: str) -> str:
-    """``name`` as is when it is plain printable text, else quoted with escapes as Go's
+    r"""``name`` as is when it is plain printable text, else quoted with escapes as Go's
     ``%q`` writes it (``ls -b`` style), so a name holding a newline or a terminal escape
     can neither forge an output line nor reach the terminal.
 
     >>> quote_name("/etc/motd")
     '/etc/motd'
-    >>> quote_name("/x\nA /etc/passwd")
-    '"/x\\nA /etc/passwd"'
-    >>> quote_name("/\x1b[31mred")
-    '"/\\x1b[31mred"'
+    >>> print(quote_name("/x\nA /etc/passwd"))
+    "/x\nA /etc/passwd"
+    >>> print(quote_name("/\x1b[31mred"))
+    "/\x1b[31mred"
     """
     if name.isprintable() and '"' not in name and "\\" not in name:
         return name
