@@ -265,6 +265,10 @@ def run_real(container: Container, argv: Sequence[str], *, timeout: float = 60.0
             os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
             err += f"layerlab: real mode: killed after {timeout:g} s\n"
+        if _READY not in err and "idmapped mount of" in err:
+            raise RealModeUnavailable(
+                "the layers' file system cannot be mounted idmapped, which real mode needs "
+                f"to run as root without the host's privileges ({err.strip()[-200:]})")
         if _READY not in err:
             raise RealModeError(f"real mode setup failed, nothing ran: {err.strip()}")
         err = err.replace(_READY + "\n", "")
