@@ -309,3 +309,31 @@ def test_layout_blob_that_is_a_symlink_out_of_the_layout_is_resolved_inside(
     blob.symlink_to("../../../outside/blob")  # climbs out: clamped at the layout's top
     with pytest.raises(InvalidImageError, match=r"is missing"):
         load(lay.root)
+
+
+def _nested_layout(root: Path) -> Path:
+    from hostile.corpus import member, oci_layout, tar
+
+    root = oci_layout(root, [tar(member("f", data=b"x"))])
+    top = json.loads((root / "index.json").read_bytes())
+    manifest = dict(top["manifests"][0])
+    inner = {"schemaVersion": 2, "mediaType": d.OCI_INDEX, "manifests": [
+        {**manifest, "annotations": {"org.opencontainers.image.ref.name": "inner"}}]}
+    blob = json.dumps(inner).encode()
+    (root / "blobs/sha256" / sha(blob)[7:]).write_bytes(blob)
+    top["manifests"] = [
+        {"mediaType": d.OCI_INDEX, "digest": sha(blob), "size": len(blob),
+         "annotations": {"org.opencontainers.image.ref.name": "outer"}},
+        manifest,  # the same manifest again, directly
+    ]
+    (root / "index.json").write_bytes(json.dumps(top).encode())
+    return root
+
+
+def test_top_level_ref_name_wins_and_one_manifest_is_one_image(tmp_path: Path) -> None:
+    root = _nested_layout(tmp_path / "layout")
+    loaded = read(root)  # one image, although reached twice
+    assert loaded.repo_tags == ("outer",)
+    assert read(root, tag="outer").image.id == loaded.image.id
+    with pytest.raises(LayerlabError, match="no image tagged 'inner'"):
+        read(root, tag="inner")
