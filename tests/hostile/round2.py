@@ -218,7 +218,7 @@ CASES2: list[Case2] = [
     Case2("oci-20k-artifacts", "OCI index walk", _many_artifacts(20_000),
           _all(_IMAGE, "LimitExceededError"), seconds=15),
     Case2("same-1MiB-layer-2000x", "repeated layer", _same_layer(2000, MiB),
-          {"load": "ok", "flatten": "ok"}, seconds=60),
+          {"load": "ok", "flatten": "ok"}, seconds=5),
     Case2("pax-redos-300KiB", "tarfile PAX ReDoS", _pax_redos(300 * 1024),
           _all(_IMAGE, "InvalidImageError"), seconds=10),
     Case2("zstd-bomb-1GiB", "decompression bomb", _zstd_bomb(1024 * MiB),
