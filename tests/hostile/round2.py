@@ -230,8 +230,8 @@ CASES2: list[Case2] = [
     Case2("json-100k-deep", "raw exceptions", _manifest_case(b"[" * 100_000),
           _all(_IMAGE, "InvalidImageError"), seconds=10),
     Case2("repotags-5", "raw exceptions",
-          _manifest_case(json.dumps([{"Config": "x.json", "RepoTags": 5,
-                                      "Layers": []}]).encode()),
+          _manifest_case(json.dumps([{"Config": "x.json", "RepoTags": 5, "Layers": []}] * 2)
+                         .encode()),
           _all(_IMAGE, "InvalidImageError"), seconds=10),
     Case2("xattr-user-on-symlink", "raw exceptions",
           _layer_case(tar(member("l", "symlink", link="t", xattrs={"user.x": b"1"}),
