@@ -137,6 +137,14 @@ class Store:
     with.
     """
 
+    def __new__(cls, root: str | os.PathLike[str] | None = None, *,
+                driver: str = "overlay2") -> Store:
+        if driver == "containerd" and cls is Store:  # the layout lives in its own module
+            from .containerd import ContainerdStore
+
+            return super().__new__(ContainerdStore)
+        return super().__new__(cls)
+
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
                  driver: str = "overlay2") -> None:
         self.root = os.path.abspath(os.fspath(root) if root is not None else default_root())
@@ -835,6 +843,11 @@ class Store:
                 report.problems.append(f"{where}: read-write layer directory is missing")
 
     # --- looking at the host -----------------------------------------------------------------
+    _TREE_HIDDEN = frozenset({".lock", "blobs"})
+
+    def _tree_note(self, full: str) -> str:
+        return _marker(full)
+
     def tree(self, top: Container | str | None = None, *, max_depth: int = 4,
              max_entries: int = 400) -> str:
         """The store directory as ``tree`` run inside it would print it (blobs left out).
@@ -853,7 +866,7 @@ class Store:
         def walk(path: str, prefix: str, depth: int) -> None:
             nonlocal count
             try:
-                names = sorted(n for n in os.listdir(path) if n not in (".lock", "blobs"))
+                names = sorted(n for n in os.listdir(path) if n not in self._TREE_HIDDEN)
             except OSError:
                 return
             for i, name in enumerate(names):
@@ -864,7 +877,7 @@ class Store:
                 full = os.path.join(path, name)
                 is_dir = os.path.isdir(full) and not os.path.islink(full)
                 suffix = "/" if is_dir else (f" -> {os.readlink(full)}"
-                                             if os.path.islink(full) else _marker(full))
+                                             if os.path.islink(full) else self._tree_note(full))
                 lines.append(f"{prefix}{'└── ' if last else '├── '}{name}{suffix}")
                 if is_dir and depth < max_depth:
                     walk(full, prefix + ("    " if last else "│   "), depth + 1)
