@@ -64,6 +64,7 @@ from .containerd_layout import (
     MetadataError,
     MetaDB,
     SnapshotDB,
+    snapshot_id,
 )
 from .durable import TMP_MARK, StoreLock, atomic_write, replace_dir
 from .initlayer import init_layer
@@ -641,7 +642,11 @@ class ContainerdStore(Store):
         dead_keys = sorted(k for k in meta.snapshots if k not in snaps)
         live_names = {meta.snapshots[k]["name"] for k in snaps}
         dead_backend = sorted(n for n in snapdb.snapshots if n not in live_names)
-        live_numbers = {int(r["id"]) for n, r in snapdb.snapshots.items() if n in live_names}
+        live_numbers = set()
+        for n, r in snapdb.snapshots.items():
+            if n in live_names:
+                with contextlib.suppress(LayerlabError):
+                    live_numbers.add(snapshot_id(r.get("id")))
         dead_dirs = []
         with contextlib.suppress(FileNotFoundError):
             for name in os.listdir(self._layout.snapshots_root()):

@@ -45,7 +45,8 @@ from typing import Any
 from ..errors import LayerlabError
 from .durable import atomic_write
 
-__all__ = ["NAMESPACE", "SNAPSHOTTER", "STAND_IN", "ContainerdLayout", "MetaDB", "SnapshotDB"]
+__all__ = ["NAMESPACE", "SNAPSHOTTER", "STAND_IN", "ContainerdLayout", "MetaDB", "MetadataError",
+           "SnapshotDB", "snapshot_id"]
 
 NAMESPACE = "moby"
 SNAPSHOTTER = "overlayfs"
@@ -194,9 +195,7 @@ class ContainerdLayout:
         return self._p(SNAPS, "snapshots")
 
     def snapshot_dir(self, number: int | str) -> str:
-        n = int(number)  # never a name from a file: only a number makes a path
-        if n <= 0:
-            raise MetadataError(f"snapshot id {number!r}: not a positive number")
+        n = snapshot_id(number)  # never a name from a file: only a number makes a path
         return self._p(SNAPS, "snapshots", str(n))
 
     def snapshot_fs(self, number: int | str) -> str:
@@ -216,7 +215,7 @@ class ContainerdLayout:
         if backend is None:
             raise MetadataError(f"snapshot {key!r}: backend snapshot {record.get('name')!r} "
                                 f"is not in {self.snapshot_db()}")
-        return int(backend["id"])
+        return snapshot_id(backend.get("id"))
 
     def layer_diff(self, chain_id: str) -> str:
         """The ``fs`` directory of the committed snapshot of ``chain_id``."""
@@ -236,6 +235,16 @@ class ContainerdLayout:
         """Where a mount puts the container's root (``/run/containerd/...`` on a host)."""
         return self._p("run", "io.containerd.runtime.v2.task", NAMESPACE, _cid(container_id),
                        "rootfs")
+
+
+def snapshot_id(value: object) -> int:
+    """A snapshot number from a metadata record; anything but a positive integer (a
+    path, ``..``, a huge string) is refused."""
+    text = str(value)
+    if isinstance(value, bool) or not (isinstance(value, int) or text.isdigit()) or \
+            len(text) > 12 or int(text) <= 0:
+        raise MetadataError(f"snapshot id {text[:40]!r}: not a positive number")
+    return int(text)
 
 
 def _cid(container_id: str) -> str:
