@@ -116,7 +116,7 @@ def test_names_are_full_references_and_untagged_images_dangle(store: ContainerdS
     assert list(_meta(store)["image"]) == ["docker.io/me/app:1"]
     assert store.tags() == {"me/app:1": image.id}
     store.untag("me/app:1")
-    assert list(_meta(store)["image"])[0].startswith("moby-dangling@")
+    assert next(iter(_meta(store)["image"])).startswith("moby-dangling@")
     with pytest.raises(StoreError, match="no such tag"):
         store.untag("me/app:1")
     assert full_name("registry.example:5000/x") == "registry.example:5000/x:latest"
