@@ -14,11 +14,20 @@ committed snapshot ``<container-id>-init`` that the container's active snapshot 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+from typing import Any
+
 from ..digest import sha256_digest
 from ..entry import Entry, EntryKind
 from ..layer import Layer
+from ..overlaydir import write_overlay_dir
+from .durable import atomic_write, replace_dir
+from .layout import Layout
 
-__all__ = ["INIT_PATHS", "init_layer"]
+__all__ = ["INIT_PATHS", "init_layer", "overlay2_init_id", "remove_overlay2_init",
+           "write_overlay2_init"]
 
 #: what Docker's init layer holds: path -> "dir", "file", or a symlink target
 INIT_PATHS: dict[str, str] = {
@@ -53,3 +62,50 @@ def init_layer() -> Layer:
             entries.append(Entry(path=path, kind=EntryKind.SYMLINK, mode=0o777,
                                  mtime=_MTIME, linkname=kind))
     return Layer.from_entries(entries, {_EMPTY: b""}, created_by="docker init layer")
+
+
+def overlay2_init_id(layout: Layout, container_id: str) -> str:
+    """The init layer's directory name under ``overlay2/``: ``<mount-id>-init``."""
+    return layout.mount_id(container_id) + "-init"
+
+
+def write_overlay2_init(layout: Layout, container_id: str, image_chains: list[str],
+                        form: dict[str, Any]) -> None:
+    """Make ``overlay2/<mount-id>-init/{diff,link,lower,work}`` (once, in one rename), its
+    short link under ``overlay2/l/``, and the container layer's ``link`` and ``lower``
+    files (the init layer first, then the image's layers from the top down), as Docker's
+    overlay2 driver lays them out."""
+    init_id = overlay2_init_id(layout, container_id)
+    below = [f"l/{layout.short_link(layout.layer_id(ch))}" for ch in reversed(image_chains)]
+    init_short = layout.short_link(init_id)
+
+    def build(tmp: str) -> None:
+        os.makedirs(os.path.join(tmp, "work"))
+        write_overlay_dir(init_layer(), os.path.join(tmp, "diff"), **form)
+        with open(os.path.join(tmp, "link"), "w") as f:
+            f.write(init_short)
+        if below:
+            with open(os.path.join(tmp, "lower"), "w") as f:
+                f.write(":".join(below))
+
+    replace_dir(build, layout.layer_home(init_id))
+    links = os.path.join(layout.root, "overlay2", "l")
+    os.makedirs(links, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.symlink(f"../{init_id}/diff", os.path.join(links, init_short))
+    home = layout.container_layer_home(container_id)
+    os.makedirs(home, exist_ok=True)
+    mount_id = layout.mount_id(container_id)
+    atomic_write(os.path.join(home, "link"), layout.short_link(mount_id).encode())
+    atomic_write(os.path.join(home, "lower"), ":".join([f"l/{init_short}", *below]).encode())
+    with contextlib.suppress(FileExistsError):
+        os.symlink(f"../{mount_id}/diff", os.path.join(links, layout.short_link(mount_id)))
+
+
+def remove_overlay2_init(layout: Layout, container_id: str) -> None:
+    """Take a container's init layer (and the two short links) out of the store."""
+    init_id = overlay2_init_id(layout, container_id)
+    for name in (init_id, layout.mount_id(container_id)):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(layout.root, "overlay2", "l", layout.short_link(name)))
+    shutil.rmtree(layout.layer_home(init_id), ignore_errors=True)

@@ -47,6 +47,7 @@ from ..layer import Layer
 from ..overlaydir import read_overlay_dir, write_overlay_dir
 from ..processes import Host
 from .durable import TMP_MARK, StoreLock, atomic_write, fsync_dir, replace_dir, write_blob
+from .initlayer import overlay2_init_id, remove_overlay2_init, write_overlay2_init
 from .layout import Layout
 
 __all__ = ["DfRow", "ImageRecord", "PruneReport", "Store", "StoreError", "StoreFullError",
@@ -443,6 +444,8 @@ class Store:
         self._sync(container)
         chains = container.image.chain_ids
         lowers = [self.layout.layer_diff(self.layout.layer_id(ch)) for ch in chains]
+        if self.driver == "overlay2":
+            lowers.append(self._init_diff(container.id))
         work = self.layout.container_work(container.id)
         shutil.rmtree(work, ignore_errors=True)
         os.makedirs(work)
@@ -481,6 +484,8 @@ class Store:
         if self.driver == "overlay2":
             mounts = self.layout.mounts(c.id)
             atomic_write(os.path.join(mounts, "mount-id"), self.layout.mount_id(c.id).encode())
+            atomic_write(os.path.join(mounts, "init-id"),
+                         overlay2_init_id(self.layout, c.id).encode())
             if image_chains:
                 atomic_write(os.path.join(mounts, "parent"), image_chains[-1].encode())
         else:
@@ -493,6 +498,8 @@ class Store:
             return
         diff = self.layout.container_diff(c.id)
         os.makedirs(os.path.dirname(diff), exist_ok=True)
+        if self.driver == "overlay2" and not os.path.isdir(self._init_diff(c.id)):
+            write_overlay2_init(self.layout, c.id, c.image.chain_ids, self._overlay_form())
         tmp, old = diff + TMP_MARK + "sync", diff + TMP_MARK + "old"
         _finish_swap(diff)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -514,7 +521,12 @@ class Store:
             if self.driver == "aufs":
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.layout.aufs_layers(c.id))
+            else:
+                remove_overlay2_init(self.layout, c.id)
             self._containers.pop(c.id, None)
+
+    def _init_diff(self, container_id: str) -> str:
+        return self.layout.layer_diff(overlay2_init_id(self.layout, container_id))
 
     def container_dir(self, container: Container | str) -> str:
         """The directory holding a container's read-write layer (``.../diff``)."""
@@ -577,6 +589,8 @@ class Store:
         self._sync(container)
         chains = container.image.chain_ids
         lowers = [self.layout.layer_diff(self.layout.layer_id(ch)) for ch in reversed(chains)]
+        if self.driver == "overlay2":  # the -init layer's mount points are the top lower
+            lowers.insert(0, self._init_diff(container.id))
         if not lowers:
             empty = os.path.join(self.root, "overlay2" if self.driver == "overlay2" else "aufs",
                                  "empty")
@@ -648,6 +662,7 @@ class Store:
         for cid in self._container_ids(finished=False):
             found += [p for p in (self.layout.container_home(cid),
                                   self.layout.container_layer_home(cid),
+                                  self.layout.layer_home(overlay2_init_id(self.layout, cid)),
                                   self.layout.mounts(cid)) if os.path.lexists(p)]
         # a blob whose layer was never recorded (an import interrupted or out of space)
         recorded = {self._layerdb_diff(c) for c in self._layerdb_chains()}
