@@ -54,7 +54,6 @@ from ..image import Image
 from ..layer import Layer
 from ..overlaydir import read_overlay_dir, write_overlay_dir
 from ..processes import Host
-from ._cdcontent import ContentStore
 from .containerd_layout import (
     NAMESPACE,
     SNAPSHOTTER,
@@ -66,6 +65,7 @@ from .containerd_layout import (
     SnapshotDB,
     snapshot_id,
 )
+from .content import ContentStore
 from .durable import TMP_MARK, StoreLock, atomic_write, replace_dir
 from .initlayer import init_layer
 from .store import (
@@ -678,7 +678,7 @@ class ContainerdStore(Store):
         for number in dead_dirs:
             _discard_dir(self._layout.snapshot_dir(number))
         for d in dead_blobs:
-            self.content.delete(d)
+            self.content.delete(d, missing_ok=True)
         return removed, reclaimed
 
     def _stale_leases(self, meta: MetaDB) -> list[str]:
@@ -759,7 +759,8 @@ class ContainerdStore(Store):
             except MetadataError as exc:
                 report.problems.append(str(exc))
                 return report
-            report.problems += self.content.verify()
+            # a temporary file of an interrupted write is a leftover (prune removes it)
+            report.problems += [p for p in self.content.verify() if TMP_MARK not in p]
             for digest, rec in sorted(meta.blobs.items()):
                 if not self.content.has(digest):
                     report.problems.append(f"blob {digest}: recorded in meta.db, missing from "

@@ -211,9 +211,10 @@ def _suffix(full: str) -> str:
     return f"  {st.st_size:,} B"
 
 
-_ERA = {"aufs": "the source text's layout (aufs, around 2015)", "overlay2": "overlay2 + layer database "
-        "(the graphdriver path)", "containerd": "containerd image store (Docker Engine 29+ "
-        "fresh installs, Docker Desktop 4.34+)"}
+_ERA = {"aufs": "the source text's layout (aufs, around 2015)",
+        "overlay2": "overlay2 + layer database (the graphdriver path)",
+        "containerd": "containerd image store (Docker Engine 29+ fresh installs, "
+                      "Docker Desktop 4.34+)"}
 
 
 def layouts_diagram(stores: Sequence[Store], image: str, container: str) -> str:
