@@ -45,6 +45,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from ..container import Container, ContainerState, ReadWriteLayer
@@ -136,7 +137,7 @@ class ContainerdStore(Store):
             atomic_write(marker, json.dumps({"driver": driver}).encode())
         self.driver = driver
         self.layout = ContainerdLayout(self.root)  # type: ignore[assignment]
-        self.content = ContentStore(self._layout.content_root())
+        self.content = ContentStore(Path(self._layout.content_root()))
         self._lock = StoreLock(self.root)
         self._containers: dict[str, Container] = {}
         self._images: dict[str, Image] = {}
