@@ -45,3 +45,30 @@ def test_matches_takes_the_path_or_a_pattern() -> None:
     assert not matches("overlay2/<mount-id>", actual)
     assert not matches("overlay2/*/diff", actual)
     assert not matches("aufs/diff/<id>", actual)
+
+
+def test_happy_txt_question_judges_against_what_was_on_disk_when_asked() -> None:
+    from layerlab.store.where import HappyTxtHomes
+
+    image = Image.from_layers([Layer.from_dict({"/etc/motd": "hi\n"})])
+    stores = [Store.temporary(driver=d) for d in ("aufs", "overlay2", "containerd")]
+    for s in stores:
+        s.add(image, tag="t")
+        s.create_container("t", name="web").write("/happy.txt", "x")
+    q = HappyTxtHomes(stores, "web")
+    right = {"aufs": "aufs/diff/<container-id>", "overlay2": "overlay2/<mount-id>/diff",
+             "containerd": "io.containerd.snapshotter.v1.overlayfs/snapshots/<n>/fs"}
+    assert not q.check(...).answered
+    assert q.check(right).correct
+    exact = {s.driver: happy_txt_home(s, s.container("web")) for s in stores}
+    assert q.check(exact).correct
+    for s in stores:  # later changes do not move the truth
+        s.container("web").rm()
+    assert q.check(right).correct
+    wrong = dict(right, containerd="io.containerd.content.v1.content/blobs/sha256/<digest>")
+    verdict = q.check(wrong)
+    assert not verdict.correct and "active snapshot" in verdict.message
+    assert "['containerd']" in verdict.message
+    init = dict(right, overlay2="overlay2/<mount-id>-init/diff")
+    assert "-init layer is read-only" in q.check(init).message
+    assert "not a dict" in q.check(["aufs"]).message
