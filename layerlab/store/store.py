@@ -133,9 +133,10 @@ class Store:
     """A host directory holding images, layers and containers (see the module docstring).
 
     ``Store()`` uses the embedded default root (:func:`default_root`); notebooks use
-    ``Store.temporary()`` so each run starts empty. ``driver`` is ``"overlay2"`` (modern
-    Docker) or ``"aufs"`` (the source text's layout); a root keeps the driver it was made
-    with.
+    ``Store.temporary()`` so each run starts empty. ``driver`` is ``"overlay2"`` (Docker's
+    graphdriver path), ``"aufs"`` (the source text's layout) or ``"containerd"`` (the
+    containerd image store, :mod:`layerlab.store.containerd`); a root keeps the driver it
+    was made with.
     """
 
     def __new__(cls, root: str | os.PathLike[str] | None = None, *,
