@@ -55,16 +55,17 @@ from ..image import Image
 from ..layer import Layer
 from ..overlaydir import read_overlay_dir, write_overlay_dir
 from ..processes import Host
+from . import containerd_gc
 from .containerd_layout import (
+    GC_SNAPSHOT,
     NAMESPACE,
     SNAPSHOTTER,
     STAND_IN,
     TIMESTAMP,
+    UNCOMPRESSED,
     ContainerdLayout,
-    MetadataError,
     MetaDB,
     SnapshotDB,
-    snapshot_id,
 )
 from .content import ContentStore
 from .durable import TMP_MARK, StoreLock, atomic_write, replace_dir
@@ -76,7 +77,6 @@ from .store import (
     Store,
     StoreError,
     VerifyReport,
-    _discard_dir,
     _finish_swap,
     _tag,
 )
@@ -86,8 +86,6 @@ __all__ = ["ContainerdStore", "full_name", "short_name"]
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DANGLING = "moby-dangling@"
-GC_SNAPSHOT = f"containerd.io/gc.ref.snapshot.{SNAPSHOTTER}"
-UNCOMPRESSED = "containerd.io/uncompressed"
 
 
 def full_name(tag: str) -> str:
@@ -602,135 +600,21 @@ class ContainerdStore(Store):
         self._mounted.add(container.id)
         return merged
 
-    # --- garbage collection, prune, verify -----------------------------------------------
-    def _marked(self, meta: MetaDB) -> tuple[set[str], set[str]]:
-        """containerd's mark phase: blobs and snapshots reachable from the roots (images,
-        containers, leases) by following ``containerd.io/gc.ref.*`` labels and parents."""
-        blobs: set[str] = set()
-        snaps: set[str] = set()
-        todo = [r["target"]["digest"] for r in meta.images.values()]
-        for lease in meta.leases.values():
-            todo += list(lease.get("content", []))
-            snaps.update(lease.get("snapshots", {}).get(SNAPSHOTTER, []))
-        snaps.update(r.get("snapshotKey", "") for r in meta.containers.values())
-        while todo:
-            d = todo.pop()
-            if d in blobs:
-                continue
-            blobs.add(d)
-            for label, value in meta.blobs.get(d, {}).get("labels", {}).items():
-                if label.startswith("containerd.io/gc.ref.content."):
-                    todo.append(value)
-                elif label == GC_SNAPSHOT:
-                    snaps.add(value)
-        stack = [s for s in snaps if s in meta.snapshots]
-        snaps = set()
-        while stack:
-            s = stack.pop()
-            if s in snaps or s not in meta.snapshots:
-                continue
-            snaps.add(s)
-            if meta.snapshots[s].get("parent"):
-                stack.append(meta.snapshots[s]["parent"])
-        return blobs, snaps
-
-    def _garbage(self) -> tuple[list[str], list[str], list[str], list[int]]:
-        """(unmarked blobs, unmarked snapshot keys, backend names nobody refers to,
-        snapshot directory numbers nobody refers to)."""
-        meta, snapdb = self._meta(), self._snaps()
-        blobs, snaps = self._marked(meta)
-        dead_blobs = sorted(d for d in self.content.digests() if d not in blobs)
-        dead_keys = sorted(k for k in meta.snapshots if k not in snaps)
-        live_names = {meta.snapshots[k]["name"] for k in snaps}
-        dead_backend = sorted(n for n in snapdb.snapshots if n not in live_names)
-        live_numbers = set()
-        for n, r in snapdb.snapshots.items():
-            if n in live_names:
-                with contextlib.suppress(LayerlabError):
-                    live_numbers.add(snapshot_id(r.get("id")))
-        dead_dirs = []
-        with contextlib.suppress(FileNotFoundError):
-            for name in os.listdir(self._layout.snapshots_root()):
-                if name.isdigit() and int(name) not in live_numbers:
-                    dead_dirs.append(int(name))
-        return dead_blobs, dead_keys, dead_backend, sorted(dead_dirs)
-
+    # --- garbage collection, prune, verify (in containerd_gc) ---------------------------
     def _gc(self) -> tuple[list[str], int]:
-        """Sweep: records first (one write each), then directories, then blobs, so a kill
-        part-way leaves only garbage the next collection finds."""
-        dead_blobs, dead_keys, dead_backend, dead_dirs = self._garbage()
-        meta, snapdb = self._meta(), self._snaps()
-        removed = [k for k in dead_keys if k.startswith("sha256:")]
-        reclaimed = sum(int(snapdb.snapshots.get(meta.snapshots[k]["name"], {}).get("size", 0))
-                        for k in removed)
-        for key in dead_keys:
-            meta.snapshots.pop(key, None)
-        for rec in meta.snapshots.values():
-            if rec.get("children"):
-                rec["children"] = [k for k in rec["children"] if k in meta.snapshots]
-        for d in dead_blobs:
-            meta.blobs.pop(d, None)
-        if dead_keys or dead_blobs:
-            meta.save()
-        for name in dead_backend:
-            snapdb.snapshots.pop(name, None)
-        if dead_backend:
-            snapdb.save()
-        for number in dead_dirs:
-            _discard_dir(self._layout.snapshot_dir(number))
-        for d in dead_blobs:
-            self.content.delete(d, missing_ok=True)
-        return removed, reclaimed
-
-    def _stale_leases(self, meta: MetaDB) -> list[str]:
-        """Leases left by a killed writer: an import lease outside the lock, or a
-        container lease whose container record was never written."""
-        return sorted(k for k in meta.leases if k not in meta.containers)
+        return containerd_gc.collect(self)
 
     def _leftovers(self) -> list[str]:
-        lay = self._layout
-        found: list[str] = []
-        for top in (self.root, lay.blobs_root(), os.path.dirname(lay.meta_db()),
-                    lay.snapshotter_root(), lay.snapshots_root(), lay.content_root()):
-            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-                found += [os.path.join(top, n) for n in os.listdir(top) if TMP_MARK in n]
-        with contextlib.suppress(FileNotFoundError):
-            for number in os.listdir(lay.snapshots_root()):
-                if number.isdigit():
-                    with contextlib.suppress(OSError):
-                        found += [os.path.join(lay.snapshot_dir(number), n)
-                                  for n in os.listdir(lay.snapshot_dir(number))
-                                  if TMP_MARK in n]
-        with contextlib.suppress(FileNotFoundError):
-            found += [os.path.join(lay.ingest_root(), n) for n in os.listdir(lay.ingest_root())]
-        meta = self._meta()
-        found += [f"lease {k}" for k in self._stale_leases(meta)]
-        if not self._stale_leases(meta):  # while a lease stands, what it holds is not garbage
-            dead_blobs, dead_keys, dead_backend, dead_dirs = self._garbage()
-            found += [lay.blob(d) for d in dead_blobs]
-            found += [f"snapshot {k}" for k in dead_keys]
-            found += [f"backend snapshot {n}" for n in dead_backend]
-            found += [lay.snapshot_dir(n) for n in dead_dirs]
-        return sorted(set(found))
+        return containerd_gc.leftovers(self)
 
     def prune(self) -> PruneReport:
         """Drop stale leases and interrupted writes, then collect garbage."""
-        with self._lock.held():
-            meta = self._meta()
-            leftovers = self._leftovers()
-            for lease in self._stale_leases(meta):
-                meta.leases.pop(lease, None)
-            meta.save()
-            removed, reclaimed = self._gc()
-            for path in leftovers:
-                if not path.startswith(self.root):
-                    continue
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(path)
-        return PruneReport(tuple(removed), reclaimed, tuple(leftovers))
+        return containerd_gc.prune(self)
+
+    def verify(self, *, deep: bool = True) -> VerifyReport:
+        """Re-hash every blob; check every image, snapshot and container record; ``deep``
+        also compares each unpacked snapshot with its layer blob."""
+        return containerd_gc.verify(self, deep=deep)
 
     def system_df(self) -> list[DfRow]:
         """Per image: unpacked size, and how much of it is in snapshots another image uses."""
@@ -750,111 +634,6 @@ class ContainerdStore(Store):
                               record.size - shared, containers.get(record.id, 0)))
         return rows
 
-    def verify(self, *, deep: bool = True) -> VerifyReport:
-        """Re-hash every blob; check every image, snapshot and container record; ``deep``
-        also compares each unpacked snapshot with its layer blob."""
-        report = VerifyReport()
-        with self._lock.held():
-            try:
-                meta, snapdb = self._meta(), self._snaps()
-            except MetadataError as exc:
-                report.problems.append(str(exc))
-                return report
-            # a temporary file of an interrupted write is a leftover (prune removes it)
-            report.problems += [p for p in self.content.verify() if TMP_MARK not in p]
-            for digest, rec in sorted(meta.blobs.items()):
-                if not self.content.has(digest):
-                    report.problems.append(f"blob {digest}: recorded in meta.db, missing from "
-                                           "the content store")
-                elif self.content.size(digest) != int(rec.get("size", -1)):
-                    report.problems.append(f"blob {digest}: size differs from meta.db")
-            self._verify_cd_images(report, meta, deep)
-            self._verify_snapshots(report, meta, snapdb)
-            for cid, rec in sorted(meta.containers.items()):
-                report.containers += 1
-                where = f"container {cid[:12]}"
-                if rec.get("layerlab", {}).get("image_id") not in set(self._image_ids()):
-                    report.problems.append(f"{where}: its image is missing")
-                key = rec.get("snapshotKey", "")
-                if key not in meta.snapshots:
-                    report.problems.append(f"{where}: active snapshot {key!r} is missing")
-                else:
-                    try:
-                        ok = os.path.isdir(self._layout.container_diff(cid))
-                    except LayerlabError:
-                        ok = False
-                    if not ok:
-                        report.problems.append(f"{where}: upper directory (fs) is missing")
-            report.leftovers = self._leftovers()
-        return report
-
-    def _verify_cd_images(self, report: VerifyReport, meta: MetaDB, deep: bool) -> None:
-        checked: set[str] = set()
-        for name, rec in sorted(meta.images.items()):
-            where = f"image {short_name(name)}"
-            try:
-                image_id = self._config_of_target(rec["target"]["digest"])
-                manifest = self._manifest(image_id)
-                diff_ids = self._config(image_id)["rootfs"]["diff_ids"]
-            except (LayerlabError, OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-                report.problems.append(f"{where}: index, manifest or config unreadable ({exc})")
-                continue
-            if image_id in checked:
-                continue
-            checked.add(image_id)
-            report.images += 1
-            chains = chain_ids(diff_ids)
-            for i, (desc, diff_id) in enumerate(zip(manifest["layers"], diff_ids, strict=False)):
-                report.layers += 1
-                lw = f"{where}: layer {i} ({short(chains[i])})"
-                label = meta.blobs.get(desc["digest"], {}).get("labels", {}).get(UNCOMPRESSED)
-                if label != diff_id:
-                    report.problems.append(f"{lw}: blob label {UNCOMPRESSED} is {label}, the "
-                                           f"config says {diff_id}")
-                snap = meta.snapshots.get(chains[i])
-                if snap is None:
-                    report.problems.append(f"{lw}: not unpacked (no snapshot {chains[i]})")
-                    continue
-                if snap.get("parent", "") != (chains[i - 1] if i else ""):
-                    report.problems.append(f"{lw}: snapshot parent is {snap.get('parent')!r}, "
-                                           "not the chain id below")
-                if deep and self.content.has(desc["digest"]):
-                    self._deep(report, lw, desc["digest"], diff_id, chains[i])
-
-    def _deep(self, report: VerifyReport, where: str, digest: str, diff_id: str,
-              chain: str) -> None:
-        try:
-            layer = Layer.from_tar(str(self.content.path(digest)))
-            fs = self._layout.layer_diff(chain)
-        except (LayerlabError, OSError) as exc:
-            report.problems.append(f"{where}: {exc}")
-            return
-        if layer.diff_id != diff_id:
-            report.problems.append(f"{where}: blob {digest} unpacks to {layer.diff_id}, "
-                                   f"not {diff_id}")
-        elif not os.path.isdir(fs):
-            report.problems.append(f"{where}: snapshot directory {fs} is missing")
-        else:
-            self._compare_diff(report, where, layer, fs)
-
-    def _verify_snapshots(self, report: VerifyReport, meta: MetaDB, snapdb: SnapshotDB) -> None:
-        for key, rec in sorted(meta.snapshots.items()):
-            if key.startswith("extract-") or key.endswith("-init-key"):
-                continue  # an interrupted unpack: a leftover
-            backend = snapdb.snapshots.get(rec.get("name", ""))
-            if backend is None:
-                report.problems.append(f"snapshot {key}: backend {rec.get('name')!r} missing "
-                                       "from the snapshotter's metadata.db")
-                continue
-            if rec.get("parent") and rec["parent"] not in meta.snapshots:
-                report.problems.append(f"snapshot {key}: parent {rec['parent']} is missing")
-            try:
-                fs = self._layout.snapshot_fs(backend["id"])
-            except (LayerlabError, ValueError, KeyError, TypeError) as exc:
-                report.problems.append(f"snapshot {key}: {exc}")
-                continue
-            if not os.path.isdir(fs):
-                report.problems.append(f"snapshot {key}: directory {fs} is missing")
 
     # --- looking at the host -------------------------------------------------------------
     _TREE_HIDDEN = frozenset({".lock"})

@@ -54,6 +54,10 @@ CONTENT = "io.containerd.content.v1.content"
 META = "io.containerd.metadata.v1.bolt"
 SNAPS = "io.containerd.snapshotter.v1.overlayfs"
 TIMESTAMP = "2026-01-01T00:00:00Z"
+#: the label on an image config naming the snapshot its layers unpack to
+GC_SNAPSHOT = f"containerd.io/gc.ref.snapshot.{SNAPSHOTTER}"
+#: the label on a compressed layer blob naming its diff id
+UNCOMPRESSED = "containerd.io/uncompressed"
 #: what the tree and the store browser say about the two JSON stand-ins
 STAND_IN = "readable stand-in for a bolt database"
 

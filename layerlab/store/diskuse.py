@@ -70,7 +70,8 @@ def disk_use(store: Store) -> DiskUse:
     unpacked = compressed = metadata = kit = 0
     layer_blobs: set[str] = set()
     if store.driver == "containerd":
-        from .containerd import UNCOMPRESSED, ContainerdStore
+        from .containerd import ContainerdStore
+        from .containerd_layout import UNCOMPRESSED
 
         assert isinstance(store, ContainerdStore)
         layer_blobs = {d.split(":", 1)[1] for d, rec in store.metadata().get(
