@@ -299,3 +299,16 @@ def test_driver_is_fixed_per_root_and_hostile_metadata_is_refused(
     assert not report.ok and "no v1 bucket" in str(report), report
     with pytest.raises(LayerlabError):
         store.layout.container_diff("../" * 3)  # type: ignore[attr-defined]
+
+
+def test_metadata_of_the_wrong_shape_is_reported_not_crashed_on(store: ContainerdStore) -> None:
+    store.add(_image(), tag="t")
+    path = pathlib.Path(store.root, "io.containerd.metadata.v1.bolt", "meta.db")
+    doc = json.loads(path.read_text())
+    doc["v1"]["moby"]["image"]["docker.io/library/x:latest"] = 5
+    doc["v1"]["moby"]["snapshots"]["overlayfs"]["k"] = ["not", "a", "record"]
+    path.write_text(json.dumps(doc))
+    report = store.verify()
+    assert not report.ok and any("wrong shape" in p for p in report.problems), report
+    with pytest.raises(LayerlabError, match="wrong shape"):
+        store.prune()

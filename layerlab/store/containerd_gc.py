@@ -162,20 +162,28 @@ def leftovers(store: ContainerdStore) -> list[str]:
 def prune(store: ContainerdStore) -> PruneReport:
     """Drop stale leases and interrupted writes, then collect garbage."""
     with store._lock.held():
-        meta = store._meta()
-        found = leftovers(store)
-        for lease in _stale_leases(meta):
-            meta.leases.pop(lease, None)
-        meta.save()
-        removed, reclaimed = collect(store)
-        for path in found:
-            if not path.startswith(store.root):
-                continue
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
+        try:
+            return _prune(store)
+        except _SHAPE as exc:
+            raise MetadataError(f"store {store.root}: prune stopped. " + _shape_problem(exc)
+                                ) from exc
+
+
+def _prune(store: ContainerdStore) -> PruneReport:
+    meta = store._meta()
+    found = leftovers(store)
+    for lease in _stale_leases(meta):
+        meta.leases.pop(lease, None)
+    meta.save()
+    removed, reclaimed = collect(store)
+    for path in found:
+        if not path.startswith(store.root):
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
     return PruneReport(tuple(removed), reclaimed, tuple(found))
 
 
@@ -189,33 +197,50 @@ def verify(store: ContainerdStore, *, deep: bool = True) -> VerifyReport:
         except MetadataError as exc:
             report.problems.append(str(exc))
             return report
-        # a temporary file of an interrupted write is a leftover (prune removes it)
-        report.problems += [p for p in store.content.verify() if TMP_MARK not in p]
-        for digest, rec in sorted(meta.blobs.items()):
-            if not store.content.has(digest):
-                report.problems.append(f"blob {digest}: recorded in meta.db, missing from "
-                                       "the content store")
-            elif store.content.size(digest) != int(rec.get("size", -1)):
-                report.problems.append(f"blob {digest}: size differs from meta.db")
-        _verify_images(store, report, meta, deep)
-        _verify_snapshots(store, report, meta, snapdb)
-        for cid, rec in sorted(meta.containers.items()):
-            report.containers += 1
-            where = f"container {cid[:12]}"
-            if rec.get("layerlab", {}).get("image_id") not in set(store._image_ids()):
-                report.problems.append(f"{where}: its image is missing")
-            key = rec.get("snapshotKey", "")
-            if key not in meta.snapshots:
-                report.problems.append(f"{where}: active snapshot {key!r} is missing")
-            else:
-                try:
-                    ok = os.path.isdir(store._layout.container_diff(cid))
-                except LayerlabError:
-                    ok = False
-                if not ok:
-                    report.problems.append(f"{where}: upper directory (fs) is missing")
-        report.leftovers = leftovers(store)
+        try:
+            _verify_all(store, report, meta, snapdb, deep)
+            report.leftovers = leftovers(store)
+        except _SHAPE as exc:  # a hand-edited or hostile metadata file
+            report.problems.append(_shape_problem(exc))
     return report
+
+
+#: what reading a record of the wrong shape raises (a list where a dict belongs, ...)
+_SHAPE = (TypeError, KeyError, AttributeError, ValueError, IndexError)
+
+
+def _shape_problem(exc: BaseException) -> str:
+    return (f"metadata: a record in meta.db or metadata.db has the wrong shape "
+            f"({type(exc).__name__}: {str(exc)[:200]}); the layout cannot be trusted")
+
+
+def _verify_all(store: ContainerdStore, report: VerifyReport, meta: MetaDB,
+                snapdb: SnapshotDB, deep: bool) -> None:
+    # a temporary file of an interrupted write is a leftover (prune removes it)
+    report.problems += [p for p in store.content.verify() if TMP_MARK not in p]
+    for digest, rec in sorted(meta.blobs.items()):
+        if not store.content.has(digest):
+            report.problems.append(f"blob {digest}: recorded in meta.db, missing from "
+                                   "the content store")
+        elif store.content.size(digest) != int(rec.get("size", -1)):
+            report.problems.append(f"blob {digest}: size differs from meta.db")
+    _verify_images(store, report, meta, deep)
+    _verify_snapshots(store, report, meta, snapdb)
+    for cid, rec in sorted(meta.containers.items()):
+        report.containers += 1
+        where = f"container {cid[:12]}"
+        if rec.get("layerlab", {}).get("image_id") not in set(store._image_ids()):
+            report.problems.append(f"{where}: its image is missing")
+        key = rec.get("snapshotKey", "")
+        if key not in meta.snapshots:
+            report.problems.append(f"{where}: active snapshot {key!r} is missing")
+        else:
+            try:
+                ok = os.path.isdir(store._layout.container_diff(cid))
+            except LayerlabError:
+                ok = False
+            if not ok:
+                report.problems.append(f"{where}: upper directory (fs) is missing")
 
 
 def _verify_images(store: ContainerdStore, report: VerifyReport, meta: MetaDB, deep: bool) -> None:
