@@ -38,3 +38,28 @@ def test_disk_use_counts_a_container_upper_directory() -> None:
         c.write("/happy.txt", "x" * 123)
         after = disk_use(store)
         assert after.unpacked - before.unpacked == 123, driver  # the -init files are empty
+
+
+def test_notebook_07_closing_note_gives_the_figures_the_kit_computes() -> None:
+    import json
+    import pathlib
+
+    import layerlab as ll
+    from layerlab.build import base_image
+
+    root = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
+    base = base_image("layerlab/tiny")
+    course = {n: base_image(f"layerlab/{n}") for n in ("tiny", "alpine-like", "debian-like")}
+    course["sample"] = ll.load(str(root / "data" / "sample.tar"), progress=False)
+    course["hello"] = base.add_layer(Layer.from_dict({"/app/hello.py": "print('hello')\n"},
+                                                     created_by="COPY hello.py /app/"))
+    course["bye"] = base.add_layer(Layer.from_dict({"/app/bye.py": "print('bye')\n"},
+                                                   created_by="COPY bye.py /app/"))
+    rows = {u.driver: u for u in compare_layouts(course)}
+    nb = json.loads((root / "07-on-the-host.ipynb").read_text())
+    note = "".join(nb["cells"][-1]["source"])
+    want = (f"overlay2 {rows['overlay2'].total:,} B, aufs {rows['aufs'].total:,} B, and "
+            f"containerd {rows['containerd'].total:,} B, of which "
+            f"{rows['containerd'].compressed:,} B are the compressed layer blobs it keeps "
+            f"beside the same {rows['containerd'].unpacked:,} B of unpacked files")
+    assert want in " ".join(note.split()), note
