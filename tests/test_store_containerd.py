@@ -312,3 +312,25 @@ def test_metadata_of_the_wrong_shape_is_reported_not_crashed_on(store: Container
     assert not report.ok and any("wrong shape" in p for p in report.problems), report
     with pytest.raises(LayerlabError, match="wrong shape"):
         store.prune()
+
+
+def test_an_interrupted_layer_write_is_an_ingest_the_next_import_resumes(
+        store: ContainerdStore) -> None:
+    image = _image()
+    layer = image.layers[0]
+    blob = layer.blob()
+    assert blob is not None
+    ref = f"moby/import/{layer.digest}"
+    with pytest.raises(RuntimeError), store.content.ingest(
+            ref, expected_digest=layer.digest, expected_size=len(blob)) as ing:
+        ing.write(blob[: len(blob) // 2])
+        raise RuntimeError("killed")  # what a kill -9 leaves: half the bytes in ingest/
+    ingest = pathlib.Path(store.root, CONTENT, "ingest")
+    assert len(os.listdir(ingest)) == 1
+    report = store.verify()
+    assert report.ok and report.leftovers, report  # a download in progress, not corruption
+    store.add(image, tag="t")
+    assert pathlib.Path(store.layout.blob(layer.digest)).read_bytes() == blob
+    assert os.listdir(ingest) == []
+    report = store.verify()
+    assert report.ok and report.leftovers == [], report

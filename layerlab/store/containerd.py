@@ -43,7 +43,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,7 +66,7 @@ from .containerd_layout import (
     MetaDB,
     SnapshotDB,
 )
-from .content import ContentStore
+from .content import ContentStore, Ingest
 from .durable import TMP_MARK, StoreLock, atomic_write, replace_dir
 from .initlayer import init_layer
 from .store import (
@@ -111,6 +110,22 @@ def short_name(name: str) -> str:
 
 def _canonical(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+class _Resume:
+    """A writer into an ingest that skips the bytes the ingest already holds."""
+
+    def __init__(self, ingest: Ingest) -> None:
+        self.ingest, self.skip = ingest, ingest.offset
+
+    def write(self, chunk: bytes) -> int:
+        if self.skip:
+            dropped = min(self.skip, len(chunk))
+            self.skip -= dropped
+            chunk = chunk[dropped:]
+        if chunk:
+            self.ingest.write(chunk)
+        return len(chunk)
 
 
 class ContainerdStore(Store):
@@ -185,12 +200,11 @@ class ContainerdStore(Store):
     def _put_blob(self, meta: MetaDB, data: bytes | None, digest: str, size: int,
                   labels: dict[str, str], layer: Layer | None = None) -> None:
         if not self.content.has(digest):
-            if layer is not None:
-                os.makedirs(self._layout.content_root(), exist_ok=True)
-                with tempfile.TemporaryFile(dir=self._layout.content_root()) as f:
-                    layer.blob(f)
-                    f.seek(0)
-                    self.content.write(f, expected_digest=digest, expected_size=size)
+            if layer is not None:  # through ingest/, as a pull does: a kill leaves a partial
+                ref = f"{NAMESPACE}/import/{digest}"  # that the next import resumes
+                with self.content.ingest(ref, expected_digest=digest, expected_size=size) as ing:
+                    if not ing.complete:
+                        layer.blob(_Resume(ing))  # type: ignore[arg-type]
             else:
                 assert data is not None
                 self.content.write(data, expected_digest=digest, expected_size=size)
