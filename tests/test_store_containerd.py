@@ -334,3 +334,27 @@ def test_an_interrupted_layer_write_is_an_ingest_the_next_import_resumes(
     assert os.listdir(ingest) == []
     report = store.verify()
     assert report.ok and report.leftovers == [], report
+
+
+@pytest.mark.parametrize("cut", ["after-init", "after-active-record"])
+def test_a_container_cut_during_creation_is_a_leftover(store: ContainerdStore, cut: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from layerlab import Container
+
+    image = _image()
+    store.add(image, tag="t")
+    c = Container(image, name="c")
+    store._prepare_container(c)  # lease, -init snapshot, active snapshot: no record yet
+    if cut == "after-active-record":  # the kill landed before the upper directory existed
+        shutil.rmtree(os.path.dirname(store.layout.container_diff(c.id)))  # type: ignore[attr-defined]
+    report = store.verify()
+    assert report.ok and f"lease {c.id}" in report.leftovers, report
+    again = store.create_container("t", name="c")  # the same name makes the same id
+    assert again.id == c.id
+    again.write("/happy.txt", "x")
+    store.prune()
+    report = store.verify()
+    assert report.ok and report.leftovers == [], report
+    assert Store(store.root, driver="containerd").container("c").read("/happy.txt") == b"x"

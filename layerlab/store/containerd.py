@@ -493,6 +493,7 @@ class ContainerdStore(Store):
         if c.id not in self._meta().snapshots:
             self._prepare_container(c)
         diff = self._layout.container_diff(c.id)
+        os.makedirs(self._layout.container_work(c.id), exist_ok=True)  # a cut creation
         tmp, old = diff + TMP_MARK + "sync", diff + TMP_MARK + "old"
         _finish_swap(diff)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -518,6 +519,7 @@ class ContainerdStore(Store):
         self._fill(number, init)
         self._commit(key, f"{c.id}-init", {}, init.size)
         number = self._prepare(c.id, f"{c.id}-init")
+        os.makedirs(self._layout.snapshot_fs(number), exist_ok=True)  # the empty upper dir
         os.makedirs(self._layout.snapshot_work(number), exist_ok=True)
 
     def _write_container(self, c: Container) -> None:

@@ -297,8 +297,9 @@ def _deep(store: ContainerdStore, report: VerifyReport, where: str, digest: str,
 def _verify_snapshots(store: ContainerdStore, report: VerifyReport, meta: MetaDB,
                       snapdb: SnapshotDB) -> None:
     for key, rec in sorted(meta.snapshots.items()):
-        if key.startswith("extract-") or key.endswith("-init-key"):
-            continue  # an interrupted unpack: a leftover
+        if key.startswith("extract-") or key.endswith("-init-key") or (
+                key in meta.leases and key not in meta.containers):
+            continue  # an interrupted unpack or container creation: a leftover
         backend = snapdb.snapshots.get(rec.get("name", ""))
         if backend is None:
             report.problems.append(f"snapshot {key}: backend {rec.get('name')!r} missing "
