@@ -49,7 +49,7 @@ _HEX64 = re.compile(r"[a-f0-9]{64}")
 
 @dataclass(frozen=True)
 class Reference:
-    """A normalized reference. ``str()`` gives the full form, :attr:`familiar` Docker's short one."""
+    """Normalized: ``str()`` is the full form, :attr:`familiar` Docker's short one."""
 
     registry: str
     repository: str
@@ -80,7 +80,8 @@ class Reference:
             name = repo
         else:
             name = self.name
-        return name + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
+        return name + (f":{self.tag}" if self.tag else "") + (
+            f"@{self.digest}" if self.digest else "")
 
     def with_tag(self, tag: str) -> Reference:
         if not _TAG.fullmatch(tag):
@@ -103,7 +104,8 @@ def _check_digest(text: str, digest: str) -> str:
         raise InvalidReferenceError(
             f"reference {text!r}: invalid checksum digest length or format {digest!r}")
     if algorithm not in ("sha256", "sha512"):
-        raise InvalidReferenceError(f"reference {text!r}: unsupported digest algorithm {algorithm!r}")
+        raise InvalidReferenceError(
+            f"reference {text!r}: unsupported digest algorithm {algorithm!r}")
     return digest
 
 
@@ -112,7 +114,7 @@ def parse(text: str, *, default_tag: bool = True) -> Reference:
 
     ``default_tag=False`` leaves a bare name without ``:latest`` (to match "any tag").
     """
-    if not isinstance(text, str) or not text:
+    if not text:
         raise InvalidReferenceError(f"reference {text!r}: invalid reference format: empty")
     shown = text if len(text) <= 300 else text[:300] + "..."
     if len(text) > 2 * NAME_TOTAL_MAX + 200:
@@ -158,5 +160,5 @@ def parse(text: str, *, default_tag: bool = True) -> Reference:
 
 
 def normalize(text: str) -> str:
-    """The full normalized spelling of ``text`` (``alpine`` -> ``docker.io/library/alpine:latest``)."""
+    """The full spelling of ``text`` (``alpine`` is ``docker.io/library/alpine:latest``)."""
     return str(parse(text))
