@@ -422,3 +422,31 @@ def test_slow_server(proxied: tuple[FaultProxy, Image], work: Path) -> None:
     proxy.chunk_delay = 1.5  # stalls longer than the read timeout
     with pytest.raises(RegistryUnavailableError, match=r"timed out|connection to"):
         pull(f"{proxy.host}/team/faulty:1", cache=work / "c2", timeout=0.5, retries=0)
+
+
+# --- the command line and the docker:// transport ---------------------------------------
+
+def test_cli_pull_push_and_docker_transport(registry: Registry, work: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from layerlab.cli import main
+    from layerlab.formats import load
+
+    monkeypatch.setenv("LAYERLAB_CACHE", str(work / "cache"))
+    img = fixture_image("cli")
+    save(img, work / "app.tar", format="docker-archive", tag="app:1")
+    assert main(["push", str(work / "app.tar"), f"{registry.host}/class/cli:1"]) == 0
+    out = capsys.readouterr().out
+    assert "blobs uploaded: 4" in out and f"{registry.host}/class/cli:1: pushed sha256:" in out
+    assert main(["pull", f"{registry.host}/class/cli:1", "--save", str(work / "back.tar")]) == 0
+    out = capsys.readouterr().out
+    assert "blobs downloaded: 4, cached: 0" in out
+    assert load(work / "back.tar").id == img.id
+    assert main(["pull", f"{registry.host}/class/cli:1"]) == 0
+    assert "blobs downloaded: 0, cached: 4; bytes downloaded: 0" in capsys.readouterr().out
+    assert load(f"docker://{registry.host}/class/cli:1").id == img.id
+    assert main(["inspect", f"docker://{registry.host}/class/cli:1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == img.id
+    assert main(["pull", f"{registry.host}/class/none:1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "class/none:1: manifest: 404 not found" in err
