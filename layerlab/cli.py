@@ -151,12 +151,10 @@ _RULES = (("lowestEfficiency", "lowest_efficiency", "0.9"),
 
 
 def _human(n: float) -> str:
-    """Bytes as dive prints them (go-humanize: SI units)."""
-    units = ["B", "kB", "MB", "GB", "TB"]
-    while abs(n) >= 1000 and len(units) > 1:
-        n /= 1000
-        units.pop(0)
-    return f"{n:.0f} B" if units[0] == "B" else f"{n:.1f} {units[0]}"
+    """Bytes as dive prints them (go-humanize: ``32 kB``, ``2.0 kB``, ``7 B``)."""
+    from .views.analysis import go_humanize_bytes
+
+    return go_humanize_bytes(int(n)) if n >= 0 else "-" + go_humanize_bytes(int(-n))
 
 
 def _finite(x: float) -> float | None:
@@ -214,7 +212,7 @@ def efficiency_json(report: EfficiencyReport, rules: list[dict[str, str]] | None
         "inefficiencies": [
             {"path": p.path, "count": p.count, "wasted_bytes": p.dive_wasted,
              "reclaimable_bytes": p.reclaimable, "why": p.why}
-            for p in report.inefficiencies
+            for p in report.dive_inefficiencies
         ],
     }
     if rules is not None:
@@ -228,17 +226,20 @@ def _print_efficiency(doc: dict[str, Any], out: TextIO) -> None:
     pct = doc["user_wasted_percent"]
     out.write(f"  efficiency: {doc['efficiency'] * 100:2.4f} %\n")
     out.write(f"  wastedBytes: {doc['wasted_bytes']} bytes ({_human(doc['wasted_bytes'])})\n")
-    out.write(f"  userWastedPercent: {'NaN' if pct is None else f'{pct * 100:2.4f}'} %\n")
+    if pct is None:  # no user bytes: nothing to waste them on (dive would print "NaN %")
+        pct = 0.0 if doc["wasted_bytes"] == 0 else float("inf")
+    out.write(f"  userWastedPercent: {pct * 100:2.4f} %\n".replace("inf", "+Inf"))
     out.write(f"  reclaimableBytes: {doc['reclaimable_bytes']} bytes "
               f"({_human(doc['reclaimable_bytes'])}; all copies but the one kept, where "
               "wastedBytes counts every copy: dive issue #684)\n")
     rows = doc["inefficiencies"]
     if rows:
         out.write("Inefficient Files:\n")
-        out.write(f"{'Count':<5}  {'Wasted Space':<12}  {'Reclaimable':<12}  File Path\n")
+        # dive's "%5s  %12s  %-s" columns, with layerlab's reclaimable bytes before the path
+        out.write(f"{'Count':>5}  {'Wasted Space':>12}  {'Reclaimable':>12}  File Path\n")
         for row in rows:
-            out.write(f"{row['count']:<5}  {_human(row['wasted_bytes']):<12}  "
-                      f"{_human(row['reclaimable_bytes']):<12}  {row['path']}\n")
+            out.write(f"{row['count']:>5}  {_human(row['wasted_bytes']):>12}  "
+                      f"{_human(row['reclaimable_bytes']):>12}  {row['path']}\n")
     rules = doc.get("rules")
     if rules is None:
         return
