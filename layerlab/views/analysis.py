@@ -536,7 +536,7 @@ def go_humanize_bytes(n: int) -> str:
     """Bytes as dive prints them (go-humanize's ``Bytes``: SI units, one decimal below 10).
 
     >>> [go_humanize_bytes(n) for n in (7, 999, 2000, 32_000, 1_500_000, 123_456_789)]
-    ['7 B', '999 B', '2.0 kB', '32 kB', '1.5 MB', '123 MB']
+    ['7 B', '999 B', '2.0 kB', '32 kB', '1.5 MB', '124 MB']
     """
     if n < 10:
         return f"{n} B"
