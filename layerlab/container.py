@@ -185,6 +185,7 @@ class Container:
         host: Host | None = None,
         clock_start: int = CLOCK_START,
         real: bool = False,
+        init: bool = False,
     ) -> None:
         Container._counter += 1
         self.image = image
@@ -208,6 +209,10 @@ class Container:
         self.real = real
         #: the Store keeping this container on disk, if any (set by the store)
         self.store: Store | None = None
+        #: ``docker run --init``: tini is PID 1 and forwards signals to the command
+        self.init = init
+        #: why the last stop ended with its exit status (see :func:`processes.stop_outcome`)
+        self.stop_reason = ""
 
     def __repr__(self) -> str:
         return (f"<Container {self.name} ({self.id[:12]}) {self.state}: "
@@ -692,13 +697,29 @@ class Container:
             self.last_output = result
         return self
 
+    @property
+    def handles_sigterm(self) -> bool:
+        """Does PID 1 end on SIGTERM? Only with a handler (or ``init``): the kernel ignores
+        a signal PID 1 of a namespace has no handler for (:mod:`layerlab.processes`)."""
+        from .processes import handles_sigterm
+
+        return self.init or handles_sigterm(self.default_argv())
+
     def stop(self) -> None:
-        """Stop: PID 1 gets SIGTERM and exits (status 143); the read-write layer stays."""
-        self._signal_exit("stop", 143)
+        """``docker stop``: SIGTERM to PID 1, SIGKILL after the grace period. A PID 1 with
+        no SIGTERM handler ignores SIGTERM, so it ends with 137 (128 + SIGKILL) after the
+        grace period; one that handles it ends with 143 (128 + SIGTERM) at once; see
+        ``stop_reason``. The read-write layer stays."""
+        from .processes import stop_outcome
+
+        status, why = stop_outcome(self.default_argv(), init=self.init)
+        self._signal_exit("stop", status)
+        self.stop_reason = why
 
     def kill(self) -> None:
         """Kill: PID 1 gets SIGKILL (status 137); the read-write layer stays."""
         self._signal_exit("kill", 137)
+        self.stop_reason = "SIGKILL: 128 + 9"
 
     def _signal_exit(self, action: str, status: int) -> None:
         self._require_alive(action)
@@ -779,5 +800,8 @@ class Container:
 def _is_daemon(argv: Sequence[str]) -> bool:
     name = argv[0].rsplit("/", 1)[-1]
     if name in {"sh", "bash", "ash", "dash"}:
-        return "-c" not in argv
+        from .processes import handles_sigterm
+
+        # a script that traps TERM and waits is a long-running PID 1 (the kit's handler example)
+        return "-c" not in argv or (handles_sigterm(argv) and "wait" in argv[-1])
     return name in _DAEMONS

@@ -6,7 +6,8 @@ Color is never the only signal: every change kind also has a letter and a hatch.
 
 from __future__ import annotations
 
-__all__ = ["CHANGE_HATCH", "CHANGE_LETTER", "CHANGE_STYLE", "OKABE_ITO", "change_color"]
+__all__ = ["CHANGE_HATCH", "CHANGE_LETTER", "CHANGE_STYLE", "OKABE_ITO", "VERDICT_STYLE",
+           "change_color"]
 
 #: Okabe & Ito (2008), "Color Universal Design"
 OKABE_ITO: dict[str, str] = {
@@ -47,3 +48,13 @@ NEUTRAL = "#5f6b7a"
 def change_color(kind: str) -> str:
     """The color for a change kind (``"A"``, ``"M"``/``"C"``, ``"D"``...), grey if unknown."""
     return CHANGE_STYLE.get(kind, OKABE_ITO["grey"])
+
+
+#: verdict kind -> (badge background, mark, word). White text on each background has a
+#: WCAG contrast of at least 5:1, and the badge brings its own background, so it reads the
+#: same in light and dark themes; the mark and the word carry the meaning, not the color.
+VERDICT_STYLE: dict[str, tuple[str, str, str]] = {
+    "right": ("#00704A", "✔", "Correct"),
+    "wrong": ("#A63D00", "✘", "Not quite"),
+    "open": ("#5f6b7a", "✎", "Not answered yet"),
+}
