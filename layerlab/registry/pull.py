@@ -35,12 +35,13 @@ from ..formats.descriptors import (
     Descriptor,
     Platform,
     document_kind,
+    expect_object,
     host_platform,
     parse_index,
     parse_json,
     parse_manifest,
 )
-from ..formats.loaded import image_from_config
+from ..formats.loaded import config_diff_ids, image_from_config
 from ..formats.verify import load_layer, progress_bar, read_verified_json
 from ..image import Image
 from ..layer import Layer
@@ -187,16 +188,38 @@ class _Puller:
         config_desc, layer_descs = parse_manifest(doc, where=where)
         config = self.json_doc(config_desc.digest, config_desc.size, "config")
         raw = self.cs.path(config_desc.digest).read_bytes()
+        cwhere = f"{self.label}: config {config_desc.digest}"
+        expect_object(config, cwhere)
+        diff_ids = config_diff_ids(config, where=cwhere)
+        history = config.get("history")
+        made = [h for h in history if isinstance(h, Mapping) and not h.get("empty_layer")] \
+            if isinstance(history, list) else []
 
-        def load(i: int, diff_id: str, history: Mapping[str, Any]) -> Layer:
+        def read(i: int) -> Layer:
             d = layer_descs[i]
             return load_layer(self.cs.open(d.digest), self.cs.size(d.digest), size=d.size,
-                              digest=d.digest, diff_id=diff_id,
+                              digest=d.digest, diff_id=diff_ids[i] if i < len(diff_ids) else None,
                               what=f"{self.label}: layer {i} (blob {d.digest})",
-                              history=history, limits=self.limits, spool_dir=spool_dir)
+                              history=made[i] if i < len(made) else {}, limits=self.limits,
+                              spool_dir=spool_dir)
 
-        return image_from_config(config, len(layer_descs), load,
-                                 where=f"{self.label}: config {config_desc.digest}", raw=raw)
+        # Decompressing is most of the work and zlib/zstd release the GIL: read the layers
+        # side by side, then hand them to the one place that assembles images.
+        count = min(len(layer_descs), len(diff_ids))
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, count))) as pool:
+            futures = [pool.submit(read, i) for i in range(count)]
+            layers: list[Layer] = []
+            try:
+                layers = [f.result() for f in futures]
+            finally:
+                if len(layers) < count:
+                    for f in futures:
+                        f.cancel()
+
+        def load(i: int, diff_id: str, history: Mapping[str, Any]) -> Layer:
+            return layers[i] if i < len(layers) else read(i)
+
+        return image_from_config(config, len(layer_descs), load, where=cwhere, raw=raw)
 
 
 def _endpoints(ref: Reference, mirrors: Sequence[str] | None, insecure: bool) -> list[str]:
