@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-import bcrypt
 import pytest
 
 from layerlab import Image, Layer
@@ -261,6 +260,8 @@ def test_mirror_serves_docker_hub_names(registry: Registry, work: Path,
 
 def test_htpasswd_basic_auth(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     need("docker-registry", "skopeo")
+    bcrypt = pytest.importorskip("bcrypt", reason="htpasswd needs bcrypt hashes: pip install "
+                                 "bcrypt (in the test extra)")
     password = "correct horse battery"
     htpasswd = work / "htpasswd"
     htpasswd.write_text("alice:" + bcrypt.hashpw(password.encode(),
