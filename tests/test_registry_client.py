@@ -77,8 +77,9 @@ def test_endpoints() -> None:
 class FakeRegistry:
     """Serves one image; ``token`` requires the bearer flow with basic credentials."""
 
-    def __init__(self, *, token: bool = False) -> None:
-        self.image = Image.from_layers([Layer.from_dict({"/hello": "hi\n"})])
+    def __init__(self, *, token: bool = False, env: list[str] | None = None) -> None:
+        self.image = Image.from_layers([Layer.from_dict({"/hello": "hi\n"})],
+                                       config={"Env": env or []})
         self.manifest = manifest_bytes(self.image)
         self.digest = "sha256:" + hashlib.sha256(self.manifest).hexdigest()
         layer = self.image.layers[0]
@@ -174,6 +175,11 @@ def test_manifest_caps_and_digest_checks(tmp_path: Path) -> None:
     reg = FakeRegistry()
     with pytest.raises(LimitExceededError, match="max_json_bytes=100"):
         _pull(reg, tmp_path, limits=Limits(max_json_bytes=100))
+    big = FakeRegistry(env=[f"V{i}=" + "x" * 50 for i in range(20)])
+    small = len(big.manifest) + 1  # the manifest fits, the config does not
+    assert len(big.image.config_bytes()) > small
+    with pytest.raises(LimitExceededError, match=rf"config of \d+ bytes .*max_json_bytes={small}"):
+        _pull(big, tmp_path / "c1", limits=Limits(max_json_bytes=small))
     reg.override["/manifests/"] = httpx.Response(200, content=reg.manifest + b" ", headers={
         "Docker-Content-Digest": reg.digest})
     with pytest.raises(DigestMismatchError, match="the registry says"):

@@ -30,7 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidImageError, RegistryError, RegistryUnavailableError
+from ..errors import (
+    InvalidImageError,
+    LimitExceededError,
+    RegistryError,
+    RegistryUnavailableError,
+)
 from ..formats.descriptors import (
     Descriptor,
     Platform,
@@ -159,7 +164,7 @@ class _Puller:
                                     f"index; expected an image manifest")
         config, layers = parse_manifest(doc, where=f"{self.label}: manifest {manifest_digest}")
         if config.size > self.limits.max_json_bytes:
-            raise InvalidImageError(
+            raise LimitExceededError(
                 f"{self.label}: config of {config.size} bytes is larger than max_json_bytes="
                 f"{self.limits.max_json_bytes}; raise Limits.max_json_bytes to accept it")
         repo = self.ref.repository
