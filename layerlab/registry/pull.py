@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -187,7 +188,36 @@ class _Puller:
                     for fut in [pool.submit(one, d) for d in todo]:
                         fut.result()
 
-    def build(self, manifest_digest: str, spool_dir: str | None) -> Image:
+    def fetch_and_build(self, client: RegistryClient, manifest_digest: str,
+                        spool_dir: str | None) -> Image:
+        """Fetch the config, then each layer's blob and read it right away, layers side by
+        side: downloading one layer overlaps with decompressing another."""
+        doc = self.json_doc(manifest_digest, None, "manifest")
+        if document_kind(doc, where=f"{self.label}: manifest {manifest_digest}") != "manifest":
+            raise InvalidImageError(f"{self.label}: {manifest_digest} is an index inside an "
+                                    f"index; expected an image manifest")
+        config, layers = parse_manifest(doc, where=f"{self.label}: manifest {manifest_digest}")
+        if config.size > self.limits.max_json_bytes:
+            raise LimitExceededError(
+                f"{self.label}: config of {config.size} bytes is larger than max_json_bytes="
+                f"{self.limits.max_json_bytes}; raise Limits.max_json_bytes to accept it")
+        repo = self.ref.repository
+        client.fetch_blob(repo, config.digest, config.size, self.cs, ref=self.label,
+                          what=f"config {config.digest}")
+        total = sum({d.digest: d.size for d in layers}.values())
+        locks: dict[str, threading.Lock] = {d.digest: threading.Lock() for d in layers}
+        with progress_bar(total, f"pull {self.ref.familiar}", self.progress) as bar:
+
+            def fetch(i: int) -> None:
+                d = layers[i]
+                with locks[d.digest]:  # a blob listed twice is fetched once
+                    client.fetch_blob(repo, d.digest, d.size, self.cs, ref=self.label,
+                                      what=f"layer {d.digest}", progress=bar.update)
+
+            return self.build(manifest_digest, spool_dir, fetch=fetch)
+
+    def build(self, manifest_digest: str, spool_dir: str | None,
+              fetch: Callable[[int], None] | None = None) -> Image:
         doc = self.json_doc(manifest_digest, None, "manifest")
         where = f"{self.label}: manifest {manifest_digest}"
         config_desc, layer_descs = parse_manifest(doc, where=where)
@@ -201,6 +231,8 @@ class _Puller:
             if isinstance(history, list) else []
 
         def read(i: int) -> Layer:
+            if fetch is not None:
+                fetch(i)
             d = layer_descs[i]
             return load_layer(self.cs.open(d.digest), self.cs.size(d.digest), size=d.size,
                               digest=d.digest, diff_id=diff_ids[i] if i < len(diff_ids) else None,
@@ -269,7 +301,7 @@ def pull_image(
         try:
             with client:
                 manifest_digest, index_digest = puller.resolve(client)
-                puller.fetch_blobs(client, manifest_digest)
+                image = puller.fetch_and_build(client, manifest_digest, spool_dir)
         except RegistryError as exc:
             last_endpoint = url == _endpoints(ref, mirrors, insecure)[-1]
             if not last_endpoint:
@@ -286,7 +318,6 @@ def pull_image(
                     return PullResult(image, ref, cached[0], cached[1], str(wanted), "cache",
                                       stats, offline=True)
             raise
-        image = puller.build(manifest_digest, spool_dir)
         _remember(cs, ref, str(wanted), manifest_digest, index_digest)
         if store is not None:
             store.add(image, tag=ref.familiar)

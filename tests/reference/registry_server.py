@@ -244,10 +244,15 @@ class FaultProxy:
         body = h.rfile.read(length) if length else None
         conn = http.client.HTTPConnection(self.upstream, timeout=30)
         headers = {k: v for k, v in h.headers.items() if k.lower() not in ("host", "connection")}
-        conn.request(h.command, h.path, body=body, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        conn.close()
+        try:
+            conn.request(h.command, h.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except OSError:  # the registry is gone (a test stopped it): a gateway error
+            answer(h, 502, {})
+            return
+        finally:
+            conn.close()
         is_blob = "/blobs/sha256:" in h.path and h.command == "GET"
         if self.body_hook is not None and is_blob:
             data = self.body_hook(h.path, data)
