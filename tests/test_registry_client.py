@@ -198,3 +198,29 @@ def test_blob_with_the_wrong_bytes(tmp_path: Path) -> None:
     with pytest.raises(DigestMismatchError, match=rf"blob {layer_digest}"):
         _pull(reg, tmp_path)
     assert not (tmp_path / "cache" / "refs").exists()
+
+
+def test_mirror_first_then_docker_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    reg = FakeRegistry()
+    hosts: list[str] = []
+
+    def route(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        if request.url.host == "mirror.test":
+            return httpx.Response(503)
+        return reg(request)
+
+    monkeypatch.setenv("LAYERLAB_REGISTRY_MIRROR", "http://mirror.test")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "none"))
+    result = pull_image("team/app:1", cache=tmp_path / "cache", retries=0, progress=True,
+                        transport=httpx.MockTransport(route))
+    assert result.endpoint == "https://registry-1.docker.io"
+    assert hosts[0] == "mirror.test" and "registry-1.docker.io" in hosts
+    assert result.image.id == reg.image.id
+    assert "pull team/app:1" in capsys.readouterr().err  # the tqdm bar, with bytes
+    # a mirror is only for Docker Hub names
+    hosts.clear()
+    pull_image("reg.test/team/app:1", cache=tmp_path / "c2", insecure=True,
+               transport=httpx.MockTransport(route))
+    assert "mirror.test" not in hosts
