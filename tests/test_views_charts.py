@@ -154,3 +154,30 @@ def test_efficiency_chart_keeps_the_end_of_long_paths() -> None:
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert len(set(labels)) == len(labels) == 2
     assert all(label.replace("\n", "").endswith("_Packages") for label in labels)
+
+
+def _overlaps(fig: object) -> list[tuple[str, str]]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)  # type: ignore[arg-type]
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    texts = [t for ax in fig.axes for t in ax.texts if t.get_text()]  # type: ignore[attr-defined]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:]
+            if box_a.overlaps(box_b)]
+
+
+@pytest.mark.parametrize("lecture", [False, True])
+def test_no_text_overlaps_in_the_stack_diagram_and_layer_sizes(lecture: bool) -> None:
+    long = Layer.from_dict({"/etc/motd": "v9\n"},
+                           created_by="RUN apt-get update && apt-get install -y curl git")
+    image = three_layers().add_layer(long)
+    lecture_mode(lecture)
+    try:
+        figs = [stack_diagram(image, trace="/etc/motd"), stack_diagram(image, trace="/f"),
+                layer_sizes(image)]
+    finally:
+        lecture_mode(False)
+    for fig in figs:
+        assert _overlaps(fig) == []
