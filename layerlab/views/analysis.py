@@ -45,6 +45,7 @@ __all__ = [
     "LayerStats",
     "PathEfficiency",
     "SharedLayer",
+    "StoredBytes",
     "efficiency",
     "efficiency_check",
     "file_rows",
@@ -52,6 +53,7 @@ __all__ = [
     "layer_stats",
     "parse_bytes",
     "sharing_rows",
+    "stored_bytes",
 ]
 
 
@@ -152,6 +154,44 @@ def layer_stats(image: Image) -> list[LayerStats]:
             k, layer.size, count["A"], count["M"], count["D"], len(layer.whiteouts),
             len(layer.opaques), weight["A"], weight["M"], weight["D"],
         ))
+    return out
+
+
+@dataclass(frozen=True)
+class StoredBytes:
+    """What one layer stores (``size``, :attr:`Layer.size`), split into the bytes the final
+    view still shows (``visible``) and those a later layer hides (``hidden``: replaced,
+    whited out or under an opaque directory; still stored, still pulled)."""
+
+    index: int
+    size: int
+    visible: int
+    hidden: int
+    whiteouts: int
+
+
+def stored_bytes(image: Image) -> list[StoredBytes]:
+    """Per layer, :class:`StoredBytes`: a layer that only deletes stores 0 bytes, and the
+    bytes it hides are counted as ``hidden`` in the layer that stores them.
+
+    >>> from layerlab import Image, Layer, Whiteout
+    >>> img = Image.from_layers([Layer.from_dict({"/big": "x" * 100, "/k": "kk"}),
+    ...                          Layer.from_dict({"/big": Whiteout()})])
+    >>> [(s.size, s.visible, s.hidden) for s in stored_bytes(img)]
+    [(102, 2, 100), (0, 0, 0)]
+    """
+    from ..entry import EntryKind
+
+    view = image.view()
+    out: list[StoredBytes] = []
+    for k, layer in enumerate(image.layers):
+        visible = 0
+        for entry in layer.entries:
+            if entry.kind is EntryKind.FILE and view.exists(entry.path) \
+                    and view.provenance(entry.path) == k:
+                visible += entry.size
+        out.append(StoredBytes(k, layer.size, visible, layer.size - visible,
+                               len(layer.whiteouts)))
     return out
 
 
