@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
+import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -763,13 +765,19 @@ class Container:
         """Run a command in the running container through the simulated shell, or with
         ``real=True`` as a real process in the real layers (:mod:`layerlab.realmode`).
 
+        Like ``docker exec``, the command is run as it is, not wrapped in ``sh -c``: a
+        string of plain words (``"sleep 100"``) is split into ``["sleep", "100"]``, so the
+        process table shows ``sleep 100``. A string with shell syntax (a redirect, ``;``,
+        ``&&``, ``|``, ``$``...) needs a shell; it runs as ``["sh", "-c", command]``, which
+        is what you would type: ``docker exec c sh -c 'echo hi > /f'``.
+
         With ``detach=True`` the process stays in the process table until the container
         stops (``docker exec -d``)."""
         self._require_alive("exec")
         if self.state is not ContainerState.RUNNING:
             raise ContainerStateError(
                 f"cannot exec in container {self.name}: it is {self.state} (start it first)")
-        argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
+        argv = _exec_argv(command)
         proc = self._ns.spawn(argv, ppid=0)
         try:
             return self._run(argv, real=real)
@@ -795,6 +803,29 @@ class Container:
                 result = run_argv(self, list(argv))
                 return ExecResult(result.exit_code, result.stdout, note + result.stderr)
         return run_argv(self, list(argv))
+
+
+_SHELL_SYNTAX = re.compile(r"[|&;<>()$`\\*?\[\]#~{}\n]|^\s*[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _exec_argv(command: str | Sequence[str]) -> list[str]:
+    """The argv ``docker exec`` runs for ``command`` (see :meth:`Container.exec`).
+
+    >>> _exec_argv("sleep 100"), _exec_argv("echo 'a b'")
+    (['sleep', '100'], ['echo', 'a b'])
+    >>> _exec_argv("echo hi > /f")
+    ['sh', '-c', 'echo hi > /f']
+    """
+    if not isinstance(command, str):
+        return list(command)
+    if not _SHELL_SYNTAX.search(command):
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            words = []
+        if words:
+            return words
+    return ["sh", "-c", command]
 
 
 def _is_daemon(argv: Sequence[str]) -> bool:

@@ -475,7 +475,8 @@ class Lifecycle(Question):
         from .container import ReadWriteLayer
         from .processes import Host
 
-        twin = _Container(container.image, name=f"{container.name}-twin", host=Host())
+        twin = _Container(container.image, name=f"{container.name}-twin", host=Host(),
+                          init=container.init)
         twin.rw = ReadWriteLayer.from_layer(container.rw.to_layer())
         self._path = path
         if path not in twin.rw.paths():
@@ -556,7 +557,8 @@ class StopStatus(Question):
         from .container import Container as _Container
         from .processes import Host
 
-        twin = _Container(container.image, name=f"{container.name}-twin", host=Host())
+        twin = _Container(container.image, name=f"{container.name}-twin", host=Host(),
+                          init=container.init)
         twin.start()
         twin.stop()
         self._truth = twin.exit_code

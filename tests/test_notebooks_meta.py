@@ -132,3 +132,17 @@ def _legacy_exercises(path: Path, cells: list[dict[str, Any]]) -> None:
             f"{path.name}: an exercise cell should start from 'answer = ...'"
         shown = "".join(_output_texts(ask))
         assert "Not answered yet" in shown, f"{path.name}: stored exercise output is not neutral"
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_mode_dependent_cells_say_which_mode_ran(path: Path) -> None:
+    # outputs that differ with real mode on and off (Binder) are not compared by nbval,
+    # and each such cell says in its output which mode ran and why
+    cells = _code_cells(_load(path))
+    for i, cell in enumerate(cells, start=1):
+        if "nbval-ignore-output" in cell["metadata"].get("tags", []):
+            assert "mode_line()" in _source(cell), f"{path.name} cell {i}: say which mode ran"
+            assert "real mode: " in "".join(_output_texts(cell)), f"{path.name} cell {i}"
+    if any("real=True" in _source(c) for c in cells):
+        assert any("mode_line()" in _source(c) for c in cells), \
+            f"{path.name}: uses real mode but never says which mode ran"

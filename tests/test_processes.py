@@ -102,7 +102,7 @@ def test_exec_adds_a_process_while_it_runs(shell: None) -> None:
     c.exec(["sleep", "1000"], detach=True)
     c.exec("echo again", detach=True)
     assert [(p.pid, p.command) for p in c.top()] == [
-        (1, "sleep infinity"), (3, "sleep 1000"), (4, "sh -c 'echo again'")]
+        (1, "sleep infinity"), (3, "sleep 1000"), (4, "echo again")]  # no sh -c
     assert len(host.container_processes()) == 3
     assert len({p.host_pid for p in host.container_processes()}) == 3
     c.pause()
@@ -130,3 +130,16 @@ def test_the_host_runs_processes_of_its_own() -> None:
     assert host.processes() == [*host.own, *host.container_processes()]
     assert [p.container for p in host.container_processes()] == [c.name]
     assert Host(own=()).processes() == []
+
+
+def test_docker_exec_runs_its_command_without_a_shell() -> None:
+    host = Host()
+    c = Container(Image.from_layers([Layer.from_dict({"/a": "1"})],
+                                    config={"cmd": ["sleep", "infinity"]}), host=host)
+    c.start()
+    c.exec("sleep 100", detach=True)
+    c.exec(["sh", "-c", "sleep 200"], detach=True)
+    assert [p.command for p in c.top()] == ["sleep infinity", "sleep 100", "sh -c 'sleep 200'"]
+    assert c.exec("ps").stdout.splitlines()[-1].split(None, 1) == ["4", "ps"]
+    # shell syntax needs a shell: the string runs as sh -c would
+    assert c.exec("echo hi > /f && cat /f").stdout == "hi\n"
