@@ -761,6 +761,12 @@ class Container:
         self._require_alive("run a command")
         return self._run(["sh", "-c", command], real=real)
 
+    def run_argv(self, argv: Sequence[str], *, real: bool | None = None) -> ExecResult:
+        """Run ``argv`` (exec form, or a ``SHELL`` such as ``["/bin/bash", "-c", ...]``)
+        in the filesystem without the lifecycle (used by builds)."""
+        self._require_alive("run a command")
+        return self._run(list(argv), real=real)
+
     def _run(self, argv: Sequence[str], *, real: bool | None = None) -> ExecResult:
         from .shell import ExecResult, run_argv
 
