@@ -26,9 +26,9 @@ from .base import BASE_IMAGES, base_image
 from .builder import BUILDERS, Builder, BuildStep, StagePlan, build
 from .cache import BuildCache, CacheEntry, CacheRow
 from .context import BuildContext
-from .ignore import IgnoreMatcher
 from .errors import BuildError, ContextEscapeError, DockerfileError
 from .history import HistoryRow, history
+from .ignore import IgnoreMatcher
 from .parser import Dockerfile, Heredoc, Instruction, Stage, parse_dockerfile
 
 __all__ = [
