@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import io
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..container import Container
 from ..entry import Entry, EntryKind
@@ -28,6 +29,9 @@ from ..tarstream import detect_compression
 from .context import ContextItem, Source
 from .errors import BuildError
 from .parser import Instruction
+
+if TYPE_CHECKING:
+    from ..union import View
 
 __all__ = ["MAX_ID", "copy_source", "image_sources", "parse_owner", "resolve_owner"]
 
@@ -100,9 +104,10 @@ def image_sources(image: Image, unsafe_src: str, where: str) -> list[Source]:
             raise BuildError(f"{unsafe_src!r}: not found in {where}")
         paths = [path]
     out: list[Source] = []
-    for p in paths:
-        top = view.stat(p, follow_symlinks=True)
-        rel = p.lstrip("/")
+    for named in paths:
+        p = _realpath(view, named)
+        top = view.stat(p)
+        rel = named.lstrip("/")
         if top.kind is EntryKind.DIR:
             items = [_image_item(view, top, rel, "")]
             for entry in view.walk(p):
@@ -116,6 +121,27 @@ def image_sources(image: Image, unsafe_src: str, where: str) -> list[Source]:
         else:
             out.append(Source(rel, False, (_image_item(view, top, rel, ""),)))
     return out
+
+
+def _realpath(view: View, path: str) -> str:
+    """Follow symlinks in ``path`` inside the image's root (at most 40, as Linux does)."""
+    parts = [p for p in path.split("/") if p]
+    done = ROOT
+    hops = 0
+    while parts:
+        candidate = join(done, parts.pop(0))
+        entry = view.stat(candidate) if view.exists(candidate) else None
+        if entry is not None and entry.kind is EntryKind.SYMLINK:
+            hops += 1
+            if hops > 40:
+                raise BuildError(f"{path!r}: too many levels of symbolic links")
+            target = entry.linkname
+            base = ROOT if target.startswith("/") else done
+            parts = [p for p in normalize(join(base, target)).split("/") if p] + parts
+            done = ROOT
+            continue
+        done = candidate
+    return done
 
 
 def _image_item(view: object, entry: Entry, rel: str, sub: str) -> ContextItem:
