@@ -616,8 +616,10 @@ class Builder:
         else:
             argv = [*shell, ins.args]
         shown = " ".join(argv)
-        args = sorted((n, v) for n, v in state.args.items()
-                      if n not in PREDEFINED_ARGS and n not in PLATFORM_ARGS)
+        # declared ARGs are recorded; proxy args given only as --build-arg are not
+        args = sorted(state.args.items())
+        proxies = {n: v for n, v in self.build_args.items()
+                   if n in PREDEFINED_ARGS and n not in state.args}
         prefix = f"|{len(args)} " + "".join(f"{n}={v} " for n, v in args) if args else ""
         created_by = prefix + shown
         if self.builder == "buildkit":
@@ -626,7 +628,7 @@ class Builder:
         def work() -> tuple[Image, Layer | None, str]:
             _need_program(image, argv[0], ins, index, shell=ins.json is None)
             c = self._container(image, index)
-            c.env = {**c.env, **{n: v for n, v in state.args.items()
+            c.env = {**c.env, **{n: v for n, v in {**proxies, **state.args}.items()
                                  if n not in image.config.env_dict()}}
             result = c.run_argv(argv, real=self.real)
             if result.exit_code != 0:
