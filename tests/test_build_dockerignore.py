@@ -63,7 +63,7 @@ def test_ignored_paths_stay_out_of_copy_and_the_file_can_ignore_itself(ctx: Path
 
 def test_naming_an_ignored_file_is_an_error_that_says_so(ctx: Path) -> None:
     (ctx / ".dockerignore").write_text("# keep secrets out\nsecret\n")
-    with pytest.raises(BuildError, match="excluded by .dockerignore \\(line 2\\)"):
+    with pytest.raises(BuildError, match=r"excluded by \.dockerignore \(line 2\)"):
         Builder("FROM layerlab/tiny\nCOPY secret/key /\n", ctx).run()
 
 

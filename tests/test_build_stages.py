@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from layerlab import Image, Layer
-from layerlab.entry import Dir, File, Symlink
 from layerlab.build import Builder, BuildError, DockerfileError, base_image, build, history
+from layerlab.entry import Dir, File, Symlink
 
 MULTI = """\
 ARG BASE=layerlab/tiny
@@ -120,7 +120,8 @@ def test_problems_anywhere_are_found_before_step_1_runs(tmp_path: Path) -> None:
 
 
 def test_history_classic_next_to_buildkit() -> None:
-    df = "FROM layerlab/tiny\nENV A=1\nWORKDIR /app\nRUN echo hi > f\nCOPY --from=layerlab/tiny /etc/hostname .\n"
+    df = ("FROM layerlab/tiny\nENV A=1\nWORKDIR /app\nRUN echo hi > f\n"
+          "COPY --from=layerlab/tiny /etc/hostname .\n")
     classic = build(df, builder="classic")
     buildkit = build(df, builder="buildkit")
     c_rows = [r.created_by for r in history(classic)][:4]
