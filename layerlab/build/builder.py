@@ -53,7 +53,7 @@ from typing import Any
 
 from ..container import CLOCK_START, Change, Container
 from ..digest import short
-from ..errors import LayerlabError
+from ..errors import LayerlabError, LimitExceededError
 from ..image import EPOCH, HistoryEntry, Image
 from ..layer import Layer
 from ..limits import DEFAULT_LIMITS, Limits
@@ -413,6 +413,9 @@ class Builder:
             step = self._step(state, index, total, ins)
         except (BuildError, DockerfileError):
             raise
+        except LimitExceededError as exc:  # keep the class: a cap, not a failed step
+            raise LimitExceededError(f"step {index} (line {ins.line}) {ins.text!r}: "
+                                     f"{exc}") from exc
         except LayerlabError as exc:  # a container or path error: name the step
             raise BuildError(str(exc), step=index, line=ins.line,
                              instruction=ins.text) from exc
@@ -536,8 +539,6 @@ class Builder:
                 merged = {**cfg.env_dict(), **dict(pairs)}
                 size = sum(len(n) + len(v) + 1 for n, v in merged.items())
                 if size > MAX_ENV_BYTES:
-                    from ..errors import LimitExceededError
-
                     raise LimitExceededError(
                         f"Dockerfile line {ins.line}: ENV would hold {size:,} bytes, above "
                         f"the cap of {MAX_ENV_BYTES:,} (layerlab.build.builder.MAX_ENV_BYTES)")
