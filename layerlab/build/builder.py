@@ -92,6 +92,8 @@ PLATFORM_ARGS = {"TARGETPLATFORM": "linux/amd64", "TARGETOS": "linux", "TARGETAR
                  "TARGETVARIANT": "", "BUILDPLATFORM": "linux/amd64", "BUILDOS": "linux",
                  "BUILDARCH": "amd64", "BUILDVARIANT": ""}
 _BUILDKIT_COMMENT = "buildkit.dockerfile.v0"
+#: the PATH Docker's builders give a stage whose base sets none (system.DefaultPathEnv)
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: bytes of ENV a stage's config may hold (ENV doubling stops here, LimitExceededError)
 MAX_ENV_BYTES = 8 * 1024 * 1024
 _URL = re.compile(r"^(https?://|git@|git://)")
@@ -494,6 +496,14 @@ class Builder:
         return out
 
     def _from(self, state: _State, ins: Instruction) -> tuple[Image, str]:
+        image, why = self._from_image(state, ins)
+        if "PATH" not in image.config.env_dict():
+            # both builders add the default PATH when the base has none (scratch)
+            image = image.with_config(env=[*image.config.env, f"PATH={DEFAULT_PATH}"])
+            why += "; the builder adds the default PATH"
+        return image, why
+
+    def _from_image(self, state: _State, ins: Instruction) -> tuple[Image, str]:
         name = expand(ins.args.split()[0], state.global_args, self.dockerfile.escape)
         stage = self._stage_ref(name, state.stage)
         if stage is not None and stage.name == name.lower():

@@ -175,7 +175,8 @@ def copy_source(c: Container, source: Source, target: str, into_dir: bool,
         _mkdirs(c, target, ids)
         _unpack(c, top, target, ids, limits)
         return
-    _mkdirs(c, dest.rsplit("/", 1)[0] or ROOT, None)
+    # directories COPY creates get the --chown owner too (Docker and buildah agree)
+    _mkdirs(c, dest.rsplit("/", 1)[0] or ROOT, ids)
     _put(c, dest, top, ids, mode)
 
 
