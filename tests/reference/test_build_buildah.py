@@ -12,9 +12,9 @@ simulated shell. The result is pushed as a docker-archive (the OCI config has no
 
 Differences that are not compared, and why: buildah adds the label
 ``io.buildah.version``; its ``RUN`` leaves empty mount points (``/etc/hosts``,
-``/etc/resolv.conf``, ``/run``...) in a stage whose last steps ran; it squashes a build into one layer unless ``--layers`` is given,
-so trees are compared, not layer lists; directory mtimes depend on the order children
-were written.
+``/etc/resolv.conf``, ``/run``...) in a stage whose last steps ran; it squashes a build
+into one layer unless ``--layers`` is given, so trees are compared, not layer lists;
+directory mtimes depend on the order children were written.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def test_multi_stage_with_dockerignore_matches_buildah(work: Path) -> None:
         "tool.sh": "#!/bin/sh\necho tool\n", "app/main.txt": "main\n",
         "app/debug.log": "x\n", "deep/a/b/c.log": "y\n", "node_modules/lib.js": "lib\n",
         "node_modules/keep.js": "keep\n", "secret/key": "k\n", ".dockerignore": IGNORE})
-    mine, ref = compare(work, context, MULTI_STAGE, build_args={"GREETING": "bonjour"})
+    mine, _ = compare(work, context, MULTI_STAGE, build_args={"GREETING": "bonjour"})
     view = mine.view()
     assert view.read("/srv/app") == b"bonjour from the build stage\n"
     assert sorted(p.removeprefix("/ctx/") for p in tree(mine) if p.startswith("/ctx/")) == [
