@@ -8,9 +8,12 @@
     layerlab efficiency app.tar --ci       dive's efficiency and wasted bytes; CI rules
     layerlab build -t app:1 -o type=docker,dest=app.tar .   build, step by step
     layerlab save app.tar app-oci --format oci     (``convert`` is the same command)
+    layerlab pull alpine:3.20              from a registry (cached: a second pull downloads 0 B)
+    layerlab push app.tar localhost:5000/class/app:1   to a registry
 
-SRC is a ``docker save`` archive, an OCI layout directory or an oci-archive; a
-skopeo-style prefix (``oci:``, ``oci-archive:``, ``docker-archive:``) is accepted.
+SRC is a ``docker save`` archive, an OCI layout directory or an oci-archive; skopeo's
+transports are accepted: ``docker://REF``, ``oci:DIR[:REF]``, ``oci-archive:PATH[:REF]``,
+``docker-archive:PATH[:REF]``.
 """
 
 from __future__ import annotations
@@ -147,12 +150,10 @@ _RULES = (("lowestEfficiency", "lowest_efficiency", "0.9"),
 
 
 def _human(n: float) -> str:
-    """Bytes as dive prints them (go-humanize: SI units)."""
-    units = ["B", "kB", "MB", "GB", "TB"]
-    while abs(n) >= 1000 and len(units) > 1:
-        n /= 1000
-        units.pop(0)
-    return f"{n:.0f} B" if units[0] == "B" else f"{n:.1f} {units[0]}"
+    """Bytes as dive prints them (go-humanize: ``32 kB``, ``2.0 kB``, ``7 B``)."""
+    from .views.analysis import go_humanize_bytes
+
+    return go_humanize_bytes(int(n)) if n >= 0 else "-" + go_humanize_bytes(int(-n))
 
 
 def _finite(x: float) -> float | None:
@@ -210,7 +211,7 @@ def efficiency_json(report: EfficiencyReport, rules: list[dict[str, str]] | None
         "inefficiencies": [
             {"path": p.path, "count": p.count, "wasted_bytes": p.dive_wasted,
              "reclaimable_bytes": p.reclaimable, "why": p.why}
-            for p in report.inefficiencies
+            for p in report.dive_inefficiencies
         ],
     }
     if rules is not None:
@@ -224,17 +225,20 @@ def _print_efficiency(doc: dict[str, Any], out: TextIO) -> None:
     pct = doc["user_wasted_percent"]
     out.write(f"  efficiency: {doc['efficiency'] * 100:2.4f} %\n")
     out.write(f"  wastedBytes: {doc['wasted_bytes']} bytes ({_human(doc['wasted_bytes'])})\n")
-    out.write(f"  userWastedPercent: {'NaN' if pct is None else f'{pct * 100:2.4f}'} %\n")
+    if pct is None:  # no user bytes: nothing to waste them on (dive would print "NaN %")
+        pct = 0.0 if doc["wasted_bytes"] == 0 else float("inf")
+    out.write(f"  userWastedPercent: {pct * 100:2.4f} %\n".replace("inf", "+Inf"))
     out.write(f"  reclaimableBytes: {doc['reclaimable_bytes']} bytes "
               f"({_human(doc['reclaimable_bytes'])}; all copies but the one kept, where "
               "wastedBytes counts every copy: dive issue #684)\n")
     rows = doc["inefficiencies"]
     if rows:
         out.write("Inefficient Files:\n")
-        out.write(f"{'Count':<5}  {'Wasted Space':<12}  {'Reclaimable':<12}  File Path\n")
+        # dive's "%5s  %12s  %-s" columns, with layerlab's reclaimable bytes before the path
+        out.write(f"{'Count':>5}  {'Wasted Space':>12}  {'Reclaimable':>12}  File Path\n")
         for row in rows:
-            out.write(f"{row['count']:<5}  {_human(row['wasted_bytes']):<12}  "
-                      f"{_human(row['reclaimable_bytes']):<12}  {row['path']}\n")
+            out.write(f"{row['count']:>5}  {_human(row['wasted_bytes']):>12}  "
+                      f"{_human(row['reclaimable_bytes']):>12}  {row['path']}\n")
     rules = doc.get("rules")
     if rules is None:
         return
@@ -370,7 +374,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=formats.FORMATS)
     p.add_argument("--save-tag", dest="save_tag", metavar="NAME[:TAG]",
                    help="name to record in DEST (RepoTags, or the OCI ref.name)")
+
+    def registry_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--insecure", action="store_true",
+                       help="allow plain HTTP and unverified TLS (loopback is always allowed)")
+        p.add_argument("--username", help="registry user (default: ~/.docker/config.json)")
+        p.add_argument("--password-stdin", action="store_true",
+                       help="read the password from standard input (never from the command "
+                            "line, where other users can see it)")
+
+    p = add("pull", "pull REF from a registry (docker.io by default) into the blob cache")
+    p.add_argument("ref", metavar="REF")
+    registry_options(p)
+    p.add_argument("--cache", metavar="DIR", help="blob cache (default: $LAYERLAB_CACHE or "
+                                                  "the user cache directory)")
+    p.add_argument("--save", metavar="PATH", help="also write the image to PATH")
+    p.add_argument("--format", choices=formats.FORMATS, default="docker-archive",
+                   help="format for --save (default: %(default)s)")
+
+    p = add("push", "push SRC to a registry as REF")
+    p.add_argument("src", metavar="SRC")
+    p.add_argument("ref", metavar="REF")
+    registry_options(p)
+    p.add_argument("--mount-from", action="append", default=[], metavar="REPO",
+                   help="a repository of the same registry to mount blobs from")
     return parser
+
+
+def _auth(args: argparse.Namespace) -> tuple[str, str] | None:
+    if not args.username:
+        return None
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
+    return (args.username, password)
+
+
+def _pull(args: argparse.Namespace, out: TextIO) -> None:
+    from .registry import pull_image
+
+    result = pull_image(args.ref, platform=args.platform, auth=_auth(args),
+                        insecure=args.insecure, cache=args.cache,
+                        limits=Limits(max_json_bytes=args.max_json_bytes),
+                        progress=args.progress)
+    s = result.stats
+    out.write(f"{result.reference}: pulled {result.manifest_digest} ({result.platform}"
+              f"{', offline: from the cache' if result.offline else ''})\n")
+    out.write(f"layers: {len(result.image.layers)}; blobs downloaded: {s.blobs_downloaded}, "
+              f"cached: {s.blobs_cached}; bytes downloaded: {s.bytes_downloaded}\n")
+    if args.save:
+        formats.save(result.image, args.save, format=args.format,
+                     tag=result.reference.familiar, progress=args.progress)
+        out.write(f"saved to {args.save} ({args.format})\n")
+
+
+def _push(args: argparse.Namespace, out: TextIO) -> None:
+    from .registry import push
+
+    image = _load(args, args.src).image
+    result = push(image, args.ref, auth=_auth(args), insecure=args.insecure,
+                  mount_from=args.mount_from)
+    s = result.stats
+    out.write(f"{result.reference}: pushed {result.manifest_digest}\n")
+    out.write(f"blobs uploaded: {s.blobs_uploaded}, already there: {s.blobs_skipped}, "
+              f"mounted: {s.blobs_mounted}; bytes uploaded: {s.bytes_uploaded}\n")
 
 
 def _load(args: argparse.Namespace, src: str) -> formats.LoadedImage:
@@ -392,6 +457,10 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         return 1 if doc.get("result") == "FAIL" else 0
     if command == "build":
         _build(args, out)
+    elif command == "pull":
+        _pull(args, out)
+    elif command == "push":
+        _push(args, out)
     elif command == "inspect":
         info = inspect_image(_load(args, args.src))
         if args.json:

@@ -44,6 +44,7 @@ from .union import Stack, View
 if TYPE_CHECKING:
     from .build.history import HistoryRow
     from .container import Container
+    from .registry.push import PushResult
 
 __all__ = ["EPOCH", "HistoryEntry", "Image", "ImageConfig", "LegacyLayer"]
 
@@ -474,6 +475,15 @@ class Image:
         from .formats import save
 
         save(self, path, format=format, tag=tag)
+
+    def push(self, reference: str, **options: Any) -> PushResult:
+        """Push this image to a registry (see :func:`layerlab.registry.push`).
+
+        >>> img.push("localhost:5000/class/demo:1")  # doctest: +SKIP
+        """
+        from .registry.push import push
+
+        return push(self, reference, **options)
 
     def history_rows(self) -> list[HistoryRow]:
         """``docker history`` rows, newest first (see :func:`layerlab.build.history`)."""
