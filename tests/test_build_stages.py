@@ -140,3 +140,24 @@ def test_history_classic_next_to_buildkit() -> None:
     ]
     assert classic.diff_ids[:1] == buildkit.diff_ids[:1]
     assert len(classic.layers) == len(buildkit.layers) == 4
+
+
+def test_compare_builders_puts_the_two_histories_side_by_side() -> None:
+    from layerlab.build import compare_builders
+    from layerlab.views.tables import builders_table
+
+    rows = compare_builders(MULTI)
+    by_line = {r.line: r for r in rows}
+    assert by_line[6].buildkit_layer == "skipped" and by_line[6].classic_layer.startswith(
+        "layer ")
+    assert not by_line[3].in_final_image and by_line[3].classic_image == ""
+    copy = by_line[8]
+    assert copy.in_final_image and copy.buildkit_image == "<missing>"
+    assert copy.classic_image not in ("", "<missing>")
+    top = by_line[9]
+    assert top.buildkit_image == build(MULTI, builder="buildkit").id[7:19]
+    assert top.classic_image == build(MULTI).id[7:19]
+    frame = builders_table(rows)
+    assert list(frame["line"]) == [r.line for r in rows]
+    assert frame.loc[frame["line"] == 8, "buildkit_created_by"].item() == \
+        "COPY --from=build /out/app /app # buildkit"

@@ -27,7 +27,7 @@ from .builder import BUILDERS, Builder, BuildStep, StagePlan, build
 from .cache import BuildCache, CacheEntry, CacheRow
 from .context import BuildContext
 from .errors import BuildError, ContextEscapeError, DockerfileError
-from .history import HistoryRow, history
+from .history import BuilderRow, HistoryRow, compare_builders, history
 from .ignore import IgnoreMatcher
 from .parser import Dockerfile, Heredoc, Instruction, Stage, parse_dockerfile
 
@@ -39,6 +39,7 @@ __all__ = [
     "BuildError",
     "BuildStep",
     "Builder",
+    "BuilderRow",
     "CacheEntry",
     "CacheRow",
     "ContextEscapeError",
@@ -52,6 +53,7 @@ __all__ = [
     "StagePlan",
     "base_image",
     "build",
+    "compare_builders",
     "history",
     "parse_dockerfile",
 ]
