@@ -26,7 +26,7 @@ from .base import BASE_IMAGES, base_image
 from .builder import BUILDERS, Builder, BuildStep, StagePlan, build
 from .cache import BuildCache, CacheEntry, CacheRow
 from .context import BuildContext
-from .errors import BuildError, ContextEscapeError, DockerfileError
+from .errors import BuildError, BuildLimitExceededError, ContextEscapeError, DockerfileError
 from .history import BuilderRow, HistoryRow, compare_builders, history
 from .ignore import IgnoreMatcher
 from .parser import Dockerfile, Heredoc, Instruction, Stage, parse_dockerfile
@@ -37,6 +37,7 @@ __all__ = [
     "BuildCache",
     "BuildContext",
     "BuildError",
+    "BuildLimitExceededError",
     "BuildStep",
     "Builder",
     "BuilderRow",

@@ -62,7 +62,7 @@ from .base import BASE_IMAGES, base_image, is_base_image
 from .cache import BuildCache, CacheEntry, step_key
 from .context import BuildContext, ContextItem, Source, summary_digest
 from .copying import copy_source, image_sources, resolve_owner
-from .errors import BuildError, DockerfileError
+from .errors import BuildError, BuildLimitExceededError, DockerfileError
 from .parser import (
     _HEREDOC,
     Dockerfile,
@@ -415,9 +415,9 @@ class Builder:
             step = self._step(state, index, total, ins)
         except (BuildError, DockerfileError):
             raise
-        except LimitExceededError as exc:  # keep the class: a cap, not a failed step
-            raise LimitExceededError(f"step {index} (line {ins.line}) {ins.text!r}: "
-                                     f"{exc}") from exc
+        except LimitExceededError as exc:  # a cap: both a step error and a cap error
+            raise BuildLimitExceededError(str(exc), step=index, line=ins.line,
+                                          instruction=ins.text) from exc
         except LayerlabError as exc:  # a container or path error: name the step
             raise BuildError(str(exc), step=index, line=ins.line,
                              instruction=ins.text) from exc

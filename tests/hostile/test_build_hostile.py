@@ -30,14 +30,16 @@ import json, resource, sys, time, traceback
 resource.setrlimit(resource.RLIMIT_AS, ({budget}, {budget}))
 start = time.monotonic()
 outcome = "ok"
+classes = []
 message = ""
 try:
 {body}
 except BaseException as exc:
     outcome = type(exc).__name__
+    classes = [c.__name__ for c in type(exc).__mro__]
     message = str(exc)[:400]
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({{"outcome": outcome, "message": message,
+print(json.dumps({{"outcome": outcome, "classes": classes, "message": message,
                    "seconds": time.monotonic() - start, "peak_mb": peak}}))
 """
 
@@ -71,7 +73,7 @@ def test_env_doubling_hits_the_expansion_cap(work: Path) -> None:
         from layerlab.build import build
         build("Dockerfile")
     """, work)
-    assert result["outcome"] == "LimitExceededError", result
+    assert "LimitExceededError" in result["classes"], result  # type: ignore[operator]
     assert "MAX_EXPANSION_BYTES" in str(result["message"])
     assert float(result["seconds"]) < 20 and float(result["peak_mb"]) < BUDGET_RSS_MB  # type: ignore[arg-type]
 
@@ -84,7 +86,7 @@ def test_many_env_variables_hit_the_config_cap(work: Path) -> None:
         from layerlab.build import build
         build("Dockerfile")
     """, work)
-    assert result["outcome"] == "LimitExceededError", result
+    assert "LimitExceededError" in result["classes"], result  # type: ignore[operator]
     assert "MAX_ENV_BYTES" in str(result["message"])
 
 
@@ -172,7 +174,7 @@ def test_add_of_a_zstd_bomb_hits_the_decompression_cap(work: Path) -> None:
         from layerlab.build import build
         build(None, "ctx")
     """, work, timeout=120)
-    assert result["outcome"] == "LimitExceededError", result
+    assert "LimitExceededError" in result["classes"], result  # type: ignore[operator]
     assert "max_layer_bytes" in str(result["message"])
     assert float(result["peak_mb"]) < BUDGET_RSS_MB, result  # type: ignore[arg-type]
 
