@@ -18,6 +18,7 @@ import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..blob import FileBlob
 from ..container import Container
 from ..entry import Entry, EntryKind
 from ..errors import LayerlabError, PathLookupError
@@ -207,10 +208,22 @@ def _put(c: Container, path: str, item: ContextItem, ids: tuple[int, int] | None
             c.chown(path, *owner)
         return
     else:
-        c.write(path, item.data, mode=item.mode if mode is None else mode)
+        c.write(path, _content(item), mode=item.mode if mode is None else mode)
     owner = ids if ids is not None else (item.uid, item.gid)
     if owner != (0, 0):
         c.chown(path, *owner)
+
+
+#: context files above this many bytes are copied through a FileBlob on disk
+STREAM_ABOVE = 8 * 1024 * 1024
+
+
+def _content(item: ContextItem) -> bytes | FileBlob:
+    """A context file's bytes, or for a big one a private on-disk copy (never in memory)."""
+    if item.host_path and item.size > STREAM_ABOVE:
+        with item.open() as f:
+            return FileBlob.copy_of(f)  # type: ignore[arg-type]
+    return item.data
 
 
 def _is_archive(item: ContextItem) -> bool:

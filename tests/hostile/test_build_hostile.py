@@ -199,3 +199,40 @@ def test_add_of_a_gzip_bomb_with_a_lower_cap(work: Path) -> None:
         build("FROM layerlab/tiny\nADD bomb.tar.gz /\n", work,
               limits=Limits(max_layer_bytes=16 * 1024**2))
     assert "(line 2) 'ADD bomb.tar.gz /'" in str(info.value)
+
+
+@pytest.fixture
+def disk_work() -> Iterator[Path]:
+    """On disk, not tmpfs: this case writes gigabytes of spool files."""
+    path = Path(tempfile.mkdtemp(prefix="layerlab-build-big-"))
+    try:
+        yield path
+    finally:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_copy_of_a_1_5_gib_context_file_is_streamed(disk_work: Path) -> None:
+    ctx = disk_work / "ctx"
+    ctx.mkdir()
+    size = 1536 * 1024**2
+    with open(ctx / "big.bin", "wb") as f:  # sparse: costs no disk until copied
+        f.truncate(size)
+        f.seek(size // 2)
+        f.write(b"middle")
+    (ctx / "Dockerfile").write_text("FROM layerlab/tiny\nCOPY big.bin /data/big.bin\n")
+    result = run_bounded(f"""
+        from layerlab.build import build
+        img = build(None, "ctx")
+        entry = img.view().stat("/data/big.bin")
+        assert entry.size == {size}, entry
+        assert img.layers[-1].size == {size}
+        assert img.diff_ids[-1].startswith("sha256:")  # the layer tar, written in chunks
+        with img.view().open("/data/big.bin") as f:
+            f.seek({size // 2})
+            assert f.read(6) == b"middle"
+    """, disk_work, timeout=300)
+    print(f"COPY 1.5 GiB: {result}")
+    assert result["outcome"] == "ok", result
+    assert float(result["peak_mb"]) < BUDGET_RSS_MB, result  # type: ignore[arg-type]
