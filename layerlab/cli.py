@@ -6,7 +6,7 @@
     layerlab flatten python.tar rootfs/    the merged filesystem as a directory (or .tar)
     layerlab diff old.tar new.tar          what changed between two images
     layerlab efficiency app.tar --ci       dive's efficiency and wasted bytes; CI rules
-    layerlab build Dockerfile . -t app:1 --save app.tar     build, step by step
+    layerlab build -t app:1 -o type=docker,dest=app.tar .   build, step by step
     layerlab save app.tar app-oci --format oci     (``convert`` is the same command)
     layerlab pull alpine:3.20              from a registry (cached: a second pull downloads 0 B)
     layerlab push app.tar localhost:5000/class/app:1   to a registry
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -276,19 +275,9 @@ def _print_step(step: BuildStep, out: TextIO) -> None:
 
 
 def _build(args: argparse.Namespace, out: TextIO) -> None:
-    from .build import build  # the builder loads only for this command
+    from .build.command import run_build  # the builder loads only for this command
 
-    context = args.context if args.context is not None else (
-        os.path.dirname(os.path.abspath(args.dockerfile)))
-    image = build(args.dockerfile, context, on_step=lambda step: _print_step(step, out),
-                  no_cache=args.no_cache)
-    out.write(f"Successfully built {short(image.id)}\n")
-    if args.build_tag:
-        out.write(f"Successfully tagged {args.build_tag}\n")
-    if args.save:
-        formats.save(image, args.save, format=args.format, tag=args.build_tag,
-                     progress=args.progress)
-        out.write(f"saved {len(image.layers)} layers to {args.save} ({args.format})\n")
+    run_build(args, out, _print_step)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -349,14 +338,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fail above this fraction of wasted user bytes (0..1, or 'disabled')")
 
     p = sub.add_parser("build", help="build an image from a Dockerfile, step by step",
-                       description="Build an image from DOCKERFILE with CONTEXT (default: the "
-                                   "Dockerfile's directory), printing each step: the "
-                                   "instruction, cache hit or miss and why, the new layer.",
+                       description="Build an image as `docker build` does: layerlab build "
+                                   "[-f DOCKERFILE] [-t NAME[:TAG]]... [--target STAGE] "
+                                   "[--build-arg K=V]... [--no-cache] [-o DEST] CONTEXT. "
+                                   "Each step is printed: the instruction, cache hit or miss "
+                                   "and why, the new layer. The older form DOCKERFILE "
+                                   "[CONTEXT] still works.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dockerfile", metavar="DOCKERFILE")
-    p.add_argument("context", metavar="CONTEXT", nargs="?")
-    p.add_argument("-t", "--tag", dest="build_tag", metavar="NAME[:TAG]",
-                   help="name for the image (recorded by --save)")
+    p.add_argument("paths", metavar="CONTEXT", nargs="+",
+                   help="the build context directory (or, in the older form, DOCKERFILE "
+                        "[CONTEXT])")
+    p.add_argument("-f", "--file", dest="file", metavar="DOCKERFILE",
+                   help="the Dockerfile (default: CONTEXT/Dockerfile; - reads stdin)")
+    p.add_argument("-t", "--tag", dest="build_tag", metavar="NAME[:TAG]", action="append",
+                   help="name for the image (repeatable; recorded by --output/--save)")
+    p.add_argument("--target", metavar="STAGE", help="build this stage (and what it needs)")
+    p.add_argument("--build-arg", dest="build_args", metavar="K=V", action="append",
+                   default=[], help="set a build arg (K alone takes it from the environment)")
+    p.add_argument("-o", "--output", metavar="DEST",
+                   help="DEST (a directory: the final filesystem) or type=oci|docker|tar|"
+                        "local,dest=PATH")
+    p.add_argument("--builder", choices=("classic", "buildkit"), default=None,
+                   help="which Docker builder to imitate (default: classic, or buildkit "
+                        "when DOCKER_BUILDKIT=1)")
     p.add_argument("--save", metavar="PATH", help="write the image to PATH")
     p.add_argument("--format", choices=formats.FORMATS, default="docker-archive",
                    help="format for --save (default: %(default)s)")

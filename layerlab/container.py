@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from .blob import FileBlob
 from .entry import Entry, EntryKind
 from .errors import (
     ContainerStateError,
@@ -120,7 +121,9 @@ class ReadWriteLayer:
 
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {}
-        self.data: dict[str, bytes] = {}
+        #: file contents by digest (a :class:`~layerlab.blob.FileBlob` for a big file
+        #: kept on disk)
+        self.data: dict[str, bytes | FileBlob] = {}
         self.whiteouts: set[str] = set()
         self.opaques: set[str] = set()
 
@@ -347,9 +350,10 @@ class Container:
                 "could not be told apart from a whiteout"
             )
 
-    def _put(self, entry: Entry, data: bytes | None = None) -> None:
+    def _put(self, entry: Entry, data: bytes | FileBlob | None = None) -> None:
         if data is not None:
-            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            digest = data.digest if isinstance(data, FileBlob) \
+                else "sha256:" + hashlib.sha256(data).hexdigest()
             entry = replace(entry, kind=EntryKind.FILE, size=len(data), digest=digest, linkname="")
             self.rw.data[digest] = data
         self.rw.entries[entry.path] = entry
@@ -378,12 +382,17 @@ class Container:
     def walk(self, top: str = ROOT) -> Iterator[Entry]:
         return self.view().walk(self._resolve(top, follow=True))
 
-    def write(self, path: str, data: bytes | str, *, append: bool = False,
+    def write(self, path: str, data: bytes | str | FileBlob, *, append: bool = False,
               mode: int | None = None) -> None:
-        """Write (or with ``append=True`` append to) a file, creating it if needed."""
+        """Write (or with ``append=True`` append to) a file, creating it if needed.
+
+        ``data`` may be a :class:`~layerlab.blob.FileBlob`: big contents that stay on disk
+        (builds use it for large context files)."""
         self._require_alive("write")
         if isinstance(data, str):
             data = data.encode("utf-8")
+        if append and isinstance(data, FileBlob):
+            data = data.read()
         real = self._inode(self._resolve(path, follow=True))
         self._check_name(real)
         entry = self._lookup(real)
@@ -393,6 +402,7 @@ class Container:
             raise PathLookupError(f"{path!r}: cannot write to a {entry.kind}")
         if entry is not None:
             if append:
+                assert not isinstance(data, FileBlob)
                 data = self.view().read(real) + data
             if real not in self.rw.entries:
                 self._copy_up(real, "append" if append else "write")
@@ -789,6 +799,12 @@ class Container:
         """Run a shell command in the filesystem without the lifecycle (used by builds)."""
         self._require_alive("run a command")
         return self._run(["sh", "-c", command], real=real)
+
+    def run_argv(self, argv: Sequence[str], *, real: bool | None = None) -> ExecResult:
+        """Run ``argv`` (exec form, or a ``SHELL`` such as ``["/bin/bash", "-c", ...]``)
+        in the filesystem without the lifecycle (used by builds)."""
+        self._require_alive("run a command")
+        return self._run(list(argv), real=real)
 
     def _run(self, argv: Sequence[str], *, real: bool | None = None) -> ExecResult:
         from .shell import ExecResult, run_argv
