@@ -70,7 +70,6 @@ from .content import ContentStore, Ingest
 from .durable import TMP_MARK, StoreLock, atomic_write, replace_dir
 from .initlayer import init_layer
 from .store import (
-    DfRow,
     ImageRecord,
     PruneReport,
     Store,
@@ -631,25 +630,6 @@ class ContainerdStore(Store):
         """Re-hash every blob; check every image, snapshot and container record; ``deep``
         also compares each unpacked snapshot with its layer blob."""
         return containerd_gc.verify(self, deep=deep)
-
-    def system_df(self) -> list[DfRow]:
-        """Per image: unpacked size, and how much of it is in snapshots another image uses."""
-        chains_of = {r.id: chain_ids(self._config(r.id)["rootfs"]["diff_ids"])
-                     for r in self.images()}
-        users: dict[str, int] = {}
-        for chains in chains_of.values():
-            for ch in set(chains):
-                users[ch] = users.get(ch, 0) + 1
-        containers: dict[str, int] = {}
-        for c in self.containers():
-            containers[c.image.id] = containers.get(c.image.id, 0) + 1
-        rows = []
-        for record in self.images():
-            shared = sum(self._layer_size(ch) for ch in chains_of[record.id] if users[ch] > 1)
-            rows.append(DfRow(record.id, record.tags, record.size, shared,
-                              record.size - shared, containers.get(record.id, 0)))
-        return rows
-
 
     # --- looking at the host -------------------------------------------------------------
     _TREE_HIDDEN = frozenset({".lock"})
