@@ -158,7 +158,10 @@ class _Puller:
         self.json_doc(digest, chosen.size, "manifest")  # size and digest as the index says
         return digest, top
 
-    def fetch_blobs(self, client: RegistryClient, manifest_digest: str) -> None:
+    def fetch_config(self, client: RegistryClient,
+                     manifest_digest: str) -> tuple[Descriptor, list[Descriptor]]:
+        """Check the image manifest, fetch its config; return the config and layer
+        descriptors."""
         doc = self.json_doc(manifest_digest, None, "manifest")
         if document_kind(doc, where=f"{self.label}: manifest {manifest_digest}") != "manifest":
             raise InvalidImageError(f"{self.label}: {manifest_digest} is an index inside an "
@@ -168,9 +171,15 @@ class _Puller:
             raise LimitExceededError(
                 f"{self.label}: config of {config.size} bytes is larger than max_json_bytes="
                 f"{self.limits.max_json_bytes}; raise Limits.max_json_bytes to accept it")
+        client.fetch_blob(self.ref.repository, config.digest, config.size, self.cs,
+                          ref=self.label, what=f"config {config.digest}")
+        return config, layers
+
+    def fetch_blobs(self, client: RegistryClient, manifest_digest: str) -> None:
+        """Download and verify the blobs only, as ``skopeo copy`` does (the benchmark's
+        reference point); :meth:`fetch_and_build` also reads the layers."""
+        _, layers = self.fetch_config(client, manifest_digest)
         repo = self.ref.repository
-        client.fetch_blob(repo, config.digest, config.size, self.cs, ref=self.label,
-                          what=f"config {config.digest}")
         todo = sorted({d.digest: d for d in layers}.values(), key=lambda d: -d.size)
         total = sum(d.size for d in todo)
         with progress_bar(total, f"pull {self.ref.familiar}", self.progress) as bar:
@@ -192,18 +201,8 @@ class _Puller:
                         spool_dir: str | None) -> Image:
         """Fetch the config, then each layer's blob and read it right away, layers side by
         side: downloading one layer overlaps with decompressing another."""
-        doc = self.json_doc(manifest_digest, None, "manifest")
-        if document_kind(doc, where=f"{self.label}: manifest {manifest_digest}") != "manifest":
-            raise InvalidImageError(f"{self.label}: {manifest_digest} is an index inside an "
-                                    f"index; expected an image manifest")
-        config, layers = parse_manifest(doc, where=f"{self.label}: manifest {manifest_digest}")
-        if config.size > self.limits.max_json_bytes:
-            raise LimitExceededError(
-                f"{self.label}: config of {config.size} bytes is larger than max_json_bytes="
-                f"{self.limits.max_json_bytes}; raise Limits.max_json_bytes to accept it")
+        _, layers = self.fetch_config(client, manifest_digest)
         repo = self.ref.repository
-        client.fetch_blob(repo, config.digest, config.size, self.cs, ref=self.label,
-                          what=f"config {config.digest}")
         total = sum({d.digest: d.size for d in layers}.values())
         locks: dict[str, threading.Lock] = {d.digest: threading.Lock() for d in layers}
         with progress_bar(total, f"pull {self.ref.familiar}", self.progress) as bar:
