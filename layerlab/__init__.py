@@ -44,6 +44,7 @@ from .errors import (
     MalformedWhiteoutError,
     PathLookupError,
     PathNotFoundError,
+    RegistryError,
     TruncatedError,
     UnsafePathError,
     UnsupportedEntryError,
@@ -56,6 +57,7 @@ from .union import Shadowed, View
 if TYPE_CHECKING:
     from .build import BuildCache, Builder, BuildStep, build
     from .formats import load
+    from .registry import pull
     from .store import Store
 
 __version__ = "0.1.0"
@@ -68,6 +70,7 @@ _LAZY = {
     "build": "build",
     "Store": "store",
     "load": "formats",
+    "pull": "registry",
 }
 
 
@@ -115,6 +118,7 @@ __all__ = [
     "Opaque",
     "PathLookupError",
     "PathNotFoundError",
+    "RegistryError",
     "Shadowed",
     "Store",
     "Symlink",
@@ -127,4 +131,5 @@ __all__ = [
     "build",
     "chain_ids",
     "load",
+    "pull",
 ]

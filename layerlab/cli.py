@@ -6,18 +6,20 @@
     layerlab flatten python.tar rootfs/    the merged filesystem as a directory (or .tar)
     layerlab diff old.tar new.tar          what changed between two images
     layerlab efficiency app.tar --ci       dive's efficiency and wasted bytes; CI rules
-    layerlab build Dockerfile . -t app:1 --save app.tar     build, step by step
+    layerlab build -t app:1 -o type=docker,dest=app.tar .   build, step by step
     layerlab save app.tar app-oci --format oci     (``convert`` is the same command)
+    layerlab pull alpine:3.20              from a registry (cached: a second pull downloads 0 B)
+    layerlab push app.tar localhost:5000/class/app:1   to a registry
 
-SRC is a ``docker save`` archive, an OCI layout directory or an oci-archive; a
-skopeo-style prefix (``oci:``, ``oci-archive:``, ``docker-archive:``) is accepted.
+SRC is a ``docker save`` archive, an OCI layout directory or an oci-archive; skopeo's
+transports are accepted: ``docker://REF``, ``oci:DIR[:REF]``, ``oci-archive:PATH[:REF]``,
+``docker-archive:PATH[:REF]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
@@ -148,12 +150,10 @@ _RULES = (("lowestEfficiency", "lowest_efficiency", "0.9"),
 
 
 def _human(n: float) -> str:
-    """Bytes as dive prints them (go-humanize: SI units)."""
-    units = ["B", "kB", "MB", "GB", "TB"]
-    while abs(n) >= 1000 and len(units) > 1:
-        n /= 1000
-        units.pop(0)
-    return f"{n:.0f} B" if units[0] == "B" else f"{n:.1f} {units[0]}"
+    """Bytes as dive prints them (go-humanize: ``32 kB``, ``2.0 kB``, ``7 B``)."""
+    from .views.analysis import go_humanize_bytes
+
+    return go_humanize_bytes(int(n)) if n >= 0 else "-" + go_humanize_bytes(int(-n))
 
 
 def _finite(x: float) -> float | None:
@@ -211,7 +211,7 @@ def efficiency_json(report: EfficiencyReport, rules: list[dict[str, str]] | None
         "inefficiencies": [
             {"path": p.path, "count": p.count, "wasted_bytes": p.dive_wasted,
              "reclaimable_bytes": p.reclaimable, "why": p.why}
-            for p in report.inefficiencies
+            for p in report.dive_inefficiencies
         ],
     }
     if rules is not None:
@@ -225,17 +225,20 @@ def _print_efficiency(doc: dict[str, Any], out: TextIO) -> None:
     pct = doc["user_wasted_percent"]
     out.write(f"  efficiency: {doc['efficiency'] * 100:2.4f} %\n")
     out.write(f"  wastedBytes: {doc['wasted_bytes']} bytes ({_human(doc['wasted_bytes'])})\n")
-    out.write(f"  userWastedPercent: {'NaN' if pct is None else f'{pct * 100:2.4f}'} %\n")
+    if pct is None:  # no user bytes: nothing to waste them on (dive would print "NaN %")
+        pct = 0.0 if doc["wasted_bytes"] == 0 else float("inf")
+    out.write(f"  userWastedPercent: {pct * 100:2.4f} %\n".replace("inf", "+Inf"))
     out.write(f"  reclaimableBytes: {doc['reclaimable_bytes']} bytes "
               f"({_human(doc['reclaimable_bytes'])}; all copies but the one kept, where "
               "wastedBytes counts every copy: dive issue #684)\n")
     rows = doc["inefficiencies"]
     if rows:
         out.write("Inefficient Files:\n")
-        out.write(f"{'Count':<5}  {'Wasted Space':<12}  {'Reclaimable':<12}  File Path\n")
+        # dive's "%5s  %12s  %-s" columns, with layerlab's reclaimable bytes before the path
+        out.write(f"{'Count':>5}  {'Wasted Space':>12}  {'Reclaimable':>12}  File Path\n")
         for row in rows:
-            out.write(f"{row['count']:<5}  {_human(row['wasted_bytes']):<12}  "
-                      f"{_human(row['reclaimable_bytes']):<12}  {row['path']}\n")
+            out.write(f"{row['count']:>5}  {_human(row['wasted_bytes']):>12}  "
+                      f"{_human(row['reclaimable_bytes']):>12}  {row['path']}\n")
     rules = doc.get("rules")
     if rules is None:
         return
@@ -272,19 +275,9 @@ def _print_step(step: BuildStep, out: TextIO) -> None:
 
 
 def _build(args: argparse.Namespace, out: TextIO) -> None:
-    from .build import build  # the builder loads only for this command
+    from .build.command import run_build  # the builder loads only for this command
 
-    context = args.context if args.context is not None else (
-        os.path.dirname(os.path.abspath(args.dockerfile)))
-    image = build(args.dockerfile, context, on_step=lambda step: _print_step(step, out),
-                  no_cache=args.no_cache)
-    out.write(f"Successfully built {short(image.id)}\n")
-    if args.build_tag:
-        out.write(f"Successfully tagged {args.build_tag}\n")
-    if args.save:
-        formats.save(image, args.save, format=args.format, tag=args.build_tag,
-                     progress=args.progress)
-        out.write(f"saved {len(image.layers)} layers to {args.save} ({args.format})\n")
+    run_build(args, out, _print_step)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -355,14 +348,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fail above this fraction of wasted user bytes (0..1, or 'disabled')")
 
     p = sub.add_parser("build", help="build an image from a Dockerfile, step by step",
-                       description="Build an image from DOCKERFILE with CONTEXT (default: the "
-                                   "Dockerfile's directory), printing each step: the "
-                                   "instruction, cache hit or miss and why, the new layer.",
+                       description="Build an image as `docker build` does: layerlab build "
+                                   "[-f DOCKERFILE] [-t NAME[:TAG]]... [--target STAGE] "
+                                   "[--build-arg K=V]... [--no-cache] [-o DEST] CONTEXT. "
+                                   "Each step is printed: the instruction, cache hit or miss "
+                                   "and why, the new layer. The older form DOCKERFILE "
+                                   "[CONTEXT] still works.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dockerfile", metavar="DOCKERFILE")
-    p.add_argument("context", metavar="CONTEXT", nargs="?")
-    p.add_argument("-t", "--tag", dest="build_tag", metavar="NAME[:TAG]",
-                   help="name for the image (recorded by --save)")
+    p.add_argument("paths", metavar="CONTEXT", nargs="+",
+                   help="the build context directory (or, in the older form, DOCKERFILE "
+                        "[CONTEXT])")
+    p.add_argument("-f", "--file", dest="file", metavar="DOCKERFILE",
+                   help="the Dockerfile (default: CONTEXT/Dockerfile; - reads stdin)")
+    p.add_argument("-t", "--tag", dest="build_tag", metavar="NAME[:TAG]", action="append",
+                   help="name for the image (repeatable; recorded by --output/--save)")
+    p.add_argument("--target", metavar="STAGE", help="build this stage (and what it needs)")
+    p.add_argument("--build-arg", dest="build_args", metavar="K=V", action="append",
+                   default=[], help="set a build arg (K alone takes it from the environment)")
+    p.add_argument("-o", "--output", metavar="DEST",
+                   help="DEST (a directory: the final filesystem) or type=oci|docker|tar|"
+                        "local,dest=PATH")
+    p.add_argument("--builder", choices=("classic", "buildkit"), default=None,
+                   help="which Docker builder to imitate (default: classic, or buildkit "
+                        "when DOCKER_BUILDKIT=1)")
     p.add_argument("--save", metavar="PATH", help="write the image to PATH")
     p.add_argument("--format", choices=formats.FORMATS, default="docker-archive",
                    help="format for --save (default: %(default)s)")
@@ -376,6 +384,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=formats.FORMATS)
     p.add_argument("--save-tag", dest="save_tag", metavar="NAME[:TAG]",
                    help="name to record in DEST (RepoTags, or the OCI ref.name)")
+
+    def registry_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--insecure", action="store_true",
+                       help="allow plain HTTP and unverified TLS (loopback is always allowed)")
+        p.add_argument("--username", help="registry user (default: ~/.docker/config.json)")
+        p.add_argument("--password-stdin", action="store_true",
+                       help="read the password from standard input (never from the command "
+                            "line, where other users can see it)")
+
+    p = add("pull", "pull REF from a registry (docker.io by default) into the blob cache")
+    p.add_argument("ref", metavar="REF")
+    registry_options(p)
+    p.add_argument("--cache", metavar="DIR", help="blob cache (default: $LAYERLAB_CACHE or "
+                                                  "the user cache directory)")
+    p.add_argument("--save", metavar="PATH", help="also write the image to PATH")
+    p.add_argument("--format", choices=formats.FORMATS, default="docker-archive",
+                   help="format for --save (default: %(default)s)")
+
+    p = add("push", "push SRC to a registry as REF")
+    p.add_argument("src", metavar="SRC")
+    p.add_argument("ref", metavar="REF")
+    registry_options(p)
+    p.add_argument("--mount-from", action="append", default=[], metavar="REPO",
+                   help="a repository of the same registry to mount blobs from")
     return parser
 
 
@@ -418,6 +450,43 @@ _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
                "\t": "\\t", "\v": "\\v"}
 
 
+def _auth(args: argparse.Namespace) -> tuple[str, str] | None:
+    if not args.username:
+        return None
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
+    return (args.username, password)
+
+
+def _pull(args: argparse.Namespace, out: TextIO) -> None:
+    from .registry import pull_image
+
+    result = pull_image(args.ref, platform=args.platform, auth=_auth(args),
+                        insecure=args.insecure, cache=args.cache,
+                        limits=Limits(max_json_bytes=args.max_json_bytes),
+                        progress=args.progress)
+    s = result.stats
+    out.write(f"{result.reference}: pulled {result.manifest_digest} ({result.platform}"
+              f"{', offline: from the cache' if result.offline else ''})\n")
+    out.write(f"layers: {len(result.image.layers)}; blobs downloaded: {s.blobs_downloaded}, "
+              f"cached: {s.blobs_cached}; bytes downloaded: {s.bytes_downloaded}\n")
+    if args.save:
+        formats.save(result.image, args.save, format=args.format,
+                     tag=result.reference.familiar, progress=args.progress)
+        out.write(f"saved to {args.save} ({args.format})\n")
+
+
+def _push(args: argparse.Namespace, out: TextIO) -> None:
+    from .registry import push
+
+    image = _load(args, args.src).image
+    result = push(image, args.ref, auth=_auth(args), insecure=args.insecure,
+                  mount_from=args.mount_from)
+    s = result.stats
+    out.write(f"{result.reference}: pushed {result.manifest_digest}\n")
+    out.write(f"blobs uploaded: {s.blobs_uploaded}, already there: {s.blobs_skipped}, "
+              f"mounted: {s.blobs_mounted}; bytes uploaded: {s.bytes_uploaded}\n")
+
+
 def _load(args: argparse.Namespace, src: str) -> formats.LoadedImage:
     limits = Limits(max_json_bytes=args.max_json_bytes, max_layer_bytes=args.max_layer_bytes,
                     max_expansion=args.max_expansion, max_entries=args.max_entries)
@@ -451,6 +520,10 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         return 1 if doc.get("result") == "FAIL" else 0
     if command == "build":
         _build(args, out)
+    elif command == "pull":
+        _pull(args, out)
+    elif command == "push":
+        _push(args, out)
     elif command == "inspect":
         info = inspect_image(_load(args, args.src))
         if args.json:

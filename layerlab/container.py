@@ -35,11 +35,14 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
+import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from .blob import FileBlob
 from .entry import Entry, EntryKind
 from .errors import (
     ContainerStateError,
@@ -118,7 +121,9 @@ class ReadWriteLayer:
 
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {}
-        self.data: dict[str, bytes] = {}
+        #: file contents by digest (a :class:`~layerlab.blob.FileBlob` for a big file
+        #: kept on disk)
+        self.data: dict[str, bytes | FileBlob] = {}
         self.whiteouts: set[str] = set()
         self.opaques: set[str] = set()
 
@@ -185,6 +190,7 @@ class Container:
         host: Host | None = None,
         clock_start: int = CLOCK_START,
         real: bool = False,
+        init: bool = False,
     ) -> None:
         Container._counter += 1
         self.image = image
@@ -208,6 +214,10 @@ class Container:
         self.real = real
         #: the Store keeping this container on disk, if any (set by the store)
         self.store: Store | None = None
+        #: ``docker run --init``: tini is PID 1 and forwards signals to the command
+        self.init = init
+        #: why the last stop ended with its exit status (see :func:`processes.stop_outcome`)
+        self.stop_reason = ""
 
     def __repr__(self) -> str:
         return (f"<Container {self.name} ({self.id[:12]}) {self.state}: "
@@ -340,9 +350,10 @@ class Container:
                 "could not be told apart from a whiteout"
             )
 
-    def _put(self, entry: Entry, data: bytes | None = None) -> None:
+    def _put(self, entry: Entry, data: bytes | FileBlob | None = None) -> None:
         if data is not None:
-            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            digest = data.digest if isinstance(data, FileBlob) \
+                else "sha256:" + hashlib.sha256(data).hexdigest()
             entry = replace(entry, kind=EntryKind.FILE, size=len(data), digest=digest, linkname="")
             self.rw.data[digest] = data
         self.rw.entries[entry.path] = entry
@@ -371,12 +382,17 @@ class Container:
     def walk(self, top: str = ROOT) -> Iterator[Entry]:
         return self.view().walk(self._resolve(top, follow=True))
 
-    def write(self, path: str, data: bytes | str, *, append: bool = False,
+    def write(self, path: str, data: bytes | str | FileBlob, *, append: bool = False,
               mode: int | None = None) -> None:
-        """Write (or with ``append=True`` append to) a file, creating it if needed."""
+        """Write (or with ``append=True`` append to) a file, creating it if needed.
+
+        ``data`` may be a :class:`~layerlab.blob.FileBlob`: big contents that stay on disk
+        (builds use it for large context files)."""
         self._require_alive("write")
         if isinstance(data, str):
             data = data.encode("utf-8")
+        if append and isinstance(data, FileBlob):
+            data = data.read()
         real = self._inode(self._resolve(path, follow=True))
         self._check_name(real)
         entry = self._lookup(real)
@@ -386,6 +402,7 @@ class Container:
             raise PathLookupError(f"{path!r}: cannot write to a {entry.kind}")
         if entry is not None:
             if append:
+                assert not isinstance(data, FileBlob)
                 data = self.view().read(real) + data
             if real not in self.rw.entries:
                 self._copy_up(real, "append" if append else "write")
@@ -692,13 +709,29 @@ class Container:
             self.last_output = result
         return self
 
+    @property
+    def handles_sigterm(self) -> bool:
+        """Does PID 1 end on SIGTERM? Only with a handler (or ``init``): the kernel ignores
+        a signal PID 1 of a namespace has no handler for (:mod:`layerlab.processes`)."""
+        from .processes import handles_sigterm
+
+        return self.init or handles_sigterm(self.default_argv())
+
     def stop(self) -> None:
-        """Stop: PID 1 gets SIGTERM and exits (status 143); the read-write layer stays."""
-        self._signal_exit("stop", 143)
+        """``docker stop``: SIGTERM to PID 1, SIGKILL after the grace period. A PID 1 with
+        no SIGTERM handler ignores SIGTERM, so it ends with 137 (128 + SIGKILL) after the
+        grace period; one that handles it ends with 143 (128 + SIGTERM) at once; see
+        ``stop_reason``. The read-write layer stays."""
+        from .processes import stop_outcome
+
+        status, why = stop_outcome(self.default_argv(), init=self.init)
+        self._signal_exit("stop", status)
+        self.stop_reason = why
 
     def kill(self) -> None:
         """Kill: PID 1 gets SIGKILL (status 137); the read-write layer stays."""
         self._signal_exit("kill", 137)
+        self.stop_reason = "SIGKILL: 128 + 9"
 
     def _signal_exit(self, action: str, status: int) -> None:
         self._require_alive(action)
@@ -742,13 +775,19 @@ class Container:
         """Run a command in the running container through the simulated shell, or with
         ``real=True`` as a real process in the real layers (:mod:`layerlab.realmode`).
 
+        Like ``docker exec``, the command is run as it is, not wrapped in ``sh -c``: a
+        string of plain words (``"sleep 100"``) is split into ``["sleep", "100"]``, so the
+        process table shows ``sleep 100``. A string with shell syntax (a redirect, ``;``,
+        ``&&``, ``|``, ``$``...) needs a shell; it runs as ``["sh", "-c", command]``, which
+        is what you would type: ``docker exec c sh -c 'echo hi > /f'``.
+
         With ``detach=True`` the process stays in the process table until the container
         stops (``docker exec -d``)."""
         self._require_alive("exec")
         if self.state is not ContainerState.RUNNING:
             raise ContainerStateError(
                 f"cannot exec in container {self.name}: it is {self.state} (start it first)")
-        argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
+        argv = _exec_argv(command)
         proc = self._ns.spawn(argv, ppid=0)
         try:
             return self._run(argv, real=real)
@@ -760,6 +799,12 @@ class Container:
         """Run a shell command in the filesystem without the lifecycle (used by builds)."""
         self._require_alive("run a command")
         return self._run(["sh", "-c", command], real=real)
+
+    def run_argv(self, argv: Sequence[str], *, real: bool | None = None) -> ExecResult:
+        """Run ``argv`` (exec form, or a ``SHELL`` such as ``["/bin/bash", "-c", ...]``)
+        in the filesystem without the lifecycle (used by builds)."""
+        self._require_alive("run a command")
+        return self._run(list(argv), real=real)
 
     def _run(self, argv: Sequence[str], *, real: bool | None = None) -> ExecResult:
         from .shell import ExecResult, run_argv
@@ -776,8 +821,34 @@ class Container:
         return run_argv(self, list(argv))
 
 
+_SHELL_SYNTAX = re.compile(r"[|&;<>()$`\\*?\[\]#~{}\n]|^\s*[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _exec_argv(command: str | Sequence[str]) -> list[str]:
+    """The argv ``docker exec`` runs for ``command`` (see :meth:`Container.exec`).
+
+    >>> _exec_argv("sleep 100"), _exec_argv("echo 'a b'")
+    (['sleep', '100'], ['echo', 'a b'])
+    >>> _exec_argv("echo hi > /f")
+    ['sh', '-c', 'echo hi > /f']
+    """
+    if not isinstance(command, str):
+        return list(command)
+    if not _SHELL_SYNTAX.search(command):
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            words = []
+        if words:
+            return words
+    return ["sh", "-c", command]
+
+
 def _is_daemon(argv: Sequence[str]) -> bool:
     name = argv[0].rsplit("/", 1)[-1]
     if name in {"sh", "bash", "ash", "dash"}:
-        return "-c" not in argv
+        from .processes import handles_sigterm
+
+        # a script that traps TERM and waits is a long-running PID 1 (the kit's handler example)
+        return "-c" not in argv or (handles_sigterm(argv) and "wait" in argv[-1])
     return name in _DAEMONS

@@ -22,6 +22,14 @@ example ``layer 3 (sha256:ab12cd34ef56): entry '../etc/passwd': path escapes the
     ├── BuildError               a build step failed (step, instruction, why)
     │   └── ContextEscapeError   COPY/ADD named a path outside the build context
     │                            (also an UnsafePathError)
+    ├── InvalidDigestError       a digest string that is not ``sha256:<64 lowercase hex>``
+    ├── BlobNotFoundError        a content store has no blob with that digest
+    ├── InvalidReferenceError    an image reference Docker would not accept
+    ├── RegistryError            a registry request failed (names the reference and the cause)
+    │   ├── RegistryAuthError    401/403: credentials missing, wrong or not allowed
+    │   ├── RegistryNotFoundError 404: no such repository, tag or blob
+    │   ├── RateLimitedError     429: says when to retry and how to use a mirror
+    │   └── RegistryUnavailableError TLS, DNS or connection failure (offline)
     └── PathLookupError          a lookup or file operation failed
         ├── PathNotFoundError    (also a FileNotFoundError)
         ├── PathExistsError      (also a FileExistsError)
@@ -33,6 +41,7 @@ example ``layer 3 (sha256:ab12cd34ef56): entry '../etc/passwd': path escapes the
 from __future__ import annotations
 
 __all__ = [
+    "BlobNotFoundError",
     "BrokenHardlinkError",
     "BuildError",
     "ContainerStateError",
@@ -40,8 +49,10 @@ __all__ = [
     "DigestMismatchError",
     "DirectoryNotEmptyError",
     "DockerfileError",
+    "InvalidDigestError",
     "InvalidImageError",
     "InvalidLayerError",
+    "InvalidReferenceError",
     "IsADirectoryError_",
     "LayerlabError",
     "LimitExceededError",
@@ -50,6 +61,11 @@ __all__ = [
     "PathExistsError",
     "PathLookupError",
     "PathNotFoundError",
+    "RateLimitedError",
+    "RegistryAuthError",
+    "RegistryError",
+    "RegistryNotFoundError",
+    "RegistryUnavailableError",
     "TruncatedError",
     "UnsafePathError",
     "UnsupportedEntryError",
@@ -169,3 +185,39 @@ class ContextEscapeError(BuildError, UnsafePathError):
     """COPY or ADD named something outside the build context (``../x``, or a symlink
     in the context that points outside it). Docker says "forbidden path outside the
     build context"."""
+
+
+class InvalidDigestError(LayerlabError, ValueError):
+    """A digest that is not ``sha256:`` and 64 lowercase hex digits (so never a path)."""
+
+
+class BlobNotFoundError(LayerlabError):
+    """A content store has no blob with the digest asked for."""
+
+
+class InvalidReferenceError(LayerlabError, ValueError):
+    """An image reference Docker would refuse ("invalid reference format")."""
+
+
+class RegistryError(LayerlabError):
+    """A registry request failed; the message names the reference and the cause."""
+
+
+class RegistryAuthError(RegistryError):
+    """401 or 403: the registry wants credentials, or refuses the ones given."""
+
+
+class RegistryNotFoundError(RegistryError):
+    """404: no such repository, tag, manifest or blob."""
+
+
+class RateLimitedError(RegistryError):
+    """429: too many requests. ``retry_after`` is the server's advice in seconds (or None)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class RegistryUnavailableError(RegistryError):
+    """The registry cannot be reached: DNS, TLS or connection failure (for example offline)."""

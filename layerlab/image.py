@@ -44,6 +44,7 @@ from .union import Stack, View
 if TYPE_CHECKING:
     from .build.history import HistoryRow
     from .container import Container
+    from .registry.push import PushResult
 
 __all__ = ["EPOCH", "HistoryEntry", "Image", "ImageConfig", "LegacyLayer"]
 
@@ -92,6 +93,9 @@ _OCI_KEYS = {
     "exposed_ports": "ExposedPorts",
     "volumes": "Volumes",
     "stop_signal": "StopSignal",
+    "healthcheck": "Healthcheck",
+    "shell": "Shell",
+    "onbuild": "OnBuild",
 }
 
 
@@ -108,6 +112,12 @@ class ImageConfig:
     exposed_ports: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
     stop_signal: str = ""
+    #: Docker's HEALTHCHECK: ``(("Test", ("CMD-SHELL", "...")), ("Interval", ns), ...)``
+    healthcheck: tuple[tuple[str, Any], ...] | None = None
+    #: Docker's SHELL (the shell-form prefix), empty for the default ``/bin/sh -c``
+    shell: tuple[str, ...] = ()
+    #: ONBUILD triggers, as written (``RUN echo hi``)
+    onbuild: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any] | None) -> ImageConfig:
@@ -132,6 +142,8 @@ class ImageConfig:
                 continue
             if name == "labels":
                 out[oci] = dict(value)
+            elif name == "healthcheck":
+                out[oci] = {k: list(v) if isinstance(v, tuple) else v for k, v in value}
             elif name in ("exposed_ports", "volumes"):
                 out[oci] = {v: {} for v in value}
             elif isinstance(value, tuple):
@@ -145,6 +157,13 @@ class ImageConfig:
 
 
 def _coerce(name: str, value: Any) -> Any:
+    if name == "healthcheck":
+        if not isinstance(value, Mapping):
+            return None
+        return tuple((str(k), tuple(str(x) for x in v) if isinstance(v, (list, tuple)) else v)
+                     for k, v in value.items())
+    if name in ("shell", "onbuild"):
+        return tuple(str(v) for v in (value or ()))
     if name in ("cmd", "entrypoint"):
         if value is None:
             return None
@@ -280,6 +299,11 @@ class Image:
     @property
     def created(self) -> str:
         return self._meta["created"]
+
+    @property
+    def author(self) -> str:
+        """The config's ``author`` (Dockerfile ``MAINTAINER``), ``''`` when unset."""
+        return self._meta["author"]
 
     @property
     def diff_ids(self) -> list[str]:
@@ -451,6 +475,15 @@ class Image:
         from .formats import save
 
         save(self, path, format=format, tag=tag)
+
+    def push(self, reference: str, **options: Any) -> PushResult:
+        """Push this image to a registry (see :func:`layerlab.registry.push`).
+
+        >>> img.push("localhost:5000/class/demo:1")  # doctest: +SKIP
+        """
+        from .registry.push import push
+
+        return push(self, reference, **options)
 
     def history_rows(self) -> list[HistoryRow]:
         """``docker history`` rows, newest first (see :func:`layerlab.build.history`)."""

@@ -35,6 +35,7 @@ from dataclasses import replace
 from typing import IO, BinaryIO, cast
 
 from ._perf import paused_gc
+from .blob import FileBlob
 from .digest import short
 from .entry import (
     BlockDevice,
@@ -88,11 +89,14 @@ class _Content:
 
 
 class _MemoryContent(_Content):
-    def __init__(self, blobs: Mapping[str, bytes]) -> None:
+    def __init__(self, blobs: Mapping[str, bytes | FileBlob]) -> None:
         self._blobs = dict(blobs)
 
     def open(self, entry: Entry) -> BinaryIO:
-        return io.BytesIO(self._blobs[cast(str, entry.digest)])
+        blob = self._blobs[cast(str, entry.digest)]
+        if isinstance(blob, FileBlob):  # a big file kept on disk: read in chunks
+            return blob.open()
+        return io.BytesIO(blob)
 
 
 class _CallableContent(_Content):
@@ -207,7 +211,7 @@ class Layer:
     def from_entries(
         cls,
         entries: Iterable[Entry],
-        contents: Mapping[str, bytes] | Callable[[Entry], bytes],
+        contents: Mapping[str, bytes | FileBlob] | Callable[[Entry], bytes],
         *,
         created_by: str = "",
         comment: str = "",

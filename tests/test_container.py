@@ -556,13 +556,31 @@ def test_lifecycle() -> None:
     c.unpause()
     assert c.state is ContainerState.RUNNING
     c.stop()
-    assert (c.state, c.exit_code) == (ContainerState.EXITED, 143)
+    # sleep as PID 1 has no SIGTERM handler: the kernel ignores SIGTERM, SIGKILL follows
+    assert (c.state, c.exit_code) == (ContainerState.EXITED, 137)
+    assert "grace period" in c.stop_reason
     c.start()
     c.kill()
     assert (c.state, c.exit_code) == (ContainerState.EXITED, 137)
     c.rm()
     assert c.state is ContainerState.REMOVED
     assert str(c.state) == "removed"
+
+
+def test_stop_of_a_pid_1_with_a_sigterm_handler_or_init_is_143() -> None:
+    handler = Image.from_layers([BASE, TOP], config={
+        "cmd": ["sh", "-c", "trap 'exit 143' TERM; sleep infinity & wait"]})
+    c = Container(handler, host=Host())
+    assert c.handles_sigterm
+    c.start()
+    c.stop()
+    assert (c.state, c.exit_code) == (ContainerState.EXITED, 143)
+    plain = Container(IMAGE, host=Host(), init=True)  # docker run --init: tini is PID 1
+    assert plain.handles_sigterm
+    plain.start()
+    plain.stop()
+    assert plain.exit_code == 143 and "tini" in plain.stop_reason
+    assert not Container(IMAGE, host=Host()).handles_sigterm
 
 
 @pytest.mark.parametrize(("setup", "action", "match"), [

@@ -131,12 +131,64 @@ def test_diff(stack: ll.Image) -> None:
     _unanswered(ex.check_diff(..., c))
 
 
-def test_lifecycle() -> None:
-    _right(ex.check_lifecycle({"stop": True, "rm": False}))
-    _wrong(ex.check_lifecycle({"stop": False, "rm": False}), "stopping only ends")
-    _wrong(ex.check_lifecycle({"stop": True, "rm": True}), "only commit")
-    _wrong(ex.check_lifecycle({"stop": True}), "keys")
-    _unanswered(ex.check_lifecycle(...))
+def test_lifecycle(stack: ll.Image) -> None:
+    c = stack.create_container(name="t-life")
+    c.write("/happy.txt", "hi\n")
+    c.start()
+    q = ex.Lifecycle(c)
+    _right(q.check({"stop": True, "rm": False}))
+    _wrong(q.check({"stop": False, "rm": False}), "stopping only ends")
+    _wrong(q.check({"stop": True, "rm": True}), "only commit")
+    _wrong(q.check({"stop": True}), "keys")
+    _unanswered(q.check(...))
+    # the question ran its experiment on a twin: the container itself is untouched
+    assert c.state is ll.ContainerState.RUNNING and c.exists("/happy.txt")
+    c.stop()
+    c.rm()
+    _right(q.check({"stop": True, "rm": False}))  # judged against the snapshot
+    with pytest.raises(ValueError, match="not in its read-write layer"):
+        ex.Lifecycle(stack.create_container(name="t-life2"))
+
+
+def test_a_question_judges_the_state_when_it_was_asked(stack: ll.Image) -> None:
+    c = stack.create_container(name="t-snap")
+    before = len(c.copy_ups)
+    c.append("/etc/motd", "more\n")
+    q = ex.CopyUps(c, since=before)
+    d = ex.Diff(c)
+    c.chmod("/bin/busybox", 0o700)  # a later cell: more copy-ups, a longer diff
+    _right(q.check(["/etc", "/etc/motd"]))
+    _right(d.check(["C /etc", "C /etc/motd"]))
+    # the one-call form reads the live state instead
+    _wrong(ex.check_copy_ups(["/etc", "/etc/motd"], c, since=before), "missing")
+
+
+def test_predict() -> None:
+    q = ex.Predict(3, "the number of layers", hints={4: "history entries"}, hint="count",
+                   why="CMD makes none")
+    _right(q.check(3))
+    assert "CMD makes none" in repr(q.check(3))
+    _wrong(q.check(4), "history entries")
+    _wrong(q.check([4]), "count")
+    _unanswered(q.check(...))
+    assert "3" not in repr(q)  # the question does not show its answer
+
+
+def test_stop_status() -> None:
+    plain = ll.Image.from_layers([ll.Layer.from_dict({"/a": "1"})],
+                                 config={"cmd": ["sleep", "infinity"]})
+    c = ll.Container(plain, name="s", host=Host())
+    q = ex.StopStatus(c)
+    _right(q.check(137))
+    _wrong(q.check(143), "ignores a signal", "137")
+    _wrong(q.check(0), "128 + N")
+    handler = ll.Image.from_layers([ll.Layer.from_dict({"/a": "1"})],
+                                   config={"cmd": ["sh", "-c", "trap 'exit 143' TERM; "
+                                                   "sleep infinity & wait"]})
+    q2 = ex.StopStatus(ll.Container(handler, name="h", host=Host()))
+    _right(q2.check(143))
+    _wrong(q2.check(137), "SIGTERM handler")
+    assert c.state is ll.ContainerState.CREATED  # asked on a twin
 
 
 # --- 04 -----------------------------------------------------------------------------------
@@ -152,9 +204,11 @@ def test_host_processes() -> None:
     b.start()
     b.exec("sleep 5", detach=True)
     _right(ex.check_host_processes(([1, 2], 3), host, b))
+    assert len(host.processes()) == 3 + len(host.own)  # the host's own processes too
     _wrong(ex.check_host_processes(([4003, 4004], 3), host, b), "container PIDs",
            "from PID 1")
-    _wrong(ex.check_host_processes(([1, 2], 2), host, b), "host count", "every running")
+    _wrong(ex.check_host_processes(([1, 2], 2), host, b), "on the host", "every running")
+    _wrong(ex.check_host_processes(([1, 2], 6), host, b), "on the host")
     _wrong(ex.check_host_processes(3, host, b), "pair")
     _unanswered(ex.check_host_processes(..., host, b))
 

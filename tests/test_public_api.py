@@ -16,6 +16,7 @@ PUBLIC = [
     "LimitExceededError", "Limits", "MalformedWhiteoutError", "Opaque", "PathLookupError",
     "PathNotFoundError", "Shadowed", "Store", "Symlink", "TruncatedError", "UnsafePathError",
     "UnsupportedEntryError", "View", "Whiteout", "__version__", "build", "chain_ids", "load",
+    "pull", "RegistryError",
 ]
 
 

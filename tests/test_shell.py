@@ -179,7 +179,7 @@ CASES = [
     ("hostname", 0, "box\n", ""),
     ("uname; uname -s -m", 0, "Linux\nLinux x86_64\n", ""),
     ("date +%Y", 0, "2026\n", ""),
-    ("ps", 0, "    PID COMMAND\n", ""),
+    ("ps", 0, "    PID COMMAND\n      1 ps\n", ""),  # not running: ps itself is PID 1
     ("sh -c 'exit 3'", 3, "", ""),
     ("sh -c", 2, "", "requires an argument"),
     ("sh -c 'echo $0 $1' name one", 0, "name one\n", ""),

@@ -196,3 +196,13 @@ def test_mode_toggle_back_to_merged(image: Image) -> None:
 def test_empty_image_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one layer"):
         LayerExplorer(Image.scratch())
+
+
+def test_collapsed_directories_mark_changes_inside() -> None:
+    img = Image.from_layers([Layer.from_dict({"/etc/app/conf.d/a": "1", "/srv/x": "x"}),
+                             Layer.from_dict({"/etc/app/conf.d/a": "2"})])
+    explorer = LayerExplorer(img)  # at layer 1, only / is open
+    assert explorer.inside_marks() == ["/etc"]  # /srv has no change of layer 1 below it
+    assert explorer.rows()[0].startswith("* ")
+    explorer.slider.value = 0  # layer 0 added everything: its own marks, no "*" needed
+    assert explorer.inside_marks() == []

@@ -8,9 +8,14 @@
 True
 
 :func:`load` tells the formats apart by what is inside (a ``manifest.json`` means
-``docker save``, an ``index.json`` an OCI layout); a prefix such as
-``oci-archive:FILE`` (as skopeo spells it) is also accepted. :func:`read` returns the
-image together with its tags, platform and legacy v1 layer documents.
+``docker save``, an ``index.json`` an OCI layout). skopeo's transports are accepted too:
+``docker://REF`` (pulled from a registry, see :func:`layerlab.registry.pull`),
+``oci:DIR[:REF]``, ``oci-archive:PATH[:REF]`` and ``docker-archive:PATH[:REF]``, where
+``REF`` is the ``org.opencontainers.image.ref.name`` of an OCI layout, or for a
+docker-archive a name matched against ``RepoTags`` as Docker normalizes both (``app`` is
+``docker.io/library/app:latest``) or ``@N``, the N-th image in ``manifest.json``.
+:func:`read` returns the image together with its tags, platform and legacy v1 layer
+documents.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ __all__ = [
     "load",
     "read",
     "save",
+    "split_transport",
 ]
 
 Format = Literal["oci", "oci-archive", "docker-archive"]
@@ -47,6 +53,7 @@ Format = Literal["oci", "oci-archive", "docker-archive"]
 FORMATS: tuple[str, ...] = ("oci", "oci-archive", "docker-archive")
 
 _PREFIXES = ("oci:", "oci-archive:", "docker-archive:")
+DOCKER_TRANSPORT = "docker://"
 
 
 def _split_prefix(path: str | os.PathLike[str]) -> tuple[str, str]:
@@ -55,6 +62,27 @@ def _split_prefix(path: str | os.PathLike[str]) -> tuple[str, str]:
         if text.startswith(prefix):
             return prefix[:-1], text[len(prefix):]
     return "", text
+
+
+def split_transport(path: str | os.PathLike[str]) -> tuple[str, str, str | None]:
+    """``(transport, path, ref)`` as skopeo splits ``oci:DIR:REF`` (at the first colon after
+    the transport; a path that exists with its colons wins).
+
+    >>> split_transport("oci:/tmp/layout:v1")
+    ('oci', '/tmp/layout', 'v1')
+    >>> split_transport("docker-archive:app.tar:app:1")
+    ('docker-archive', 'app.tar', 'app:1')
+    >>> split_transport("docker://alpine")
+    ('docker', 'alpine', None)
+    """
+    text = os.fspath(path)
+    if text.startswith(DOCKER_TRANSPORT):
+        return "docker", text[len(DOCKER_TRANSPORT):], None
+    prefix, rest = _split_prefix(text)
+    if not prefix or os.path.exists(rest) or ":" not in rest:
+        return prefix, rest, None
+    real, _, ref = rest.partition(":")
+    return prefix, real, ref or None
 
 
 def read(
@@ -73,7 +101,14 @@ def read(
     in one file. Every blob is verified; on any error nothing is returned and the
     temporary spool files are gone.
     """
-    prefix, real = _split_prefix(path)
+    prefix, real, ref = split_transport(path)
+    if prefix == "docker":
+        from ..registry.pull import pull_image
+
+        pulled = pull_image(real, platform=platform, limits=limits, spool_dir=spool_dir,
+                            progress=progress)
+        return LoadedImage(pulled.image, "docker", (str(pulled.reference),), pulled.platform)
+    tag = tag if tag is not None else ref
     with open_source(real, limits=limits, spool_dir=spool_dir) as source:
         kind = prefix or ("docker-archive" if source.exists("manifest.json") else "")
         if kind == "docker-archive":

@@ -24,13 +24,14 @@ as ``Layers``) and returned in :attr:`LoadedImage.legacy_layers` (see
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from ..digest import sha256_digest
-from ..errors import DigestMismatchError, InvalidImageError
+from ..errors import DigestMismatchError, InvalidImageError, LayerlabError
 from ..image import Image
 from ..layer import Layer
 from ..limits import DEFAULT_LIMITS, Limits
@@ -77,15 +78,67 @@ def _repo_tags(obj: dict[str, Any], where: str) -> list[str]:
     return tags
 
 
+def _normalized(tag: str) -> str:
+    """The full reference Docker would make of ``tag`` (``app`` and
+    ``index.docker.io/library/app:latest`` are both ``docker.io/library/app:latest``)."""
+    from ..errors import InvalidReferenceError
+    from ..reference import parse
+
+    try:
+        return str(parse(tag))
+    except InvalidReferenceError:
+        return repo_tag(tag)
+
+
+def _oci_config_digests(source: Source, limits: Limits) -> set[str]:
+    """The config digests that the archive's OCI ``index.json`` manifests name (one level of
+    nested index followed; anything unreadable counts as no descriptor)."""
+    found: set[str] = set()
+    try:
+        if not source.exists("index.json"):
+            return found
+        docs = [parse_json(source.read_bytes("index.json", cap=limits.max_json_bytes,
+                                             cap_name="max_json_bytes"),
+                           where="index.json", limits=limits)]
+        for depth in range(3):
+            nxt = []
+            for doc in docs:
+                if not isinstance(doc, dict):
+                    continue
+                cfg = doc.get("config")
+                if isinstance(cfg, dict) and isinstance(cfg.get("digest"), str):
+                    found.add(cfg["digest"])
+                for m in (doc.get("manifests") or [])[:64] if depth < 2 else []:
+                    digest = m.get("digest") if isinstance(m, dict) else None
+                    name = f"blobs/sha256/{digest[7:]}" if isinstance(digest, str) \
+                        and _NAMED_BY_DIGEST.match(f"blobs/sha256/{digest[7:]}") else None
+                    if name and source.exists(name):
+                        data = source.read_bytes(name, cap=limits.max_json_bytes,
+                                                 cap_name="max_json_bytes")
+                        if sha256_digest(data) == digest:
+                            nxt.append(parse_json(data, where=name, limits=limits))
+            docs = nxt
+    except LayerlabError:
+        return found
+    return found
+
+
 def _choose(entries: list[Any], tag: str | None, where: str) -> dict[str, Any]:
     objs = [expect_object(e, f"{where}[{i}]") for i, e in enumerate(entries)]
     for i, o in enumerate(objs):
         _repo_tags(o, f"{where}[{i}]")
     if not objs:
         raise InvalidImageError(f"{where}: lists no image")
+    if tag is not None and re.fullmatch(r"@[0-9]{1,6}", tag):  # skopeo's docker-archive:F:@N
+        n = int(tag[1:])
+        if n >= len(objs):
+            raise InvalidImageError(f"{where}: no image @{n}; it holds {len(objs)}")
+        return objs[n]
     if tag is not None:
-        wanted = {tag, repo_tag(tag)}
-        found = [o for o in objs if wanted & set(o.get("RepoTags") or [])]
+        wanted = _normalized(tag)
+        found = [o for o in objs
+                 if any(isinstance(t, str) and _normalized(t) == wanted
+                        for t in o.get("RepoTags") or [])]
         if not found:
             raise InvalidImageError(f"{where}: no image tagged {tag!r}")
         return found[0]
@@ -120,9 +173,18 @@ def read_docker_archive(
         isinstance(n, str) for n in layer_names
     ):
         raise InvalidImageError(f"{where}: an entry needs 'Config' (a name) and 'Layers' (names)")
-    stream, stored = source.open(config_name)
-    config = read_verified_json(stream, stored, size=None, digest=_digest_in_name(config_name),
-                                what=f"{source.label}: config {config_name!r}", limits=limits)
+    # A config named like a digest must hash to it, unless an OCI descriptor in the same
+    # archive (Docker >= 25 writes index.json) vouches for its bytes: skopeo and
+    # go-containerregistry load a config whose file name is not its digest; the image id is
+    # the sha256 of the bytes either way.
+    config_bytes = source.read_bytes(config_name, cap=limits.max_json_bytes,
+                                     cap_name="max_json_bytes")
+    named = _digest_in_name(config_name)
+    if named is not None and sha256_digest(config_bytes) in _oci_config_digests(source, limits):
+        named = None
+    config = read_verified_json(io.BytesIO(config_bytes), len(config_bytes), size=None,
+                                digest=named, what=f"{source.label}: config {config_name!r}",
+                                limits=limits)
     expect_object(config, f"config {config_name!r}")
     found = Platform.from_json(config)
     if platform is not None and found is not None:

@@ -47,6 +47,7 @@ from ..layer import Layer
 from ..overlaydir import read_overlay_dir, write_overlay_dir
 from ..processes import Host
 from .durable import TMP_MARK, StoreLock, atomic_write, fsync_dir, replace_dir, write_blob
+from .initlayer import overlay2_init_id, remove_overlay2_init, write_overlay2_init
 from .layout import Layout
 
 __all__ = ["DfRow", "ImageRecord", "PruneReport", "Store", "StoreError", "StoreFullError",
@@ -132,9 +133,10 @@ class Store:
     """A host directory holding images, layers and containers (see the module docstring).
 
     ``Store()`` uses the embedded default root (:func:`default_root`); notebooks use
-    ``Store.temporary()`` so each run starts empty. ``driver`` is ``"overlay2"`` (modern
-    Docker) or ``"aufs"`` (the source text's layout); a root keeps the driver it was made
-    with.
+    ``Store.temporary()`` so each run starts empty. ``driver`` is ``"overlay2"`` (Docker's
+    graphdriver path), ``"aufs"`` (the source text's layout) or ``"containerd"`` (the
+    containerd image store, :mod:`layerlab.store.containerd`); a root keeps the driver it
+    was made with.
 
     The root directory is made private to its owner (mode 0700; Docker keeps
     ``/var/lib/docker`` at 0710). An image's setuid/setgid bits, file capabilities and
@@ -142,6 +144,19 @@ class Store:
     unless ``allow_setuid=True`` / ``allow_devices=True``: as root they would otherwise be
     real setuid-root programs and device nodes on the host.
     """
+
+    #: materialize an image's setuid/setgid bits, file capabilities and device nodes in
+    #: the layer directories (off: they stay in the layer's tar blob only)
+    allow_setuid = False
+    allow_devices = False
+
+    def __new__(cls, root: str | os.PathLike[str] | None = None, *,
+                driver: str = "overlay2", **_options: bool) -> Store:
+        if driver == "containerd" and cls is Store:  # the layout lives in its own module
+            from .containerd import ContainerdStore
+
+            return super().__new__(ContainerdStore)
+        return super().__new__(cls)
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
                  driver: str = "overlay2", allow_setuid: bool = False,
@@ -181,7 +196,8 @@ class Store:
                   allow_devices: bool = False) -> Store:
         """A store in a fresh temporary directory, removed when the store is garbage."""
         root = tempfile.mkdtemp(prefix="layerlab-store-")
-        store = cls(root, driver=driver, allow_setuid=allow_setuid, allow_devices=allow_devices)
+        store = cls(root, driver=driver)
+        store.allow_setuid, store.allow_devices = allow_setuid, allow_devices
         weakref.finalize(store, _cleanup, root, store._mounted, store.layout)
         return store
 
@@ -466,6 +482,8 @@ class Store:
         self._sync(container)
         chains = container.image.chain_ids
         lowers = [self.layout.layer_diff(self.layout.layer_id(ch)) for ch in chains]
+        if self.driver == "overlay2":
+            lowers.append(self._init_diff(container.id))
         work = self.layout.container_work(container.id)
         remove_tree(work)
         os.makedirs(work)
@@ -504,6 +522,8 @@ class Store:
         if self.driver == "overlay2":
             mounts = self.layout.mounts(c.id)
             atomic_write(os.path.join(mounts, "mount-id"), self.layout.mount_id(c.id).encode())
+            atomic_write(os.path.join(mounts, "init-id"),
+                         overlay2_init_id(self.layout, c.id).encode())
             if image_chains:
                 atomic_write(os.path.join(mounts, "parent"), image_chains[-1].encode())
         else:
@@ -516,6 +536,8 @@ class Store:
             return
         diff = self.layout.container_diff(c.id)
         os.makedirs(os.path.dirname(diff), exist_ok=True)
+        if self.driver == "overlay2" and not os.path.isdir(self._init_diff(c.id)):
+            write_overlay2_init(self.layout, c.id, c.image.chain_ids, self._overlay_form())
         tmp, old = diff + TMP_MARK + "sync", diff + TMP_MARK + "old"
         _finish_swap(diff)
         remove_tree(tmp)
@@ -537,7 +559,12 @@ class Store:
             if self.driver == "aufs":
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.layout.aufs_layers(c.id))
+            else:
+                remove_overlay2_init(self.layout, c.id)
             self._containers.pop(c.id, None)
+
+    def _init_diff(self, container_id: str) -> str:
+        return self.layout.layer_diff(overlay2_init_id(self.layout, container_id))
 
     def container_dir(self, container: Container | str) -> str:
         """The directory holding a container's read-write layer (``.../diff``)."""
@@ -600,6 +627,8 @@ class Store:
         self._sync(container)
         chains = container.image.chain_ids
         lowers = [self.layout.layer_diff(self.layout.layer_id(ch)) for ch in reversed(chains)]
+        if self.driver == "overlay2":  # the -init layer's mount points are the top lower
+            lowers.insert(0, self._init_diff(container.id))
         if not lowers:
             empty = os.path.join(self.root, "overlay2" if self.driver == "overlay2" else "aufs",
                                  "empty")
@@ -671,6 +700,7 @@ class Store:
         for cid in self._container_ids(finished=False):
             found += [p for p in (self.layout.container_home(cid),
                                   self.layout.container_layer_home(cid),
+                                  self.layout.layer_home(overlay2_init_id(self.layout, cid)),
                                   self.layout.mounts(cid)) if os.path.lexists(p)]
         # a blob whose layer was never recorded (an import interrupted or out of space)
         recorded = {self._layerdb_diff(c) for c in self._layerdb_chains()}
@@ -866,6 +896,11 @@ class Store:
                 report.problems.append(f"{where}: read-write layer directory is missing")
 
     # --- looking at the host -----------------------------------------------------------------
+    _TREE_HIDDEN = frozenset({".lock", "blobs"})
+
+    def _tree_note(self, full: str) -> str:
+        return _marker(full)
+
     def tree(self, top: Container | str | None = None, *, max_depth: int = 4,
              max_entries: int = 400) -> str:
         """The store directory as ``tree`` run inside it would print it (blobs left out).
@@ -884,7 +919,7 @@ class Store:
         def walk(path: str, prefix: str, depth: int) -> None:
             nonlocal count
             try:
-                names = sorted(n for n in os.listdir(path) if n not in (".lock", "blobs"))
+                names = sorted(n for n in os.listdir(path) if n not in self._TREE_HIDDEN)
             except OSError:
                 return
             for i, name in enumerate(names):
@@ -895,7 +930,7 @@ class Store:
                 full = os.path.join(path, name)
                 is_dir = os.path.isdir(full) and not os.path.islink(full)
                 suffix = "/" if is_dir else (f" -> {os.readlink(full)}"
-                                             if os.path.islink(full) else _marker(full))
+                                             if os.path.islink(full) else self._tree_note(full))
                 lines.append(f"{prefix}{'└── ' if last else '├── '}{name}{suffix}")
                 if is_dir and depth < max_depth:
                     walk(full, prefix + ("    " if last else "│   "), depth + 1)

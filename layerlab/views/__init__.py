@@ -17,6 +17,7 @@ from .analysis import EfficiencyReport, efficiency, efficiency_check, parse_byte
 from .charts import efficiency_chart, layer_sizes, sharing_chart, stack_diagram
 from .html import container_html, image_html, layer_html, view_html
 from .lecture import is_lecture_mode, lecture_mode
+from .mode import mode_line, ran_real
 from .palette import OKABE_ITO
 from .tables import (
     cache_table,
@@ -49,7 +50,9 @@ __all__ = [
     "layer_sizes",
     "layers_table",
     "lecture_mode",
+    "mode_line",
     "parse_bytes",
+    "ran_real",
     "sharing_chart",
     "sharing_summary",
     "sharing_table",

@@ -45,6 +45,7 @@ __all__ = [
     "LayerStats",
     "PathEfficiency",
     "SharedLayer",
+    "StoredBytes",
     "efficiency",
     "efficiency_check",
     "file_rows",
@@ -52,6 +53,7 @@ __all__ = [
     "layer_stats",
     "parse_bytes",
     "sharing_rows",
+    "stored_bytes",
 ]
 
 
@@ -152,6 +154,44 @@ def layer_stats(image: Image) -> list[LayerStats]:
             k, layer.size, count["A"], count["M"], count["D"], len(layer.whiteouts),
             len(layer.opaques), weight["A"], weight["M"], weight["D"],
         ))
+    return out
+
+
+@dataclass(frozen=True)
+class StoredBytes:
+    """What one layer stores (``size``, :attr:`Layer.size`), split into the bytes the final
+    view still shows (``visible``) and those a later layer hides (``hidden``: replaced,
+    whited out or under an opaque directory; still stored, still pulled)."""
+
+    index: int
+    size: int
+    visible: int
+    hidden: int
+    whiteouts: int
+
+
+def stored_bytes(image: Image) -> list[StoredBytes]:
+    """Per layer, :class:`StoredBytes`: a layer that only deletes stores 0 bytes, and the
+    bytes it hides are counted as ``hidden`` in the layer that stores them.
+
+    >>> from layerlab import Image, Layer, Whiteout
+    >>> img = Image.from_layers([Layer.from_dict({"/big": "x" * 100, "/k": "kk"}),
+    ...                          Layer.from_dict({"/big": Whiteout()})])
+    >>> [(s.size, s.visible, s.hidden) for s in stored_bytes(img)]
+    [(102, 2, 100), (0, 0, 0)]
+    """
+    from ..entry import EntryKind
+
+    view = image.view()
+    out: list[StoredBytes] = []
+    for k, layer in enumerate(image.layers):
+        visible = 0
+        for entry in layer.entries:
+            if entry.kind is EntryKind.FILE and view.exists(entry.path) \
+                    and view.provenance(entry.path) == k:
+                visible += entry.size
+        out.append(StoredBytes(k, layer.size, visible, layer.size - visible,
+                               len(layer.whiteouts)))
     return out
 
 
@@ -294,6 +334,24 @@ class EfficiencyReport:
     reclaimable_bytes: int
     reclaimable_user_percent: float
     paths: tuple[PathEfficiency, ...] = field(repr=False)
+    #: paths in the order dive's walk gave them a second node (layer by layer, children first)
+    second_node_order: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def dive_inefficiencies(self) -> list[PathEfficiency]:
+        """The rows of dive's CI report, in dive's order: the paths with 2+ nodes, in the
+        order they got their second node, sorted by cumulative size with Go's
+        ``sort.Sort`` (an insertion sort, so stable, for up to 12 rows) and printed from
+        the last (largest) to the first; so ties come out in reverse discovery order. Then
+        layerlab's own rows (reclaimable bytes dive does not list), largest first.
+        (For more than 12 rows Go's pdqsort may order ties otherwise.)"""
+        by_path = {p.path: p for p in self.paths}
+        dive = [by_path[name] for name in self.second_node_order if name in by_path]
+        dive.sort(key=lambda p: p.cumulative)  # stable, like Go's insertion sort
+        dive.reverse()
+        named = {p.path for p in dive}
+        rest = [p for p in self.inefficiencies if p.path not in named]
+        return dive + rest
 
     @property
     def inefficiencies(self) -> list[PathEfficiency]:
@@ -459,6 +517,7 @@ def efficiency(image: Image) -> EfficiencyReport:
     nothing below (a logged error); layerlab counts 0 and goes on.
     """
     by_path: dict[str, list[DiveNode]] = {}
+    second: list[str] = []
     dir_whiteouts: set[tuple[str, int]] = set()
     stacked = _Stacked()
     for k, layer in enumerate(image.layers):
@@ -472,7 +531,10 @@ def efficiency(image: Image) -> EfficiencyReport:
                 size, was_dir = stacked.whiteout_bytes(path)
                 if was_dir:
                     dir_whiteouts.add((path, k))
-            by_path.setdefault(path, []).append(DiveNode(k, size, whiteout))
+            nodes_here = by_path.setdefault(path, [])
+            nodes_here.append(DiveNode(k, size, whiteout))
+            if len(nodes_here) == 2:
+                second.append(path)
         stacked.stack(tree)
 
     final = _index(image.view()) if image.layers else {}
@@ -514,7 +576,21 @@ def efficiency(image: Image) -> EfficiencyReport:
     wasted = sum(r.dive_wasted for r in rows)
     reclaimable = sum(r.reclaimable for r in rows)
     return EfficiencyReport(score, sum(sizes), user, wasted, _go_div(wasted, user), reclaimable,
-                            _go_div(reclaimable, user), tuple(rows))
+                            _go_div(reclaimable, user), tuple(rows), tuple(second))
+
+
+def go_humanize_bytes(n: int) -> str:
+    """Bytes as dive prints them (go-humanize's ``Bytes``: SI units, one decimal below 10).
+
+    >>> [go_humanize_bytes(n) for n in (7, 999, 2000, 32_000, 1_500_000, 123_456_789)]
+    ['7 B', '999 B', '2.0 kB', '32 kB', '1.5 MB', '124 MB']
+    """
+    if n < 10:
+        return f"{n} B"
+    sizes = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
+    e = min(math.floor(math.log(n) / math.log(1000)), len(sizes) - 1)
+    val = math.floor(n / 1000**e * 10 + 0.5) / 10
+    return f"{val:.1f} {sizes[e]}" if val < 10 else f"{val:.0f} {sizes[e]}"
 
 
 def _go_div(a: int, b: int) -> float:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..digest import short
 from . import analysis
 from .lecture import font_scale
-from .palette import CHANGE_HATCH, CHANGE_LETTER, NEUTRAL, OKABE_ITO, change_color
+from .palette import CHANGE_HATCH, NEUTRAL, OKABE_ITO, change_color
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -57,7 +57,11 @@ def _figure(width: float, height: float) -> Figure:
             self.savefig(buf, format="png", metadata={"Software": None})
             return buf.getvalue()
 
-    return LabFigure(figsize=(width, height), facecolor=_BG, layout="constrained")
+    # lecture mode scales the figure with its fonts, so the layout (and what does not
+    # overlap) stays the same, only bigger
+    scale = font_scale()
+    return LabFigure(figsize=(width * scale, height * scale), facecolor=_BG,
+                     layout="constrained")
 
 
 def _style(ax: Axes, title: str) -> None:
@@ -70,6 +74,63 @@ def _style(ax: Axes, title: str) -> None:
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _clip_middle(text: str, width: int) -> str:
+    """Cut the middle out, keeping the start up to a ``/`` and the end: paths that
+    share a long directory differ at their end.
+
+    >>> _clip_middle("/var/lib/apt/lists/deb.debian.org_debian_dists_main_Packages.lz4", 32)
+    '/var/lib/…ists_main_Packages.lz4'
+    """
+    if len(text) <= width:
+        return text
+    cut = text.rfind("/", 0, width // 3)
+    head = text[: cut + 1] if cut > 0 else text[: width // 4]
+    return head + "…" + text[-(width - len(head) - 1):]
+
+
+def _path_label(path: str, width: int = 44) -> str:
+    """A whole path on up to two lines of ``width`` characters (the middle cut out of
+    longer ones), so paths that differ only in the middle stay apart."""
+    text = _clip_middle(path, 2 * width)
+    return text if len(text) <= width else text[:width] + "\n" + text[width:]
+
+
+def _human(n: float) -> str:
+    """Human sizes for chart labels and axes (``505.0 kB``; humanize's decimal units)."""
+    from .html import naturalsize
+
+    return naturalsize(int(n))
+
+
+def _human_axis(axis: Any) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: _human(v) if v >= 0 else ""))
+
+
+def step_label(created_by: str, width: int = 16) -> str:
+    r"""A short, two-line label for a history entry's ``created_by``: ``RUN``/the
+    instruction first, then as much of the command as fits, so steps that start alike
+    still read differently.
+
+    >>> step_label("/bin/sh -c apt-get update && apt-get install -y git")
+    'RUN apt-get\nupdate && apt-…'
+    >>> step_label("/bin/sh -c #(nop)  CMD [\"sh\"]")
+    'CMD ["sh"]'
+    """
+    import textwrap
+
+    text = " ".join(created_by.split())
+    if text.startswith("/bin/sh -c #(nop) "):
+        text = text.removeprefix("/bin/sh -c #(nop) ")
+    elif text.startswith("/bin/sh -c "):
+        text = "RUN " + text.removeprefix("/bin/sh -c ")
+    lines = textwrap.wrap(text, width, break_long_words=True, max_lines=2, placeholder="…")
+    if len(lines) == 2 and len(text) > len(" ".join(lines)):
+        lines[1] = _clip(lines[1], width)
+    return "\n".join(lines) or "(no created_by)"
 
 
 # --- the stack diagram ---------------------------------------------------------------------
@@ -193,32 +254,43 @@ def stack_diagram(image_or_container: Image | Container, *, trace: str | None = 
 
 
 def layer_sizes(image: Image) -> Figure:
-    """Per layer, stacked bars of the bytes it added (``A``), modified (``M``, hatched
-    ``//``) and hid with whiteouts (``D``, hatched ``xx``: still stored below), and a
-    line of the cumulative image size (the bytes the layers store)."""
-    stats = analysis.layer_stats(image)
-    fig = _figure(8.0, 4.5)
+    """Per layer, a bar of the bytes it stores, split into what the final view still
+    shows (solid) and what a later layer hides (hatched ``xx``: replaced or whited out,
+    still stored and pulled), with the size written on each bar and a line of the
+    cumulative image size. A layer that only deletes stores 0 B: its bar is empty and
+    its label says how many whiteouts it carries. Sizes are human (kB, MB)."""
+    stats = analysis.stored_bytes(image)
+    fig = _figure(8.0, 4.8)
     ax = fig.add_subplot()
-    _style(ax, "bytes per layer")
+    _style(ax, "bytes each layer stores")
     xs = [s.index for s in stats]
-    bottoms = [0] * len(stats)
-    parts = [("A", [s.added_bytes for s in stats], CHANGE_LETTER["A"]),
-             ("M", [s.modified_bytes for s in stats], CHANGE_LETTER["M"]),
-             ("D", [s.deleted_bytes for s in stats], "D hidden by whiteouts (stored below)")]
-    for kind, values, label in parts:
-        ax.bar(xs, values, bottom=bottoms, color=change_color(kind), hatch=CHANGE_HATCH[kind],
-               edgecolor=_TEXT, linewidth=0.6, label=label, alpha=0.9)
-        bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+    visible = [s.visible for s in stats]
+    hidden = [s.hidden for s in stats]
+    ax.bar(xs, visible, color=OKABE_ITO["blue"], edgecolor=_TEXT, linewidth=0.6, alpha=0.9,
+           label="still in the final view")
+    ax.bar(xs, hidden, bottom=visible, color=OKABE_ITO["grey"], hatch=CHANGE_HATCH["D"],
+           edgecolor=_TEXT, linewidth=0.6, alpha=0.9,
+           label="hidden by a later layer (still stored here)")
     total = 0
     cumulative = []
-    for s in stats:
-        total += s.size
+    for st in stats:
+        total += st.size
         cumulative.append(total)
     ax.plot(xs, cumulative, color=_TEXT, marker="o", linewidth=1.5, label="image size so far")
-    ax.set_xticks(xs, [f"{i}\n{_clip(image.layers[i].created_by, 14)}" for i in xs])
+    top = max([*cumulative, 1])
+    for st in stats:
+        note = _human(st.size)
+        if st.whiteouts:
+            note += f"\n{st.whiteouts} whiteout{'s' if st.whiteouts != 1 else ''}"
+        ax.text(st.index, st.size + top * 0.02, note, ha="center", va="bottom",
+                fontsize=_fs(8), color=_TEXT, gid=f"size-{st.index}")
+    ax.set_ylim(0, top * 1.25)
+    ax.set_xticks(xs, [f"{i}\n{step_label(image.layers[i].created_by)}" for i in xs])
     ax.set_xlabel("layer (base first)", fontsize=_fs(10), color=_TEXT)
-    ax.set_ylabel("bytes", fontsize=_fs(10), color=_TEXT)
-    ax.legend(fontsize=_fs(8), loc="upper left", frameon=True)
+    ax.set_ylabel("stored", fontsize=_fs(10), color=_TEXT)
+    _human_axis(ax.yaxis)
+    ax.legend(fontsize=_fs(8), loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=2,
+              frameon=False)
     return fig
 
 
@@ -261,8 +333,11 @@ def sharing_chart(images: Mapping[str, Image]) -> Figure:
     right.set_yticks(ys, names)
     right.invert_yaxis()
     left.set_ylim(len(names) - 0.5, -0.5)
-    right.set_xlabel("bytes", fontsize=_fs(9), color=_TEXT)
-    right.legend(fontsize=_fs(8), loc="lower right")
+    right.set_xlabel("stored", fontsize=_fs(9), color=_TEXT)
+    _human_axis(right.xaxis)
+    right.tick_params(axis="x", labelrotation=30)
+    right.legend(fontsize=_fs(8), loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2,
+                 frameon=False)
     return fig
 
 
@@ -275,10 +350,10 @@ def efficiency_chart(image: Image) -> Figure:
     Dive's figure is hatched ``xx``; reclaimable bytes are solid."""
     report = analysis.efficiency(image)
     rows = report.inefficiencies[:EFFICIENCY_ROWS]
-    fig = _figure(9.0, max(3.0, 0.45 * len(rows) + 1.8))
+    fig = _figure(10.0, max(3.0, 0.55 * len(rows) + 2.0))
     ax = fig.add_subplot()
-    _style(ax, f"efficiency {report.efficiency:.1%} (dive) · dive wasted {report.wasted_bytes:,} B"
-               f" · reclaimable {report.reclaimable_bytes:,} B")
+    _style(ax, f"efficiency {report.efficiency:.1%} (dive) · dive wasted "
+               f"{_human(report.wasted_bytes)}\nreclaimable {_human(report.reclaimable_bytes)}")
     ys = list(range(len(rows)))
     hgt = 0.38
     ax.barh([y - hgt / 2 for y in ys], [r.dive_wasted for r in rows], height=hgt,
@@ -287,11 +362,13 @@ def efficiency_chart(image: Image) -> Figure:
     ax.barh([y + hgt / 2 for y in ys], [r.reclaimable for r in rows], height=hgt,
             color=change_color("A"), edgecolor=_TEXT, linewidth=0.6,
             label="reclaimable (all but the kept copy)")
-    ax.set_yticks(ys, [_clip(r.path, 32) for r in rows])
+    ax.set_yticks(ys, [_path_label(r.path) for r in rows], family="monospace")
     ax.invert_yaxis()
     ax.set_xlabel("bytes", fontsize=_fs(10), color=_TEXT)
+    _human_axis(ax.xaxis)
     if rows:
-        ax.legend(fontsize=_fs(8), loc="lower right")
+        ax.legend(fontsize=_fs(8), loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2,
+                  frameon=False)
     else:
         ax.text(0.5, 0.5, "no duplicated or hidden bytes", transform=ax.transAxes,
                 ha="center", fontsize=_fs(10), color=_TEXT)

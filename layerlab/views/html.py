@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from ..digest import short
 from . import analysis
 from .lecture import font_scale
-from .palette import NEUTRAL, change_color
+from .palette import NEUTRAL, change_color, pill_style
 
 if TYPE_CHECKING:
     from ..container import Container
@@ -63,7 +63,7 @@ def _code(text: str) -> str:
 def _badge(letter: str, title: str) -> str:
     color = change_color(letter)
     return (f'<span title="{escape(title)}" style="display:inline-block;min-width:1.2em;'
-            f'text-align:center;font-weight:700;border:1px solid {color};color:{color};'
+            f'text-align:center;font-weight:700;{pill_style(color)};'
             f'border-radius:3px;padding:0 2px">{escape(letter)}</span>')
 
 

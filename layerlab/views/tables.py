@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..digest import short
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..union import View
 
 __all__ = [
+    "builders_table",
     "cache_table",
     "changes_table",
     "diff_table",
@@ -222,6 +223,16 @@ def cache_table(cache: Any) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=["key", "instruction", "parent", "result", "hits"])
     return pd.DataFrame(rows)
+
+
+def builders_table(rows: Iterable[Any]) -> pd.DataFrame:
+    """The classic builder and BuildKit side by side, from
+    :func:`layerlab.build.compare_builders`: one row per Dockerfile step with each
+    builder's IMAGE column, ``created_by`` and layer (or ``skipped``)."""
+    columns = ["line", "stage", "instruction", "in_final_image", "classic_image",
+               "classic_created_by", "classic_layer", "buildkit_image",
+               "buildkit_created_by", "buildkit_layer"]
+    return _frame([_as_dict(r) for r in rows], columns)
 
 
 def sharing_table(images: Mapping[str, Image]) -> pd.DataFrame:

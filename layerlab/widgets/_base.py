@@ -13,7 +13,7 @@ import html
 from typing import Any
 
 from ..errors import LayerlabError
-from ..views.palette import OKABE_ITO, change_color
+from ..views.palette import OKABE_ITO, change_color, pill_style
 
 __all__ = ["LAYER_COLORS", "MONO", "StaticFallback", "badge", "content_html", "layer_color",
            "mono_css"]
@@ -46,7 +46,7 @@ def badge(letter: str, title: str = "") -> str:
     """A one-letter change mark (A, M, C, D, O) in its palette color."""
     color = change_color(letter)
     return (f'<span title="{html.escape(title)}" style="display:inline-block;min-width:1.2em;'
-            f'text-align:center;font-weight:700;border:1px solid {color};color:{color};'
+            f'text-align:center;font-weight:700;{pill_style(color)};'
             f'border-radius:3px;padding:0 2px;font-family:monospace">{html.escape(letter)}'
             "</span>")
 

@@ -5,10 +5,11 @@ layer ``k`` ("merged up to here") or only what layer ``k`` itself holds ("this l
 only", dive's two modes). Each row carries the layer that supplies the path (a colored
 square and ``L2``) and what layer ``k`` did to it: ``A`` added, ``M`` modified (it
 replaces a lower version), ``D`` deleted (by a whiteout, an opaque directory or a
-replaced parent), ``O`` an opaque directory. Selecting a directory opens or closes it;
-only open directories are rendered, so a 100,000-file image stays responsive. Selecting a
-file shows its content (text, or hex for binary) and every version of it down the stack
-with the layer that hides it.
+replaced parent), ``O`` an opaque directory; ``*`` marks a directory with such a change
+somewhere below it, so a change shows even inside a collapsed directory. Selecting a
+directory opens or closes it; only open directories are rendered, so a 100,000-file
+image stays responsive. Selecting a file shows its content (text, or hex for binary) and
+every version of it down the stack with the layer that hides it.
 
 The marks follow :func:`layerlab.views.analysis.layer_changes` (the tests check they
 agree) but are computed one open directory at a time: the full list costs seconds on a
@@ -36,9 +37,10 @@ import ipywidgets as W
 from ..entry import Entry, EntryKind
 from ..image import Image
 from ..layer import Layer
-from ..paths import ROOT, join, split
+from ..paths import ROOT, ancestors, join, split
 from ..union import Node, View
 from ..views import analysis
+from ..views.palette import readable_on
 from ._base import MONO, StaticFallback, badge, content_html, layer_color, mono_css
 
 __all__ = ["LayerExplorer"]
@@ -114,6 +116,7 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
         self._rows: list[Row] = []
         self._layer_indexes: dict[int, dict[str, dict[str, _LayerNode]]] = {}
         self._changes: dict[int, list[analysis.ChangeRow]] = {}
+        self._inside: dict[int, frozenset[str]] = {}
         self._infos: dict[tuple[int, bool], str] = {}
         last = len(image.layers) - 1
         self.slider = W.IntSlider(value=last if upto is None else upto, min=0, max=last,
@@ -192,7 +195,11 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
 
     def marks(self) -> dict[str, str]:
         """Path -> mark (A, M, D, O) of the rows shown that layer ``k`` changed."""
-        return {row.path: row.mark for row in self._rows if row.mark.strip()}
+        return {row.path: row.mark for row in self._rows if row.mark.strip() not in ("", "*")}
+
+    def inside_marks(self) -> list[str]:
+        """The directories shown marked ``*``: layer ``k`` changed something below them."""
+        return [row.path for row in self._rows if row.mark == "*"]
 
     def show_changes(self) -> list[analysis.ChangeRow]:
         """Every change of layer ``k`` (:func:`analysis.layer_changes`), listed in the
@@ -213,6 +220,16 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
         return rows
 
     # --- rendering -----------------------------------------------------------------------
+    def _changed_inside(self) -> frozenset[str]:
+        """The directories with something layer ``k`` changed below them (the ancestors
+        of its entries and whiteouts), which the merged tree marks ``*``."""
+        if self.k not in self._inside:
+            layer = self.image.layers[self.k]
+            paths = [*(e.path for e in layer.entries), *layer.whiteouts]
+            self._inside[self.k] = frozenset(a for p in paths for a in ancestors(p)
+                                             if a != ROOT)
+        return self._inside[self.k]
+
     def _layer_changes(self) -> list[analysis.ChangeRow]:
         if self.k not in self._changes:
             self._changes[self.k] = analysis.layer_changes(self.image, self.k)
@@ -239,7 +256,7 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
             color = layer_color(i)
             style = (f"display:inline-block;padding:2px 6px;margin:1px;border-radius:3px;"
                      f"border:2px solid {color};background:{color if on else 'transparent'};"
-                     f"color:{'#fff' if on else 'inherit'};font-family:monospace")
+                     f"color:{readable_on(color) if on else 'inherit'};font-family:monospace")
             title = html.escape(layer.created_by or layer.short_id)
             cells.append(f'<span style="{style}" title="{title}">{swatch(i)}L{i}</span>')
         self.strip.value = "".join(cells)
@@ -253,7 +270,8 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
     def _layer_info_html(self) -> str:
         layer = self.image.layers[self.k]
         created_by = html.escape(layer.created_by or "(no created_by)")
-        head = (f"<b style='color:{layer_color(self.k)}'>{swatch(self.k)} layer {self.k}</b> "
+        head = (f"<b style='border-bottom:3px solid {layer_color(self.k)}'>{swatch(self.k)} "
+                f"layer {self.k}</b> "
                 f"<code>{html.escape(layer.short_id)}</code> {created_by}<br>")
         counts = ""
         if self.k in self._changes or len(self._view()) <= EXACT_COUNTS_UPTO:
@@ -318,6 +336,8 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
                 mark = "O"
             elif node.layer == k:
                 mark = "M" if below is not None and below.lookup(entry.path) else "A"
+            elif entry.is_dir and entry.path in self._changed_inside():
+                mark = "*"  # layer k changed something below: seen even when collapsed
             is_open = entry.is_dir and entry.path in self._open
             group = [Row(self._label(depth, mark, entry, node.layer, is_open),
                          entry.path, entry.is_dir, mark)]
@@ -449,7 +469,8 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
         hidden = view.shadowed(path)
         if hidden:
             items = "".join(
-                f"<li><b style='color:{layer_color(s.layer)}'>{swatch(s.layer)} layer "
+                f"<li><b style='border-bottom:3px solid {layer_color(s.layer)}'>"
+                f"{swatch(s.layer)} layer "
                 f"{s.layer}</b>: {html.escape(str(s.entry.kind))}, {s.entry.size:,} B"
                 f"{_digest(s.entry)}, hidden by layer {s.hidden_by} ({html.escape(s.reason)} "
                 f"of <code>{html.escape(s.by_path)}</code>)</li>" for s in reversed(hidden))
@@ -467,7 +488,8 @@ def _digest(entry: Entry) -> str:
 def _node_html(view: View, node: Node) -> str:
     entry, layer = node.entry, node.layer
     who = "implied (no layer has an entry)" if layer < 0 else (
-        f"from <b style='color:{layer_color(layer)}'>{swatch(layer)} layer {layer}</b>")
+        f"from <b style='border-bottom:3px solid {layer_color(layer)}'>{swatch(layer)} "
+        f"layer {layer}</b>")
     out = (f"<div>{html.escape(entry.filemode)} {entry.uid}:{entry.gid} "
            f"{entry.size:,} B{_digest(entry)}, {who}</div>")
     if entry.is_regular:

@@ -38,6 +38,7 @@ import ipywidgets as W
 from ..container import Container, ContainerState
 from ..errors import LayerlabError
 from ..shell import ExecResult
+from ..views.palette import OKABE_ITO, pill_style
 from ._base import StaticFallback, badge
 
 if TYPE_CHECKING:
@@ -206,27 +207,31 @@ class ContainerPlayground(StaticFallback, W.VBox):  # type: ignore[misc]
 
     def _render_output(self) -> None:
         lines = []
+        error = f"<span style='{pill_style(OKABE_ITO['vermillion'])}'>error</span>"
         for command, result in self.transcript:
             lines.append(f"<b>$ {html.escape(command)}</b>")
             if isinstance(result, ExecResult):
                 if result.output:
                     lines.append(html.escape(result.output.rstrip("\n")))
                 if result.exit_code:
-                    lines.append(f"<span style='color:#D55E00'>[exit status "
-                                 f"{result.exit_code}]</span>")
+                    lines.append(f"<span style='{pill_style(OKABE_ITO['vermillion'])}'>exit "
+                                 f"status {result.exit_code}</span>")
             elif result:
-                lines.append(f"<span style='color:#D55E00'>{html.escape(result)}</span>")
+                lines.append(f"{error} {html.escape(result)}")
+        # column-reverse keeps the scroll position at the bottom: the newest output shows
         self.output.value = (
-            "<pre style='max-height:12em;overflow:auto;margin:2px 0;padding:4px;"
-            "border:1px solid #5f6b7a80'>" + ("\n".join(lines) or "(no command yet)")
-            + "</pre>")
+            "<div class='layerlab-transcript' style='max-height:12em;overflow:auto;"
+            "display:flex;flex-direction:column-reverse;margin:2px 0;"
+            "border:1px solid #5f6b7a80'><pre style='margin:0;padding:4px'>"
+            + ("\n".join(lines) or "(no command yet)") + "</pre></div>")
         last = self.transcript[-1][1] if self.transcript else None
         if isinstance(last, ExecResult):
-            color = "#009E73" if last.ok else "#D55E00"
-            self.status.value = (f"<span style='color:{color}'>exit status "
+            color = OKABE_ITO["bluish_green"] if last.ok else OKABE_ITO["vermillion"]
+            word = "ok" if last.ok else "failed"
+            self.status.value = (f"<span style='{pill_style(color)}'>{word}: exit status "
                                  f"{last.exit_code}</span>")
         elif isinstance(last, str) and last:
-            self.status.value = f"<span style='color:#D55E00'>{html.escape(last)}</span>"
+            self.status.value = f"{error} {html.escape(last)}"
         else:
             self.status.value = ""
 
@@ -279,8 +284,8 @@ class ContainerPlayground(StaticFallback, W.VBox):  # type: ignore[misc]
         code = f", exit status {c.exit_code}" if c.exit_code is not None else ""
         self.state.value = f"state: <b>{html.escape(str(state))}</b>{code}"
         mine = c.top() if state is not ContainerState.REMOVED else []
-        host = [p for p in c.host.processes() if p.container == c.name]
-        others = len(c.host.processes()) - len(host)
+        host = [p for p in c.host.container_processes() if p.container == c.name]
+        others = len(c.host.container_processes()) - len(host)
         cell = "style='padding:0 10px 0 0;text-align:left'"
         body = "".join(
             f"<tr><td {cell}>{p.pid}</td><td {cell}>{p.host_pid}</td><td {cell}>{p.ppid}</td>"

@@ -29,11 +29,13 @@ from ..build import Builder, BuildStep
 from ..build.cache import BuildCache
 from ..errors import LayerlabError
 from ..image import Image
+from ..views.palette import OKABE_ITO, pill_style
 from ._base import MONO, StaticFallback, badge, mono_css
 
 __all__ = ["BuildStepper"]
 
-_CACHE_COLORS = {"hit": "#009E73", "miss": "#E69F00", "none": "#5f6b7a"}
+_CACHE_COLORS = {"hit": OKABE_ITO["bluish_green"], "miss": OKABE_ITO["orange"],
+                 "none": "#5f6b7a"}
 MAX_PATHS = 12
 
 
@@ -184,7 +186,7 @@ class BuildStepper(StaticFallback, W.VBox):  # type: ignore[misc]
             rows.append(
                 f"<tr class='layerlab-step-{html.escape(step.cache)}'><td {cell}>{step.index}"
                 f"</td><td {cell}><code>{html.escape(step.text)}</code></td>"
-                f"<td {cell}><b style='color:{color}'>{cache}</b></td>"
+                f"<td {cell}><span style='{pill_style(color)}'>{cache}</span></td>"
                 f"<td {cell}>{html.escape(step.why)}</td><td {cell}>{layer}</td></tr>")
         pending = self.builder.dockerfile.instructions[len(self.steps):] if self.builder else []
         for ins in pending:
@@ -197,7 +199,8 @@ class BuildStepper(StaticFallback, W.VBox):  # type: ignore[misc]
             f"<th {cell}>layer</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
         parts = []
         if self.error:
-            parts.append(f"<div style='color:#D55E00'><b>error:</b> "
+            parts.append(f"<div><span style='{pill_style(OKABE_ITO['vermillion'])}'>error"
+                         "</span> "
                          f"{html.escape(self.error)}</div>")
         if self.steps:
             parts.append(_step_html(self.steps[-1]))

@@ -7,6 +7,13 @@ configs, ``repositories.json``), small text files as they are (``diff``, ``cache
 Whiteouts on disk are character devices 0/0 (as root) or empty files with an overlay
 xattr. Press refresh after the store changed (a container wrote a file, ``rm``...).
 
+For the containerd layout, ``meta.db`` and ``metadata.db`` are shown as the records they
+hold and marked as what they are: a readable stand-in (JSON) for a bolt database.
+
+:class:`LayoutComparison` puts one browser per layout side by side, each opened at the
+container's upper directory, and :func:`layouts_diagram` draws the three layouts of the
+same image and container as stacks of boxes labelled with their paths on disk.
+
 >>> from layerlab import Image, Layer
 >>> from layerlab.store import Store
 >>> from layerlab.widgets import StoreBrowser
@@ -23,20 +30,22 @@ import html
 import json
 import os
 import stat
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from ._base import MONO, StaticFallback, content_html, mono_css
+from ._base import MONO, StaticFallback, content_html, layer_color, mono_css
 
 if TYPE_CHECKING:
     from ..store import Store
 
-__all__ = ["StoreBrowser"]
+__all__ = ["LayoutComparison", "StoreBrowser", "layouts_diagram"]
 
 MAX_CHILDREN = 500
 _MAX_JSON = 200_000
 _HIDDEN = {".lock"}
+_STAND_INS = ("meta.db", "metadata.db")
 
 
 class StoreBrowser(StaticFallback, W.VBox):  # type: ignore[misc]
@@ -169,6 +178,10 @@ class StoreBrowser(StaticFallback, W.VBox):  # type: ignore[misc]
             return f"{head}<div>special file</div>"
         with open(full, "rb") as f:
             data = f.read(_MAX_JSON + 1)
+        if os.path.basename(rel) in _STAND_INS:
+            head += ("<div><i>On a real host this is a bolt database (a binary B+tree file). "
+                     "layerlab writes the same buckets and keys as JSON, a readable "
+                     "stand-in.</i></div>")
         if rel.endswith(".json") or os.path.basename(rel) == "json" or data[:1] in (b"{", b"["):
             try:
                 doc = json.loads(data)
@@ -193,4 +206,79 @@ def _suffix(full: str) -> str:
         return f"  (c {os.major(st.st_rdev)}/{os.minor(st.st_rdev)} whiteout)"
     if stat.S_ISDIR(st.st_mode):
         return "/"
+    if os.path.basename(full) in _STAND_INS:
+        return f"  {st.st_size:,} B (stand-in for a bolt database)"
     return f"  {st.st_size:,} B"
+
+
+_ERA = {"aufs": "the source text's layout (aufs, around 2015)",
+        "overlay2": "overlay2 + layer database (the graphdriver path)",
+        "containerd": "containerd image store (Docker Engine 29+ fresh installs, "
+                      "Docker Desktop 4.34+)"}
+
+
+def layouts_diagram(stores: Sequence[Store], image: str, container: str) -> str:
+    """The same image and container in each store, drawn as stacks: the container's upper
+    directory on top, then its ``-init`` layer, then the image's layers top down, each box
+    labelled with its path on disk (ids shown as ``<id>``, snapshot numbers as ``<n>``).
+    For containerd a second column shows the compressed blobs it keeps as well."""
+    from ..store.where import generic, places
+
+    columns = []
+    for store in stores:
+        c = store.container(container)
+        found = places(store, image, c)
+        layers = [p for p in found if p.what.startswith("layer ") and "blob" not in p.what]
+        blobs = [p for p in found if "compressed blob" in p.what]
+        init = [p for p in found if "-init" in p.what]
+        upper = [p for p in found if "upper" in p.what]
+
+        def box(label: str, path: str, color: str, dashed: bool = False,
+                store: Store = store) -> str:
+            border = "dashed" if dashed else "solid"
+            return (f"<div style='border:2px {border} {color};border-left-width:8px;"
+                    f"margin:3px 0;padding:3px 6px;border-radius:3px'>"
+                    f"<div style='font-weight:600'>{html.escape(label)}</div>"
+                    f"<code style='font-size:85%;word-break:break-all'>"
+                    f"{html.escape(generic(store, path))}</code>"
+                    "</div>")
+
+        stack = [box("upper: happy.txt lands here", upper[0].path, "#D55E00")]
+        stack += [box("-init: /etc/hosts, /.dockerenv ... mount points", p.path, "#999999",
+                      dashed=True) for p in init]
+        n = len(layers)
+        stack += [box(f"image layer {n - 1 - i}", p.path, layer_color(n - 1 - i))
+                  for i, p in enumerate(reversed(layers))]
+        if blobs:
+            stack.append("<div style='margin-top:8px;opacity:0.75'>and, kept as well, the "
+                         "compressed layers in the content store:</div>")
+            stack += [box(f"layer {i}: compressed blob", p.path, layer_color(i), dashed=True)
+                      for i, p in enumerate(blobs)]
+        columns.append(
+            "<div style='min-width:0'>"
+            f"<div style='font-weight:700'>{html.escape(store.driver)}</div>"
+            f"<div style='opacity:0.75;font-size:90%'>{html.escape(_ERA.get(store.driver, ''))}"
+            f"</div>{''.join(stack)}</div>")
+    return ("<div class='layerlab-layouts' style='display:grid;grid-template-columns:"
+            f"repeat({len(columns)},minmax(0,1fr));gap:10px;align-items:start'>"
+            + "".join(columns) + "</div>")
+
+
+class LayoutComparison(StaticFallback, W.HBox):  # type: ignore[misc]
+    """One :class:`StoreBrowser` per store, side by side, each showing the container's
+    upper directory; without a kernel, :func:`layouts_diagram`."""
+
+    def __init__(self, stores: Sequence[Store], image: str, container: str, *,
+                 rows: int = 16) -> None:
+        from ..store.where import happy_txt_home
+
+        self.stores = list(stores)
+        self.image, self.container_name = image, container
+        self.browsers = [StoreBrowser(s, rows=rows) for s in self.stores]
+        for store, browser in zip(self.stores, self.browsers, strict=True):
+            browser.select(happy_txt_home(store, store.container(container)))
+        super().__init__(self.browsers)
+        self.add_class("layerlab-layoutcomparison")
+
+    def static_html(self) -> str:
+        return layouts_diagram(self.stores, self.image, self.container_name)

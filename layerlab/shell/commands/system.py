@@ -335,7 +335,12 @@ def date(sh: Shell, argv: list[str], io: IO) -> int:
 def ps(sh: Shell, argv: list[str], io: IO) -> int:
     """The container's own process table (``docker top`` from inside): PIDs from 1."""
     io.out.write("    PID COMMAND\n")
-    for proc in sh.container.top():
+    procs = sh.container.top()
+    if not procs:
+        # a one-off command outside the lifecycle (a build step, ``docker run --rm``): the
+        # shell hands its last command to exec, so ps itself is PID 1
+        io.out.write(f"{1:>7} {' '.join(argv)}\n")
+    for proc in procs:
         io.out.write(f"{proc.pid:>7} {proc.command}\n")
     return 0
 

@@ -1,0 +1,640 @@
+"""``Store(driver="containerd")``: images and containers laid out as containerd keeps them.
+
+See :mod:`layerlab.store.containerd_layout` for the paths and for what is faithful and
+what is a readable stand-in. How an image arrives (``add``), in containerd's order:
+
+1. a *lease* protects what is being written from garbage collection;
+2. the blobs go into the content store, each verified and renamed into place: the
+   compressed layers, the config, the manifest and an index, with the labels that tie
+   them together (``containerd.io/gc.ref.content.*``) and the diff id of each layer
+   (``containerd.io/uncompressed``);
+3. each layer is *unpacked*: an active snapshot ``extract-...`` is prepared on its
+   parent, the layer's files are written into its ``fs`` directory, and it is committed
+   under its chain id;
+4. the image record (``image/<name>``) points at the index; the lease goes.
+
+A kill at any point leaves a lease, an active ``extract-`` snapshot or an unreferenced
+blob: :meth:`verify` lists them as leftovers, :meth:`prune` (containerd's garbage
+collector: mark from images, containers and leases, sweep the rest) removes them.
+
+A container is prepared as Docker does it with this store: a committed ``<id>-init``
+snapshot (the :mod:`~layerlab.store.initlayer` mount points) on the image's top chain id,
+and the active snapshot ``<id>`` on it, whose ``fs`` is the upper directory where
+``happy.txt`` lands.
+
+>>> from layerlab import Image, Layer
+>>> from layerlab.store import Store
+>>> store = Store.temporary(driver="containerd")
+>>> _ = store.add(Image.from_layers([Layer.from_dict({"/etc/motd": "hi\\n"})]), tag="tiny")
+>>> c = store.create_container("tiny", name="demo")
+>>> c.write("/happy.txt", "I was here\\n")
+>>> os.path.relpath(store.container_dir(c), store.root)
+'io.containerd.snapshotter.v1.overlayfs/snapshots/3/fs'
+>>> sorted(os.listdir(store.container_dir(c)))
+['happy.txt']
+>>> store.verify().ok
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..container import Container, ContainerState, ReadWriteLayer
+from ..digest import chain_ids, sha256_digest, short
+from ..errors import InvalidImageError, LayerlabError
+from ..image import Image
+from ..layer import Layer
+from ..overlaydir import read_overlay_dir, write_overlay_dir
+from ..processes import Host
+from . import containerd_gc
+from .containerd_layout import (
+    GC_SNAPSHOT,
+    NAMESPACE,
+    SNAPSHOTTER,
+    STAND_IN,
+    TIMESTAMP,
+    UNCOMPRESSED,
+    ContainerdLayout,
+    MetaDB,
+    SnapshotDB,
+)
+from .content import ContentStore, Ingest
+from .durable import TMP_MARK, StoreLock, atomic_write, replace_dir
+from .initlayer import init_layer
+from .store import (
+    ImageRecord,
+    PruneReport,
+    Store,
+    StoreError,
+    VerifyReport,
+    _finish_swap,
+    _tag,
+)
+
+__all__ = ["ContainerdStore", "full_name", "short_name"]
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DANGLING = "moby-dangling@"
+
+
+def full_name(tag: str) -> str:
+    """The name containerd records for a tag: ``tiny`` -> ``docker.io/library/tiny:latest``.
+
+    >>> full_name("tiny"), full_name("me/app:1"), full_name("localhost:5000/x")
+    ('docker.io/library/tiny:latest', 'docker.io/me/app:1', 'localhost:5000/x:latest')
+    """
+    tag = _tag(tag)
+    first = tag.split("/", 1)[0]
+    if "/" in tag and ("." in first or ":" in first or first == "localhost"):
+        return tag
+    return f"docker.io/{tag}" if "/" in tag else f"docker.io/library/{tag}"
+
+
+def short_name(name: str) -> str:
+    """The familiar form of a recorded name (what ``docker images`` prints)."""
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def _canonical(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+class _Resume:
+    """A writer into an ingest that skips the bytes the ingest already holds."""
+
+    def __init__(self, ingest: Ingest) -> None:
+        self.ingest, self.skip = ingest, ingest.offset
+
+    def write(self, chunk: bytes) -> int:
+        if self.skip:
+            dropped = min(self.skip, len(chunk))
+            self.skip -= dropped
+            chunk = chunk[dropped:]
+        if chunk:
+            self.ingest.write(chunk)
+        return len(chunk)
+
+
+class ContainerdStore(Store):
+    """The containerd image store layout (see the module docstring). Made by
+    ``Store(root, driver="containerd")``; the public methods are :class:`Store`'s."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, *,
+                 driver: str = "containerd") -> None:
+        from .store import default_root
+
+        if driver != "containerd":
+            raise StoreError(f"ContainerdStore is the containerd layout, not {driver!r}")
+        self.root = os.path.abspath(os.fspath(root) if root is not None else default_root())
+        os.makedirs(self.root, exist_ok=True)
+        marker = os.path.join(self.root, "layerlab-store.json")
+        if os.path.exists(marker):
+            with open(marker) as f:
+                recorded = json.load(f).get("driver")
+            if recorded != driver:
+                raise StoreError(f"store {self.root} uses driver {recorded!r}, not {driver!r}")
+        else:
+            atomic_write(marker, json.dumps({"driver": driver}).encode())
+        self.driver = driver
+        self.layout = ContainerdLayout(self.root)  # type: ignore[assignment]
+        self.content = ContentStore(Path(self._layout.content_root()))
+        self._lock = StoreLock(self.root)
+        self._containers: dict[str, Container] = {}
+        self._images: dict[str, Image] = {}
+        self._mounted: set[str] = set()
+        self._targets: dict[str, str] = {}  # target digest -> config digest (immutable)
+        self.host = Host()
+        self._as_root = os.geteuid() == 0
+        with self._lock.held():
+            for cid in self._container_ids():
+                with contextlib.suppress(LayerlabError):
+                    _finish_swap(self._layout.container_diff(cid))
+
+    @property
+    def _layout(self) -> ContainerdLayout:
+        layout = self.layout
+        assert isinstance(layout, ContainerdLayout)
+        return layout
+
+    def __repr__(self) -> str:
+        return (f"<Store {self.root} (containerd: faithful layout of blobs and snapshots; "
+                f"meta.db and metadata.db are a {STAND_IN} written as JSON)>")
+
+    # --- the two databases ---------------------------------------------------------------
+    def _meta(self) -> MetaDB:
+        return MetaDB(self._layout.meta_db())
+
+    def _snaps(self) -> SnapshotDB:
+        return SnapshotDB(self._layout.snapshot_db())
+
+    def metadata(self) -> dict[str, Any]:
+        """``meta.db`` as records: ``{"image": ..., "content": ..., "snapshots": ...,
+        "leases": ..., "containers": ...}`` of the ``moby`` namespace."""
+        return dict(self._meta().ns)
+
+    def snapshot_records(self) -> list[dict[str, Any]]:
+        """Every snapshot: key, kind, number (directory), parent, labels, sorted by number."""
+        meta, snaps = self._meta(), self._snaps()
+        rows = []
+        for key, rec in meta.snapshots.items():
+            backend = snaps.snapshots.get(rec.get("name", ""), {})
+            rows.append({"key": key, "kind": backend.get("kind", "?"),
+                         "number": backend.get("id"), "parent": rec.get("parent", ""),
+                         "labels": dict(rec.get("labels", {}))})
+        return sorted(rows, key=lambda r: (r["number"] is None, r["number"] or 0))
+
+    # --- content -------------------------------------------------------------------------
+    def _put_blob(self, meta: MetaDB, data: bytes | None, digest: str, size: int,
+                  labels: dict[str, str], layer: Layer | None = None) -> None:
+        if not self.content.has(digest):
+            if layer is not None:  # through ingest/, as a pull does: a kill leaves a partial
+                ref = f"{NAMESPACE}/import/{digest}"  # that the next import resumes
+                with self.content.ingest(ref, expected_digest=digest, expected_size=size) as ing:
+                    if not ing.complete:
+                        layer.blob(_Resume(ing))  # type: ignore[arg-type]
+            else:
+                assert data is not None
+                self.content.write(data, expected_digest=digest, expected_size=size)
+        record = meta.blobs.setdefault(digest, {"createdat": TIMESTAMP, "size": size})
+        record["updatedat"] = TIMESTAMP
+        record.setdefault("labels", {}).update(labels)
+
+    # --- snapshots -----------------------------------------------------------------------
+    def _prepare(self, key: str, parent: str | None) -> int:
+        """An active snapshot ``key`` on ``parent`` (a committed key): records, then dirs."""
+        meta, snaps = self._meta(), self._snaps()
+        parent_name = ""
+        if parent is not None:
+            if parent not in meta.snapshots:
+                raise StoreError(f"snapshot {key}: parent snapshot {parent} does not exist")
+            parent_name = meta.snapshots[parent]["name"]
+        name = f"{NAMESPACE}/{meta.next_seq()}/{key}"
+        number = snaps.next_id()
+        snaps.snapshots[name] = {"id": number, "kind": "active", "parent": parent_name,
+                                 "createdat": TIMESTAMP, "labels": {}, "size": 0, "inodes": 0}
+        snaps.save()  # the snapshotter first: a kill here leaves an orphan gc removes
+        meta.snapshots[key] = {"name": name, "parent": parent or "", "createdat": TIMESTAMP,
+                               "updatedat": TIMESTAMP, "labels": {}}
+        meta.save()
+        return number
+
+    def _fill(self, number: int, layer: Layer) -> None:
+        fs = self._layout.snapshot_fs(number)
+        with contextlib.suppress(FileNotFoundError):
+            if not os.listdir(fs):
+                os.rmdir(fs)
+        replace_dir(lambda tmp: write_overlay_dir(layer, tmp, **self._overlay_form()), fs)
+        os.makedirs(self._layout.snapshot_work(number), exist_ok=True)
+
+    def _commit(self, key: str, name: str, labels: dict[str, str], size: int) -> None:
+        """Commit the active snapshot ``key`` as ``name`` (same directory, new record)."""
+        meta, snaps = self._meta(), self._snaps()
+        active = meta.snapshots.pop(key)
+        backend = snaps.snapshots.pop(active["name"])
+        seq = active["name"].split("/")[1]
+        committed = f"{NAMESPACE}/{seq}/{name}"
+        backend.update(kind="committed", size=size)
+        snaps.snapshots[committed] = backend
+        snaps.save()
+        parent = active.get("parent", "")
+        meta.snapshots[name] = {"name": committed, "parent": parent, "createdat": TIMESTAMP,
+                                "updatedat": TIMESTAMP, "labels": labels, "children": []}
+        if parent and parent in meta.snapshots:
+            kids = meta.snapshots[parent].setdefault("children", [])
+            if name not in kids:
+                kids.append(name)
+                kids.sort()
+        meta.save()
+
+    def _unpack(self, layer: Layer, chain: str, parent: str | None) -> None:
+        if chain in self._meta().snapshots:
+            return
+        key = f"extract-{short(chain)}-{os.getpid()}"
+        number = self._prepare(key, parent)
+        self._fill(number, layer)
+        self._commit(key, chain, {"containerd.io/snapshot.ref": chain}, layer.size)
+
+    def _has_layer(self, chain_id: str) -> bool:
+        return chain_id in self._meta().snapshots
+
+    def layer_dir(self, image: Image | str, index: int) -> str:
+        """The ``fs`` directory of the committed snapshot of layer ``index``."""
+        img = self.get(image) if isinstance(image, str) else image
+        return self._layout.layer_diff(img.chain_ids[index])
+
+    # --- images --------------------------------------------------------------------------
+    def _index_of(self, image: Image) -> tuple[bytes, bytes]:
+        from ..formats.oci import manifest_bytes
+
+        manifest = manifest_bytes(image)
+        index = _canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": sha256_digest(manifest),
+             "size": len(manifest),
+             "platform": {"architecture": image.architecture, "os": image.os}}]})
+        return index, manifest
+
+    def add(self, image: Image, *, tag: str | None = None) -> str:
+        """Record an image as containerd does (see the module docstring); returns its id
+        (the config digest, as for the other layouts)."""
+        with self._lock.held():
+            index, manifest = self._index_of(image)
+            target = sha256_digest(index)
+            lease = f"layerlab-import-{short(target)}"
+            meta = self._meta()
+            meta.leases[lease] = {"createdat": TIMESTAMP, "labels": {
+                "containerd.io/gc.expire": "2026-01-01T01:00:00Z"}, "content": [],
+                "snapshots": {SNAPSHOTTER: []}}
+            meta.save()
+            try:
+                self._add_blobs(image, index, manifest, lease)
+                chains = image.chain_ids
+                for i, layer in enumerate(image.layers):
+                    self._unpack(layer, chains[i], chains[i - 1] if i else None)
+                meta = self._meta()
+                names = [n for n, r in meta.images.items() if r["target"]["digest"] == target]
+                name = full_name(tag) if tag is not None else (
+                    names[0] if names else f"{DANGLING}{target}")
+                self._name(meta, name, target, len(index))
+                meta.leases.pop(lease, None)
+                meta.save()
+            except OSError as exc:
+                self._full(exc, image)
+                raise
+            self._images[image.id] = image
+            self._targets[target] = image.id
+        return image.id
+
+    def _add_blobs(self, image: Image, index: bytes, manifest: bytes, lease: str) -> None:
+        meta = self._meta()
+        chains = image.chain_ids
+        for layer in image.layers:
+            self._put_blob(meta, None, layer.digest, layer.compressed_size,
+                           {UNCOMPRESSED: layer.diff_id}, layer)
+        config = image.config_bytes()
+        self._put_blob(meta, config, image.id, len(config),
+                       {GC_SNAPSHOT: chains[-1]} if chains else {})
+        refs = {"containerd.io/gc.ref.content.config": image.id}
+        refs.update({f"containerd.io/gc.ref.content.l.{i}": layer.digest
+                     for i, layer in enumerate(image.layers)})
+        self._put_blob(meta, manifest, sha256_digest(manifest), len(manifest), refs)
+        self._put_blob(meta, index, sha256_digest(index), len(index),
+                       {"containerd.io/gc.ref.content.m.0": sha256_digest(manifest)})
+        meta.leases[lease]["content"] = sorted(meta.blobs)
+        meta.save()
+
+    def _full(self, exc: OSError, image: Image) -> None:
+        import errno
+
+        from .store import StoreFullError
+
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StoreFullError(
+                f"store {self.root}: no space left on the device while importing image "
+                f"{short(image.id)} ({exc.strerror}); the image was not recorded. Free some "
+                "space (store.remove_image(...), store.prune()) and add it again") from exc
+
+    @staticmethod
+    def _name(meta: MetaDB, name: str, target: str, size: int) -> None:
+        meta.images[name] = {"createdat": TIMESTAMP, "updatedat": TIMESTAMP, "labels": {},
+                             "target": {"digest": target, "mediatype": OCI_INDEX,
+                                        "size": size}}
+        if not name.startswith(DANGLING):  # a name replaces the dangling record
+            meta.images.pop(f"{DANGLING}{target}", None)
+
+    def _config_of_target(self, target: str) -> str:
+        if target not in self._targets:
+            with self.content.open(target) as f:
+                index = json.loads(f.read(1 << 22))
+            manifest_digest = index["manifests"][0]["digest"]
+            with self.content.open(manifest_digest) as f:
+                manifest = json.loads(f.read(1 << 22))
+            self._targets[target] = str(manifest["config"]["digest"])
+        return self._targets[target]
+
+    def _records(self) -> dict[str, str]:
+        """``{image name: config digest}`` for every image record whose blobs are here."""
+        out = {}
+        for name, rec in sorted(self._meta().images.items()):
+            with contextlib.suppress(LayerlabError, OSError, ValueError, KeyError, TypeError):
+                out[name] = self._config_of_target(rec["target"]["digest"])
+        return out
+
+    def tags(self) -> dict[str, str]:
+        """``{"name:tag": image id}`` in the familiar short form (``tiny:latest``)."""
+        return {short_name(n): i for n, i in self._records().items()
+                if not n.startswith(DANGLING)}
+
+    def _image_ids(self) -> list[str]:
+        return sorted(set(self._records().values()))
+
+    def _resolve(self, ref: str | Image) -> str:
+        if isinstance(ref, str):
+            full = self._records().get(full_name(ref)) if "@" not in ref else None
+            if full is not None:
+                return full
+        return super()._resolve(ref)
+
+    def _targets_of(self, image_id: str) -> list[tuple[str, str]]:
+        return [(n, r["target"]["digest"]) for n, r in sorted(self._meta().images.items())
+                if self._records().get(n) == image_id]
+
+    def tag(self, ref: str | Image, tag: str) -> None:
+        with self._lock.held():
+            target = self._targets_of(self._resolve(ref))[0][1]
+            meta = self._meta()
+            self._name(meta, full_name(tag), target, self.content.size(target))
+            meta.save()
+
+    def untag(self, tag: str) -> None:
+        with self._lock.held():
+            meta = self._meta()
+            name = full_name(tag)
+            if name not in meta.images:
+                raise StoreError(f"no such tag {_tag(tag)!r} in {self.root}")
+            rec = meta.images.pop(name)
+            target = rec["target"]["digest"]
+            if not any(r["target"]["digest"] == target for r in meta.images.values()):
+                self._name(meta, f"{DANGLING}{target}", target, rec["target"]["size"])
+            meta.save()
+
+    def _config(self, image_id: str) -> dict[str, Any]:
+        with self.content.open(image_id) as f:
+            data: dict[str, Any] = json.loads(f.read())
+        return data
+
+    def _manifest(self, image_id: str) -> dict[str, Any]:
+        for _, target in self._targets_of(image_id):
+            with self.content.open(target) as f:
+                index = json.loads(f.read(1 << 22))
+            with self.content.open(index["manifests"][0]["digest"]) as f:
+                doc: dict[str, Any] = json.loads(f.read(1 << 22))
+                return doc
+        raise StoreError(f"no such image {short(image_id)} in {self.root}")
+
+    def get(self, ref: str | Image) -> Image:
+        """An image by tag, id or unique id prefix, read back from the content store."""
+        image_id = self._resolve(ref)
+        if image_id in self._images:
+            return self._images[image_id]
+        with self.content.open(image_id) as f:
+            raw = f.read()
+        if sha256_digest(raw) != image_id:
+            raise InvalidImageError(f"image {short(image_id)}: config does not hash to its id")
+        config = json.loads(raw)
+        made = [h for h in config.get("history") or [] if not h.get("empty_layer")]
+        layers = []
+        for i, desc in enumerate(self._manifest(image_id)["layers"]):
+            created_by = str(made[i].get("created_by", "")) if i < len(made) else ""
+            layers.append(Layer.from_tar(str(self.content.path(desc["digest"])),
+                                         created_by=created_by))
+        image = Image.from_config(config, layers, raw=raw)
+        self._images[image_id] = image
+        return image
+
+    def _layer_size(self, chain: str) -> int:
+        meta, snaps = self._meta(), self._snaps()
+        rec = meta.snapshots.get(chain)
+        backend = snaps.snapshots.get(rec["name"], {}) if rec else {}
+        return int(backend.get("size", 0))
+
+    def images(self) -> list[ImageRecord]:
+        by_image: dict[str, list[str]] = {}
+        for t, i in sorted(self.tags().items()):
+            by_image.setdefault(i, []).append(t)
+        out = []
+        for image_id in self._image_ids():
+            config = self._config(image_id)
+            diff_ids = config["rootfs"]["diff_ids"]
+            size = sum(self._layer_size(c) for c in chain_ids(diff_ids))
+            out.append(ImageRecord(image_id, tuple(by_image.get(image_id, ())), len(diff_ids),
+                                   size, str(config.get("created", ""))))
+        return out
+
+    def remove_image(self, ref: str | Image, *, force: bool = False) -> None:
+        """``docker rmi``: drop the image records; garbage collection takes what nobody
+        references any more (blobs and snapshots)."""
+        with self._lock.held():
+            image_id = self._resolve(ref)
+            users = [c.name for c in self.containers() if c.image.id == image_id]
+            if users and not force:
+                raise StoreError(f"image {short(image_id)} is used by containers {users}")
+            meta = self._meta()
+            for name, _ in self._targets_of(image_id):
+                meta.images.pop(name, None)
+            meta.save()
+            self._images.pop(image_id, None)
+            self._gc()
+
+    # --- containers ----------------------------------------------------------------------
+    def _container_ids(self, *, finished: bool = True) -> list[str]:
+        meta = self._meta()
+        if finished:
+            return sorted(meta.containers)
+        return sorted(lease for lease in meta.leases
+                      if lease not in meta.containers and not lease.startswith("layerlab-"))
+
+    def _sync(self, c: Container) -> None:
+        """Write the container's read-write layer into its active snapshot's ``fs``."""
+        if c.id in self._mounted or c.state is ContainerState.REMOVED:
+            return
+        if c.id not in self._meta().snapshots:
+            self._prepare_container(c)
+        diff = self._layout.container_diff(c.id)
+        os.makedirs(self._layout.container_work(c.id), exist_ok=True)  # a cut creation
+        tmp, old = diff + TMP_MARK + "sync", diff + TMP_MARK + "old"
+        _finish_swap(diff)
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+        write_overlay_dir(c.rw.to_layer(), tmp, **self._overlay_form())
+        if os.path.isdir(diff):
+            os.rename(diff, old)
+        os.rename(tmp, diff)
+        shutil.rmtree(old, ignore_errors=True)
+        self._write_container(c)
+
+    def _prepare_container(self, c: Container) -> None:
+        """Docker's order: a lease named after the container, the ``-init`` snapshot
+        (prepared, filled, committed), then the active snapshot on it."""
+        meta = self._meta()
+        meta.leases[c.id] = {"createdat": TIMESTAMP, "labels": {}, "content": [],
+                             "snapshots": {SNAPSHOTTER: sorted([c.id, f"{c.id}-init"])}}
+        meta.save()
+        chains = c.image.chain_ids
+        init = init_layer()
+        key = f"{c.id}-init-key"
+        number = self._prepare(key, chains[-1] if chains else None)
+        self._fill(number, init)
+        self._commit(key, f"{c.id}-init", {}, init.size)
+        number = self._prepare(c.id, f"{c.id}-init")
+        os.makedirs(self._layout.snapshot_fs(number), exist_ok=True)  # the empty upper dir
+        os.makedirs(self._layout.snapshot_work(number), exist_ok=True)
+
+    def _write_container(self, c: Container) -> None:
+        meta = self._meta()
+        names = [n for n, _ in self._targets_of(c.image.id)]
+        meta.containers[c.id] = {
+            "createdat": TIMESTAMP, "updatedat": TIMESTAMP,
+            "image": names[0] if names else "",
+            "runtime": {"name": "io.containerd.runc.v2"},
+            "snapshotter": SNAPSHOTTER, "snapshotKey": c.id,
+            "labels": {"com.docker/engine.bundle.path":
+                       f"/var/run/docker/containerd/{c.id}"},
+            "layerlab": {"name": c.name, "image_id": c.image.id, "status": str(c.state),
+                         "exit_code": c.exit_code or 0, "clock": c._clock,
+                         "copy_ups": len(c.copy_ups), "cmd": c.default_argv(),
+                         "env": [f"{k}={v}" for k, v in c.env.items()],
+                         "workdir": c.workdir},
+        }
+        meta.save()
+
+    def _load_container(self, cid: str) -> None:
+        doc = self._meta().containers[cid]["layerlab"]
+        image = self.get(doc["image_id"])
+        c = Container(image, name=doc["name"], host=self.host,
+                      clock_start=int(doc.get("clock", 0)) or 1767225600)
+        c.rw = ReadWriteLayer.from_layer(read_overlay_dir(self._layout.container_diff(cid)))
+        status = doc.get("status", "created")
+        c._state = (ContainerState.EXITED if status in ("running", "paused")
+                    else ContainerState(status))
+        c.exit_code = doc.get("exit_code")
+        self._attach(c)
+
+    def _forget(self, c: Container) -> None:
+        with self._lock.held():
+            if c.id in self._mounted:
+                self.unmount(c)
+            meta = self._meta()
+            meta.containers.pop(c.id, None)
+            meta.leases.pop(c.id, None)
+            meta.save()
+            self._containers.pop(c.id, None)
+            self._gc()
+
+    def container_dir(self, container: Container | str) -> str:
+        """The container's upper directory: its active snapshot's ``fs``."""
+        c = self.container(container) if isinstance(container, str) else container
+        return self._layout.container_diff(c.id)
+
+    def _lowers(self, c: Container) -> list[str]:
+        """The lower directories in containerd's order: nearest first (the ``-init``
+        snapshot, then the image's chain from the top down)."""
+        return [self._layout.init_diff(c.id)] + [
+            self._layout.layer_diff(ch) for ch in reversed(c.image.chain_ids)]
+
+    @contextlib.contextmanager
+    def real_mode_dirs(self, container: Container) -> Iterator[tuple[list[str], str, str]]:
+        self._sync(container)
+        lowers = list(reversed(self._lowers(container)))  # base first, as realmode wants
+        work = self._layout.container_work(container.id)
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        self._mounted.add(container.id)
+        try:
+            yield lowers, self.container_dir(container), work
+        finally:
+            self._mounted.discard(container.id)
+            shutil.rmtree(work, ignore_errors=True)
+            os.makedirs(work, exist_ok=True)
+
+    def mount_options(self, container: Container) -> str:
+        """The overlay options containerd's snapshotter returns for the container."""
+        return (f"lowerdir={':'.join(self._lowers(container))},"
+                f"upperdir={self.container_dir(container)},"
+                f"workdir={self._layout.container_work(container.id)}")
+
+    def mount(self, container: Container) -> str:
+        """Mount the container's snapshot chain with the kernel's overlayfs (needs root)."""
+        if not self._as_root:
+            raise StoreError("mounting overlayfs needs root here; use the simulated view "
+                             "(container.view()) instead")
+        merged = self._layout.container_merged(container.id)
+        if container.id in self._mounted:
+            return merged
+        self._sync(container)
+        work = self._layout.container_work(container.id)
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        os.makedirs(merged, exist_ok=True)
+        result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                                 self.mount_options(container), merged],
+                                capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise StoreError(f"mount -t overlay failed: {result.stderr.strip()}")
+        self._mounted.add(container.id)
+        return merged
+
+    # --- garbage collection, prune, verify (in containerd_gc) ---------------------------
+    def _gc(self) -> tuple[list[str], int]:
+        return containerd_gc.collect(self)
+
+    def _leftovers(self) -> list[str]:
+        return containerd_gc.leftovers(self)
+
+    def prune(self) -> PruneReport:
+        """Drop stale leases and interrupted writes, then collect garbage."""
+        return containerd_gc.prune(self)
+
+    def verify(self, *, deep: bool = True) -> VerifyReport:
+        """Re-hash every blob; check every image, snapshot and container record; ``deep``
+        also compares each unpacked snapshot with its layer blob."""
+        return containerd_gc.verify(self, deep=deep)
+
+    # --- looking at the host -------------------------------------------------------------
+    _TREE_HIDDEN = frozenset({".lock"})
+
+    def _tree_note(self, full: str) -> str:
+        if os.path.basename(full) in ("meta.db", "metadata.db"):
+            return f"  ({STAND_IN})"
+        return super()._tree_note(full)

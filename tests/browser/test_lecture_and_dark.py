@@ -1,0 +1,183 @@
+"""Lecture mode and the dark theme, in JupyterLab in headless chromium.
+
+A notebook with markdown, code, a pandas table, the kit's HTML repr, a verdict, a chart
+and two widgets is opened, its sizes measured, then run with ``lecture_mode()`` in its
+first cell: markdown, code, tables and widget text must all be at least 1.5 times larger,
+and no output area or button may clip its content. Then the dark theme: the kit's text
+(verdicts, badges, widget panels, tables) must reach WCAG AA contrast against what is
+really behind it. Screenshots are kept in ``test-artifacts/screenshots/`` (the README
+names the path; CI keeps it as an artifact). Skips without chromium or playwright, fails
+instead when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_lab_browser import _READY_JS, UI_TIMEOUT_MS, _browser, lab  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = REPO / "test-artifacts" / "screenshots"
+SCALE_AT_LEAST = 1.5
+AA = 4.5
+
+CELLS = [
+    ("markdown", "# A lesson\n\nA paragraph of *markdown* the back row must read."),
+    ("code", "from layerlab.views import lecture_mode\nlecture_mode()"),
+    ("code", """\
+import layerlab as ll
+from layerlab import exercises as ex
+from layerlab import views
+from layerlab.widgets import ContainerPlayground, LayerExplorer
+
+image = ll.Image.from_layers([
+    ll.Layer.from_dict({"/etc/motd": "hello\\n", "/tmp/x": "x" * 3000}, created_by="ADD base /"),
+    ll.Layer.from_dict({"/etc/motd": "changed\\n", "/tmp/x": ll.Whiteout()},
+                       created_by="RUN change && rm /tmp/x"),
+])
+views.layers_table(image)[["index", "created_by", "size"]]"""),
+    ("code", "image"),
+    ("code", "ex.LayerCount(image).check(3)"),
+    ("code", "views.layer_sizes(image)"),
+    ("code", "views.stack_diagram(image, trace='/etc/motd')"),
+    ("code", "LayerExplorer(image)"),
+    ("code", "play = ContainerPlayground(image.create_container(name='demo'))\n"
+             "play.run('echo hi > /happy.txt')\nplay.run('no-such-command')\nplay"),
+]
+
+_SIZES_JS = """() => {
+  const px = (sel) => {
+    const el = document.querySelector(sel);
+    return el ? parseFloat(getComputedStyle(el).fontSize) : null;
+  };
+  return {
+    markdown: px('.jp-MarkdownOutput p'),
+    code: px('.jp-CodeCell .cm-content'),
+    table: px('.jp-RenderedHTMLCommon td'),
+    widget: px('.layerlab-explorer select'),
+    input: px('.layerlab-playground input'),
+    button: px('.layerlab-playground button'),
+  };
+}"""
+
+_CLIPPED_JS = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll('.jp-OutputArea-output, .jupyter-widgets button')) {
+    if (el.scrollWidth > el.clientWidth + 2 || el.scrollHeight > el.clientHeight + 2 &&
+        el.tagName === 'BUTTON') {
+      out.push(el.className + ' ' + (el.innerText || '').slice(0, 40));
+    }
+  }
+  return out;
+}"""
+
+_CONTRAST_JS = """(selectors) => {
+  const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const behind = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const worst = [];
+  for (const sel of selectors) {
+    for (const el of document.querySelectorAll(sel)) {
+      if (!el.innerText || !el.innerText.trim()) continue;
+      const fg = rgb(getComputedStyle(el).color).slice(0, 3);
+      const a = lum(fg), b = lum(behind(el));
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      worst.push([ratio, sel, el.innerText.trim().slice(0, 30)]);
+    }
+  }
+  worst.sort((x, y) => x[0] - y[0]);
+  return worst.slice(0, 5);
+}"""
+
+KIT_TEXT = [".layerlab-verdict b", ".layerlab-verdict", ".layerlab-playground span[style]",
+            ".layerlab-playground .widget-html-content", ".layerlab-explorer .widget-html-content",
+            ".jp-RenderedHTMLCommon td", ".jp-MarkdownOutput p"]
+
+
+def _notebook() -> dict[str, Any]:
+    cells = []
+    for i, (kind, source) in enumerate(CELLS):
+        cell: dict[str, Any] = {"cell_type": kind, "id": f"c{i}", "metadata": {},
+                                "source": source}
+        if kind == "code":
+            cell.update(execution_count=None, outputs=[])
+        cells.append(cell)
+    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
+            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                        "name": "python3"}}}
+
+
+def _run_all(page: Any) -> None:
+    page.evaluate(_READY_JS, UI_TIMEOUT_MS)
+    page.evaluate("() => { void window.jupyterapp.commands.execute("
+                  "'notebook:run-all-cells'); }")
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    while not page.locator(".layerlab-playground .layerlab-diff-line").count():
+        accept = page.locator(".jp-Dialog .jp-mod-accept")
+        if accept.count():
+            accept.first.click()
+            page.evaluate(_READY_JS, UI_TIMEOUT_MS)
+            page.evaluate("() => { void window.jupyterapp.commands.execute("
+                          "'notebook:run-all-cells'); }")
+        if time.monotonic() > deadline:
+            raise TimeoutError("the notebook's widgets did not appear")
+        page.wait_for_timeout(250)
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.jp-RenderedImage img'))"
+                           ".filter(i => i.complete && i.naturalWidth > 0).length >= 2")
+
+
+@pytest.mark.reference
+def test_lecture_mode_scales_everything_and_the_dark_theme_reads(
+        lab: tuple[str, str], tmp_path: Path) -> None:  # noqa: F811
+    base, token = lab
+    (tmp_path / "root" / "lecture.ipynb").write_text(json.dumps(_notebook(), indent=1))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots: list[Path] = []
+    with _browser(shots, SHOTS) as page:
+        page.goto(f"{base}/lab/tree/lecture.ipynb?token={token}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownOutput p")
+        page.wait_for_function("() => window.jupyterapp !== undefined")
+        before = page.evaluate(_SIZES_JS)
+        _run_all(page)
+        page.wait_for_selector(".layerlab-lecture-note")
+        after = page.evaluate(_SIZES_JS)
+        # JupyterLab's own sizes for what the fresh page had no element of yet
+        defaults = {"table": 12.0, "widget": 13.0, "input": 13.0, "button": 13.0}
+        for key, size in after.items():
+            base_size = before.get(key) or defaults[key]
+            assert size is not None and size >= SCALE_AT_LEAST * base_size, (key, before, after)
+        assert page.evaluate(_CLIPPED_JS) == []
+        shots.append(SHOTS / "lecture-light.png")
+        page.screenshot(path=str(shots[-1]), full_page=True)
+
+        page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', "
+                      "{theme: 'JupyterLab Dark'})")
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+        page.wait_for_timeout(500)
+        worst = page.evaluate(_CONTRAST_JS, KIT_TEXT)
+        assert worst and worst[0][0] >= AA, worst
+        assert page.evaluate(_CLIPPED_JS) == []
+        shots.append(SHOTS / "lecture-dark.png")
+        page.screenshot(path=str(shots[-1]), full_page=True)
+        for name in ("layerlab-playground", "layerlab-explorer", "layerlab-verdict"):
+            page.locator(f".{name}").first.scroll_into_view_if_needed()
+            shots.append(SHOTS / f"lecture-dark-{name.removeprefix('layerlab-')}.png")
+            page.locator(f".{name}").first.screenshot(path=str(shots[-1]))
+        charts = page.locator(".jp-RenderedImage img")
+        for i in range(charts.count()):  # a chart brings its own white background
+            charts.nth(i).scroll_into_view_if_needed()
+            shots.append(SHOTS / f"lecture-dark-chart-{i}.png")
+            charts.nth(i).screenshot(path=str(shots[-1]))

@@ -1,0 +1,33 @@
+"""The classroom registry: stand-ins pulled with the real client, twice, offline."""
+
+from __future__ import annotations
+
+from layerlab.registry.classroom import classroom_registry, compare, compare_text, standin_images
+
+
+def test_pull_the_standins_through_the_classroom_registry() -> None:
+    images = standin_images()
+    with classroom_registry() as reg:
+        assert reg.url is not None and reg.url.startswith("http://127.0.0.1:")
+        full = reg.pull("python:3.12")
+        slim = reg.pull("docker.io/library/python:3.12-slim")
+        assert full.endpoint == reg.url  # served as a Docker Hub mirror
+        assert full.image.id == images["python:3.12"].id
+        assert slim.image.id == images["python:3.12-slim"].id
+        assert full.stats.blobs_downloaded == 7  # 6 layers and the config
+        assert slim.stats.blobs_cached == 1  # the identical symlink layer's blob
+        again = reg.pull("python:3.12")
+        assert again.stats.bytes_downloaded == 0 and again.stats.blobs_downloaded == 0
+    rows = {r["image"]: r for r in compare({"full": full.image, "slim": slim.image})}
+    assert rows["full"]["shared_layers"] == rows["slim"]["shared_layers"] == 0
+    assert rows["slim"]["download_bytes"] < rows["full"]["download_bytes"] / 2
+    assert 0.5 < rows["full"]["efficiency"] < 1 and rows["full"]["wasted_bytes"] > 0
+    text = compare_text({"full": full.image})
+    assert text.splitlines()[0].split() == ["IMAGE", "LAYERS", "DOWNLOAD", "SIZE",
+                                            "EFFICIENCY", "WASTED", "SHARED"]
+
+
+def test_standins_are_deterministic() -> None:
+    ids = {name: img.id for name, img in standin_images().items()}
+    standin_images.cache_clear()
+    assert {name: img.id for name, img in standin_images().items()} == ids
