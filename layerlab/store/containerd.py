@@ -41,12 +41,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .._fsutil import remove_tree
 from ..container import Container, ContainerState, ReadWriteLayer
 from ..digest import chain_ids, sha256_digest, short
 from ..errors import InvalidImageError, LayerlabError
@@ -132,13 +132,11 @@ class ContainerdStore(Store):
     ``Store(root, driver="containerd")``; the public methods are :class:`Store`'s."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
-                 driver: str = "containerd") -> None:
-        from .store import default_root
-
+                 driver: str = "containerd", allow_setuid: bool = False,
+                 allow_devices: bool = False) -> None:
         if driver != "containerd":
             raise StoreError(f"ContainerdStore is the containerd layout, not {driver!r}")
-        self.root = os.path.abspath(os.fspath(root) if root is not None else default_root())
-        os.makedirs(self.root, exist_ok=True)
+        self._open_root(root, allow_setuid=allow_setuid, allow_devices=allow_devices)
         marker = os.path.join(self.root, "layerlab-store.json")
         if os.path.exists(marker):
             with open(marker) as f:
@@ -495,13 +493,13 @@ class ContainerdStore(Store):
         os.makedirs(self._layout.container_work(c.id), exist_ok=True)  # a cut creation
         tmp, old = diff + TMP_MARK + "sync", diff + TMP_MARK + "old"
         _finish_swap(diff)
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
+        remove_tree(tmp)
+        remove_tree(old)
         write_overlay_dir(c.rw.to_layer(), tmp, **self._overlay_form())
         if os.path.isdir(diff):
             os.rename(diff, old)
         os.rename(tmp, diff)
-        shutil.rmtree(old, ignore_errors=True)
+        remove_tree(old)
         self._write_container(c)
 
     def _prepare_container(self, c: Container) -> None:
@@ -578,14 +576,14 @@ class ContainerdStore(Store):
         self._sync(container)
         lowers = list(reversed(self._lowers(container)))  # base first, as realmode wants
         work = self._layout.container_work(container.id)
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
         os.makedirs(work)
         self._mounted.add(container.id)
         try:
             yield lowers, self.container_dir(container), work
         finally:
             self._mounted.discard(container.id)
-            shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work)
             os.makedirs(work, exist_ok=True)
 
     def mount_options(self, container: Container) -> str:
@@ -604,7 +602,7 @@ class ContainerdStore(Store):
             return merged
         self._sync(container)
         work = self._layout.container_work(container.id)
-        shutil.rmtree(work, ignore_errors=True)
+        remove_tree(work)
         os.makedirs(work)
         os.makedirs(merged, exist_ok=True)
         result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from typing import TYPE_CHECKING
 
+from .._fsutil import remove_tree
 from ..digest import chain_ids, short
 from ..errors import LayerlabError
 from ..layer import Layer
@@ -180,7 +180,7 @@ def _prune(store: ContainerdStore) -> PruneReport:
         if not path.startswith(store.root):
             continue
         if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
+            remove_tree(path)
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)

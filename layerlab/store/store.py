@@ -161,15 +161,7 @@ class Store:
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
                  driver: str = "overlay2", allow_setuid: bool = False,
                  allow_devices: bool = False) -> None:
-        self.root = os.path.abspath(os.fspath(root) if root is not None else default_root())
-        os.makedirs(self.root, mode=0o700, exist_ok=True)
-        with contextlib.suppress(OSError):  # private to its owner, as /var/lib/docker is
-            if os.stat(self.root).st_uid == os.geteuid():
-                os.chmod(self.root, 0o700)
-        #: materialize an image's setuid/setgid bits, file capabilities and device nodes
-        #: in the layer directories (off: they stay in the layer's tar blob only)
-        self.allow_setuid = allow_setuid
-        self.allow_devices = allow_devices
+        self._open_root(root, allow_setuid=allow_setuid, allow_devices=allow_devices)
         marker = os.path.join(self.root, "layerlab-store.json")
         if os.path.exists(marker):
             with open(marker) as f:
@@ -203,6 +195,20 @@ class Store:
 
     def __repr__(self) -> str:
         return f"<Store {self.root} ({self.driver})>"
+
+    def _open_root(self, root: str | os.PathLike[str] | None, *, allow_setuid: bool,
+                   allow_devices: bool) -> None:
+        """Make the root directory private to its owner (as /var/lib/docker is) and set
+        the safety options; every layout starts here."""
+        self.root = os.path.abspath(os.fspath(root) if root is not None else default_root())
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        with contextlib.suppress(OSError):
+            if os.stat(self.root).st_uid == os.geteuid():
+                os.chmod(self.root, 0o700)
+        #: materialize an image's setuid/setgid bits, file capabilities and device nodes
+        #: in the layer directories (off: they stay in the layer's tar blob only)
+        self.allow_setuid = allow_setuid
+        self.allow_devices = allow_devices
 
     def _repr_html_(self) -> str:
         from ..views.html import store_html
