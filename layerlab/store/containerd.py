@@ -53,7 +53,6 @@ from ..errors import InvalidImageError, LayerlabError
 from ..image import Image
 from ..layer import Layer
 from ..overlaydir import read_overlay_dir, write_overlay_dir
-from ..processes import Host
 from . import containerd_gc
 from .containerd_layout import (
     GC_SNAPSHOT,
@@ -67,7 +66,7 @@ from .containerd_layout import (
     SnapshotDB,
 )
 from .content import ContentStore, Ingest
-from .durable import TMP_MARK, StoreLock, atomic_write, replace_dir
+from .durable import TMP_MARK, replace_dir
 from .initlayer import init_layer
 from .store import (
     ImageRecord,
@@ -136,25 +135,10 @@ class ContainerdStore(Store):
                  allow_devices: bool = False) -> None:
         if driver != "containerd":
             raise StoreError(f"ContainerdStore is the containerd layout, not {driver!r}")
-        self._open_root(root, allow_setuid=allow_setuid, allow_devices=allow_devices)
-        marker = os.path.join(self.root, "layerlab-store.json")
-        if os.path.exists(marker):
-            with open(marker) as f:
-                recorded = json.load(f).get("driver")
-            if recorded != driver:
-                raise StoreError(f"store {self.root} uses driver {recorded!r}, not {driver!r}")
-        else:
-            atomic_write(marker, json.dumps({"driver": driver}).encode())
-        self.driver = driver
+        self._open_root(root, driver, allow_setuid=allow_setuid, allow_devices=allow_devices)
         self.layout = ContainerdLayout(self.root)  # type: ignore[assignment]
         self.content = ContentStore(Path(self._layout.content_root()))
-        self._lock = StoreLock(self.root)
-        self._containers: dict[str, Container] = {}
-        self._images: dict[str, Image] = {}
-        self._mounted: set[str] = set()
         self._targets: dict[str, str] = {}  # target digest -> config digest (immutable)
-        self.host = Host()
-        self._as_root = os.geteuid() == 0
         with self._lock.held():
             for cid in self._container_ids():
                 with contextlib.suppress(LayerlabError):

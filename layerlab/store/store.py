@@ -161,23 +161,8 @@ class Store:
     def __init__(self, root: str | os.PathLike[str] | None = None, *,
                  driver: str = "overlay2", allow_setuid: bool = False,
                  allow_devices: bool = False) -> None:
-        self._open_root(root, allow_setuid=allow_setuid, allow_devices=allow_devices)
-        marker = os.path.join(self.root, "layerlab-store.json")
-        if os.path.exists(marker):
-            with open(marker) as f:
-                recorded = json.load(f).get("driver")
-            if recorded != driver:
-                raise StoreError(f"store {self.root} uses driver {recorded!r}, not {driver!r}")
-        else:
-            atomic_write(marker, json.dumps({"driver": driver}).encode())
-        self.driver = driver
+        self._open_root(root, driver, allow_setuid=allow_setuid, allow_devices=allow_devices)
         self.layout = Layout(self.root, driver)
-        self._lock = StoreLock(self.root)
-        self._containers: dict[str, Container] = {}
-        self._images: dict[str, Image] = {}
-        self._mounted: set[str] = set()
-        self.host = Host()
-        self._as_root = os.geteuid() == 0
         with self._lock.held(), contextlib.suppress(FileNotFoundError):
             for cid in os.listdir(self.layout.containers_root()):
                 if TMP_MARK not in cid:
@@ -196,10 +181,11 @@ class Store:
     def __repr__(self) -> str:
         return f"<Store {self.root} ({self.driver})>"
 
-    def _open_root(self, root: str | os.PathLike[str] | None, *, allow_setuid: bool,
-                   allow_devices: bool) -> None:
-        """Make the root directory private to its owner (as /var/lib/docker is) and set
-        the safety options; every layout starts here."""
+    def _open_root(self, root: str | os.PathLike[str] | None, driver: str, *,
+                   allow_setuid: bool, allow_devices: bool) -> None:
+        """Make the root directory private to its owner (as /var/lib/docker is), check
+        that it holds this driver's layout, and set up what every layout keeps in memory;
+        every layout's ``__init__`` starts here."""
         self.root = os.path.abspath(os.fspath(root) if root is not None else default_root())
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         with contextlib.suppress(OSError):
@@ -209,6 +195,21 @@ class Store:
         #: in the layer directories (off: they stay in the layer's tar blob only)
         self.allow_setuid = allow_setuid
         self.allow_devices = allow_devices
+        marker = os.path.join(self.root, "layerlab-store.json")
+        if os.path.exists(marker):
+            with open(marker) as f:
+                recorded = json.load(f).get("driver")
+            if recorded != driver:
+                raise StoreError(f"store {self.root} uses driver {recorded!r}, not {driver!r}")
+        else:
+            atomic_write(marker, json.dumps({"driver": driver}).encode())
+        self.driver = driver
+        self._lock = StoreLock(self.root)
+        self._containers: dict[str, Container] = {}
+        self._images: dict[str, Image] = {}
+        self._mounted: set[str] = set()
+        self.host = Host()
+        self._as_root = os.geteuid() == 0
 
     def _repr_html_(self) -> str:
         from ..views.html import store_html
