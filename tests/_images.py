@@ -1,8 +1,8 @@
-"""Small hand-computed images shared by the view tests (tables, charts, analysis)."""
+"""Small hand-computed images shared by the tests (views, and the store layouts)."""
 
 from __future__ import annotations
 
-from layerlab import Dir, Image, Layer, Whiteout
+from layerlab import Dir, Image, Layer, Opaque, Symlink, Whiteout
 
 
 def three_layers() -> Image:
@@ -19,3 +19,15 @@ def three_layers() -> Image:
                         created_by="RUN touch"),
         Layer.from_dict({"/f": "x" * 100}, created_by="COPY f /"),
     ])
+
+
+def store_image(tag: str = "base") -> Image:
+    """Two layers with a symlink, an opaque directory and a whiteout: the store tests'
+    image (every layout); ``tag`` makes the busybox bytes, so the ids, differ."""
+    base = Layer.from_dict(
+        {"/etc/motd": "hello\n", "/etc/os-release": "ID=tiny\n", "/d/x": "x", "/d/y": "y",
+         "/bin/sh": Symlink("busybox"), "/bin/busybox": b"\x7fELF" + tag.encode()},
+        created_by=f"ADD {tag} /")
+    top = Layer.from_dict({"/d": Opaque(), "/d/z": "z", "/etc/os-release": Whiteout(),
+                           "/app/main.py": "print('hi')\n"}, created_by="COPY . /app")
+    return Image.from_layers([base, top], config={"cmd": ["sh"]})

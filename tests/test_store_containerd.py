@@ -8,8 +8,9 @@ import os
 import pathlib
 
 import pytest
+from _images import store_image as _image
 
-from layerlab import Image, Layer, Opaque, Symlink, Whiteout
+from layerlab import Image, Layer
 from layerlab.digest import sha256_digest
 from layerlab.errors import LayerlabError
 from layerlab.store import Store, StoreError
@@ -18,16 +19,6 @@ from layerlab.store.initlayer import INIT_PATHS
 
 CONTENT = "io.containerd.content.v1.content"
 SNAPS = "io.containerd.snapshotter.v1.overlayfs"
-
-
-def _image(tag: str = "base") -> Image:
-    base = Layer.from_dict(
-        {"/etc/motd": "hello\n", "/etc/os-release": "ID=tiny\n", "/d/x": "x", "/d/y": "y",
-         "/bin/sh": Symlink("busybox"), "/bin/busybox": b"\x7fELF" + tag.encode()},
-        created_by=f"ADD {tag} /")
-    top = Layer.from_dict({"/d": Opaque(), "/d/z": "z", "/etc/os-release": Whiteout(),
-                           "/app/main.py": "print('hi')\n"}, created_by="COPY . /app")
-    return Image.from_layers([base, top], config={"cmd": ["sh"]})
 
 
 @pytest.fixture

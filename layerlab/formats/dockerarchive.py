@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..digest import sha256_digest
-from ..errors import DigestMismatchError, InvalidImageError, LayerlabError
+from ..errors import InvalidImageError, LayerlabError
 from ..image import Image
 from ..layer import Layer
 from ..limits import DEFAULT_LIMITS, Limits
@@ -46,7 +46,7 @@ from .descriptors import (
     expect_object,
     parse_json,
 )
-from .loaded import LoadedImage, image_from_config, legacy_chain
+from .loaded import LoadedImage, image_from_config, layer_listed_again, legacy_chain
 from .oci import blob_name
 from .sinks import Sink
 from .sources import Source
@@ -211,12 +211,7 @@ def read_docker_archive(
             name = layer_names[i]
             again = loaded.get(name)
             if again is not None:
-                if again.diff_id != diff_id:
-                    raise DigestMismatchError(
-                        f"layer {i} ({name}): diff_id is {again.diff_id}, the config's "
-                        f"rootfs.diff_ids says {diff_id}")
-                return again.with_created_by(str(history.get("created_by", "")),
-                                             str(history.get("comment", "")))
+                return layer_listed_again(again, diff_id, history, where=f"layer {i} ({name})")
             blob, size = source.open(name)
             layer = load_layer(
                 blob, size, size=None, digest=_digest_in_name(name), diff_id=diff_id,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..digest import is_digest
-from ..errors import InvalidImageError
+from ..errors import DigestMismatchError, InvalidImageError
 from ..image import EPOCH, HistoryEntry, Image, ImageConfig, LegacyLayer
 from ..layer import Layer
 from .descriptors import expect_object
@@ -140,3 +140,14 @@ def legacy_chain(
         LegacyLayer(i, str(d["id"]), str(d["parent"]) if d.get("parent") else None, dict(d))
         for i, d in enumerate(docs)
     )
+
+
+def layer_listed_again(again: Layer, diff_id: str, history: Mapping[str, Any], *,
+                       where: str) -> Layer:
+    """A layer the manifest lists again, read once: it must be the diff_id the config
+    names at this place, and it takes this place's history."""
+    if again.diff_id != diff_id:
+        raise DigestMismatchError(f"{where}: diff_id is {again.diff_id}, the config's "
+                                  f"rootfs.diff_ids says {diff_id}")
+    return again.with_created_by(str(history.get("created_by", "")),
+                                 str(history.get("comment", "")))

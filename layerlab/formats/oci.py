@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..digest import sha256_digest
-from ..errors import DigestMismatchError, InvalidImageError, LimitExceededError
+from ..errors import InvalidImageError, LimitExceededError
 from ..image import Image
 from ..layer import Layer
 from ..limits import DEFAULT_LIMITS, Limits
@@ -40,7 +40,7 @@ from .descriptors import (
     parse_json,
     parse_manifest,
 )
-from .loaded import LoadedImage, image_from_config
+from .loaded import LoadedImage, image_from_config, layer_listed_again
 from .sinks import Sink
 from .sources import Source
 from .verify import load_layer, progress_bar, read_verified_json
@@ -202,12 +202,8 @@ class _Reader:
                 desc = layer_descs[i]
                 again = loaded.get((desc.digest, desc.size))
                 if again is not None:
-                    if again.diff_id != diff_id:
-                        raise DigestMismatchError(
-                            f"layer {i} (blob {desc.digest}): diff_id is {again.diff_id}, "
-                            f"the config's rootfs.diff_ids says {diff_id}")
-                    return again.with_created_by(str(history.get("created_by", "")),
-                                                 str(history.get("comment", "")))
+                    return layer_listed_again(again, diff_id, history,
+                                              where=f"layer {i} (blob {desc.digest})")
                 stream, stored = self._open_blob(desc, f"layer {i}")
                 layer = load_layer(
                     stream, stored, size=desc.size, digest=desc.digest, diff_id=diff_id,
