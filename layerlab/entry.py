@@ -4,7 +4,7 @@ An :class:`Entry` is immutable. Its ``path`` is a clean absolute path (``/etc/ho
 Whiteouts and opaque markers are entries too: ``Entry(path="/a", kind=WHITEOUT)``
 deletes ``/a`` from the layers below; ``Entry(path="/d", kind=OPAQUE)`` hides every
 lower child of the directory ``/d``. How they are spelled in a tar stream
-(``.wh.a``, ``d/.wh..wh..opq``) is decided in :mod:`layerlab.union`.
+(``.wh.a``, ``d/.wh..wh..opq``) is decided in :mod:`layerlab.whiteout`.
 
 The small spec classes (:class:`File`, :class:`Dir`, :class:`Symlink`, ...) are how
 notebooks and tests describe a layer by hand, see :meth:`layerlab.Layer.from_dict`.

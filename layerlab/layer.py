@@ -63,7 +63,7 @@ from .tarstream import (
     index_stream,
     write_tar,
 )
-from .union import (
+from .whiteout import (
     OPAQUE_MARKER,
     canonical_key,
     classify_name,

@@ -1,7 +1,8 @@
 """The overlayfs on-disk form of a layer: a directory tree instead of a tar stream.
 
 The kernel's overlayfs stacks plain directories (``lowerdir=L2:L1:L0``, top first). Such a
-layer directory spells the two markers of :mod:`layerlab.union` its own way:
+layer directory spells the two markers its own way (the spellings are in
+:mod:`layerlab.whiteout`):
 
 * a whiteout is a character device 0/0, or (the "xwhiteout" form, kernel >= 6.7, usable
   without privileges) a zero-size regular file with the xattr ``<ns>.overlay.whiteout``,
@@ -9,7 +10,7 @@ layer directory spells the two markers of :mod:`layerlab.union` its own way:
 * an opaque directory carries ``<ns>.overlay.opaque = "y"``.
 
 ``<ns>`` is ``trusted`` (real root) or ``user`` (mounts with ``userxattr``, inside a user
-namespace); :data:`layerlab.union.OVERLAY_XATTR_NAMESPACES` lists both. What the markers *do*
+namespace); :data:`layerlab.whiteout.OVERLAY_XATTR_NAMESPACES` lists both. What the markers *do*
 is decided in :mod:`layerlab.union`; this module only translates spellings.
 
 >>> import tempfile
@@ -54,17 +55,20 @@ from .errors import (
 )
 from .layer import Layer
 from .paths import ROOT, ancestors, split
-from .union import IMPLIED_DIR_MODE, OVERLAY_XATTR_NAMESPACES
+from .union import IMPLIED_DIR_MODE
+from .whiteout import (
+    OVERLAY_HAS_XWHITEOUTS,
+    OVERLAY_OPAQUE,
+    OVERLAY_OPAQUE_XATTR,
+    OVERLAY_WHITEOUT_XATTR,
+    OVERLAY_XATTR_NAMESPACES,
+    WHITEOUT_DEVICE,
+    is_overlay_xattr,
+    is_whiteout_device,
+    overlay_xattr,
+)
 
 __all__ = ["read_overlay_dir", "write_overlay_dir"]
-
-#: after ``<ns>.``: the xattrs overlayfs reserves for itself
-_OVERLAY_PREFIX = "overlay."
-_WHITEOUT_XATTR = "overlay.whiteout"
-_OPAQUE_XATTR = "overlay.opaque"
-_OPAQUE = b"y"
-#: "this directory holds xattr whiteouts" (not opaque)
-_HAS_XWHITEOUTS = b"x"
 
 
 def _namespaces(xattr_namespace: str | None) -> tuple[str, ...]:
@@ -113,7 +117,7 @@ def read_overlay_dir(path: str | os.PathLike[str], *, xattr_namespace: str | Non
     st = os.lstat(root)
     if not stat.S_ISDIR(st.st_mode):
         raise NotADirectoryError(f"{root!r}: an overlay layer is a directory")
-    if _overlay_xattrs(root, namespaces).get(_OPAQUE_XATTR) == _OPAQUE:
+    if _overlay_xattrs(root, namespaces).get(OVERLAY_OPAQUE_XATTR) == OVERLAY_OPAQUE:
         entries.append(Entry(ROOT, EntryKind.OPAQUE))
     pending = [ROOT]
     while pending:
@@ -152,14 +156,14 @@ def _read_entry(
     """The entry (plus an opaque marker for an opaque directory) for one host object."""
     fmt = stat.S_IFMT(st.st_mode)
     ours = _overlay_xattrs(host, namespaces)
-    if fmt == stat.S_IFCHR and st.st_rdev == 0:
+    if is_whiteout_device(st):
         return [Entry(path, EntryKind.WHITEOUT)]
-    if fmt == stat.S_IFREG and st.st_size == 0 and _WHITEOUT_XATTR in ours:
+    if fmt == stat.S_IFREG and st.st_size == 0 and OVERLAY_WHITEOUT_XATTR in ours:
         return [Entry(path, EntryKind.WHITEOUT)]
     base = Entry(path, EntryKind.DIR, mode=stat.S_IMODE(st.st_mode), uid=st.st_uid,
                  gid=st.st_gid, mtime=int(st.st_mtime), xattrs=_user_xattrs(host, namespaces))
     if fmt == stat.S_IFDIR:
-        if ours.get(_OPAQUE_XATTR) == _OPAQUE:
+        if ours.get(OVERLAY_OPAQUE_XATTR) == OVERLAY_OPAQUE:
             return [base, Entry(path, EntryKind.OPAQUE)]
         return [base]
     if fmt == stat.S_IFREG:
@@ -217,17 +221,15 @@ def _overlay_xattrs(host: str, namespaces: tuple[str, ...]) -> dict[str, bytes]:
     """overlayfs's own xattrs of ``host``, keyed without the namespace (``overlay.opaque``)."""
     out: dict[str, bytes] = {}
     for name in _listxattr(host):
-        ns, _, rest = name.partition(".")
-        if ns in namespaces and rest.startswith(_OVERLAY_PREFIX):
-            out[rest] = os.getxattr(host, name, follow_symlinks=False)
+        if is_overlay_xattr(name, namespaces):
+            out[name.partition(".")[2]] = os.getxattr(host, name, follow_symlinks=False)
     return out
 
 
 def _user_xattrs(host: str, namespaces: tuple[str, ...]) -> tuple[tuple[str, bytes], ...]:
     kept = []
     for name in _listxattr(host):
-        ns, _, rest = name.partition(".")
-        if ns in namespaces and rest.startswith(_OVERLAY_PREFIX):
+        if is_overlay_xattr(name, namespaces):
             continue
         kept.append((name, os.getxattr(host, name, follow_symlinks=False)))
     return tuple(sorted(kept))
@@ -328,9 +330,9 @@ class _Writer:
             elif self._whiteout_matters(p, entries):
                 self._whiteout(p)
         for p in self.opaque:
-            self._setxattr(p, _OPAQUE_XATTR, _OPAQUE)
+            self._setxattr(p, OVERLAY_OPAQUE_XATTR, OVERLAY_OPAQUE)
         for p in self.xwhiteout_dirs - self.opaque:
-            self._setxattr(p, _OPAQUE_XATTR, _HAS_XWHITEOUTS)
+            self._setxattr(p, OVERLAY_OPAQUE_XATTR, OVERLAY_HAS_XWHITEOUTS)
         # Metadata last, children before parents: creating a child touches its dir's mtime,
         # and chmod after lchown because chown clears setuid bits.
         for p in sorted(self.made, key=lambda p: p.split("/"), reverse=True):
@@ -442,7 +444,7 @@ class _Writer:
         host = _host_path(self.root, path)
         if self.whiteout_form == "chardev":
             try:
-                os.mknod(host, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+                os.mknod(host, stat.S_IFCHR | 0o000, os.makedev(*WHITEOUT_DEVICE))
             except PermissionError as exc:
                 raise PermissionError(
                     f"{host!r}: creating a 0/0 whiteout device is not permitted here; "
@@ -450,21 +452,21 @@ class _Writer:
                 ) from exc
         else:
             os.close(os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
-            self._setxattr(path, _WHITEOUT_XATTR, b"y")
+            self._setxattr(path, OVERLAY_WHITEOUT_XATTR, b"y")
             self.xwhiteout_dirs.add(split(path)[0])
         mode = 0o000 if self.whiteout_form == "chardev" else 0o644
         self.made[path] = Entry(path, EntryKind.WHITEOUT, mode=mode)
 
     # -- metadata
     def _setxattr(self, path: str, name: str, value: bytes) -> None:
-        os.setxattr(_host_path(self.root, path), f"{self.ns}.{name}", value, follow_symlinks=False)
+        os.setxattr(_host_path(self.root, path), overlay_xattr(self.ns, name), value,
+                    follow_symlinks=False)
 
     def _xattrs(self, entry: Entry) -> None:
         for name, value in entry.xattrs:
-            ns, _, rest = name.partition(".")
             if name == "security.capability" and not self.allow_setuid:
                 continue
-            if ns in OVERLAY_XATTR_NAMESPACES and rest.startswith(_OVERLAY_PREFIX):
+            if is_overlay_xattr(name):
                 raise UnsupportedEntryError(
                     f"entry {entry.path!r}: xattr {name!r} would be read by overlayfs as its "
                     "own bookkeeping"

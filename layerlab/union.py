@@ -20,10 +20,9 @@ image spec (layer.md), Docker's AUFS conventions and the kernel's overlayfs agre
   changing either name later breaks the link.
 * A whiteout of something that does not exist is a no-op.
 
-overlayfs keeps the same two markers in its own on-disk form: a whiteout is a
-character device 0/0 (or a zero-size file with the xattr ``<ns>.overlay.whiteout``) and
-an opaque directory carries ``<ns>.overlay.opaque = "y"``, where ``<ns>`` is ``trusted``
-(or ``user`` inside a user namespace). :data:`OVERLAY_XATTR_NAMESPACES` lists them.
+How the two markers are spelled (``.wh.`` names in a tar, a 0/0 character device or
+``<ns>.overlay.*`` xattrs in an overlayfs directory) is :mod:`layerlab.whiteout`'s business;
+this module sees only :class:`~layerlab.entry.Entry` markers and keeps the merge.
 
 Views are computed incrementally: the view after layer *k* copies only the directories
 that layer *k* touches from the view after layer *k - 1*, so scrubbing through every
@@ -34,118 +33,53 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from ._perf import paused_gc
 from .entry import Entry, EntryKind
 from .errors import (
     BrokenHardlinkError,
     IsADirectoryError_,
-    MalformedWhiteoutError,
     NotADirectoryError_,
     PathLookupError,
     PathNotFoundError,
 )
 from .paths import ROOT, ancestors, join, normalize, split
 
+# Spellings live in :mod:`layerlab.whiteout`; these names stay importable from here.
+from .whiteout import (
+    AUFS_META_PREFIX,
+    OPAQUE_MARKER,
+    OVERLAY_XATTR_NAMESPACES,
+    WHITEOUT_PREFIX,
+    canonical_key,
+    classify_name,
+    is_aufs_metadata,
+    is_reserved_name,
+    marker_member_name,
+)
+
 if TYPE_CHECKING:
     from .layer import Layer
 
+# The marker spellings are re-exported from layerlab.whiteout, where new code imports them.
 __all__ = [
+    "AUFS_META_PREFIX",
     "OPAQUE_MARKER",
     "OVERLAY_XATTR_NAMESPACES",
     "WHITEOUT_PREFIX",
     "Shadowed",
     "View",
+    "canonical_key",
     "classify_name",
+    "is_aufs_metadata",
+    "is_reserved_name",
     "marker_member_name",
 ]
-
-WHITEOUT_PREFIX = ".wh."
-AUFS_META_PREFIX = ".wh..wh."
-OPAQUE_MARKER = ".wh..wh..opq"
-OVERLAY_XATTR_NAMESPACES = ("trusted", "user")
 
 #: metadata of a directory nobody described: what ``mkdir -p`` in an unpacker makes
 IMPLIED_DIR_MODE = 0o755
 _MAX_SYMLINK_HOPS = 40
-
-
-# --- names -----------------------------------------------------------------------------
-
-
-def classify_name(
-    path: str, *, where: str = ""
-) -> tuple[Literal["whiteout", "opaque"], str] | None:
-    """Interpret a clean member path as a marker.
-
-    Returns ``("whiteout", deleted_path)``, ``("opaque", directory)``, ``None`` for an
-    ordinary entry, or raises :class:`MalformedWhiteoutError`. AUFS metadata
-    (``.wh..wh.*`` other than the opaque marker, and anything below it) is reported as
-    ``("skip", path)`` through :func:`is_aufs_metadata`; test that first.
-
-    >>> classify_name("/etc/.wh.motd")
-    ('whiteout', '/etc/motd')
-    >>> classify_name("/var/cache/.wh..wh..opq")
-    ('opaque', '/var/cache')
-    >>> classify_name("/.wh.etc/somefile") is None
-    True
-    """
-    parent, name = split(path)
-    if not name.startswith(WHITEOUT_PREFIX):
-        return None
-    if name == OPAQUE_MARKER:
-        return ("opaque", parent)
-    target = name[len(WHITEOUT_PREFIX) :]
-    if target in ("", ".", ".."):
-        prefix = f"{where}: " if where else ""
-        raise MalformedWhiteoutError(
-            f"{prefix}entry {path!r}: whiteout names nothing ({name!r} would delete "
-            f"{target or 'an empty name'!r}); the OCI spec says implementations SHOULD error"
-        )
-    return ("whiteout", join(parent, target))
-
-
-def is_aufs_metadata(path: str) -> bool:
-    """True for AUFS bookkeeping (``.wh..wh.plnk``, ``.wh..wh.aufs`` and what is below them)."""
-    if AUFS_META_PREFIX not in path:
-        return False
-    return any(
-        part.startswith(AUFS_META_PREFIX) and part != OPAQUE_MARKER for part in path.split("/")
-    )
-
-
-def marker_member_name(entry: Entry) -> str:
-    """The tar member name that spells a whiteout or opaque marker entry.
-
-    >>> from layerlab.entry import Entry, EntryKind
-    >>> marker_member_name(Entry("/etc/motd", EntryKind.WHITEOUT))
-    'etc/.wh.motd'
-    >>> marker_member_name(Entry("/", EntryKind.OPAQUE))
-    '.wh..wh..opq'
-    """
-    if entry.kind is EntryKind.OPAQUE:
-        return join(entry.path, OPAQUE_MARKER)[1:]
-    parent, name = split(entry.path)
-    return join(parent, WHITEOUT_PREFIX + name)[1:]
-
-
-def is_reserved_name(name: str) -> bool:
-    """True for a basename that a layer could not tell apart from a marker (row 22)."""
-    return name.startswith(WHITEOUT_PREFIX)
-
-
-def canonical_key(entry: Entry) -> tuple[tuple[int, str], ...]:
-    """Sort key for generated layers: by path, parents first, markers before siblings."""
-    if entry.path == ROOT:
-        return ((-1, ""),) if entry.kind is not EntryKind.OPAQUE else ((-1, ""), (0, ""))
-    parts = entry.path[1:].split("/")
-    key = [(2, part) for part in parts]
-    if entry.kind is EntryKind.OPAQUE:
-        key.append((0, ""))
-    elif entry.kind is EntryKind.WHITEOUT:
-        key[-1] = (1, parts[-1])
-    return ((-1, ""), *key)
 
 
 # --- the merge -------------------------------------------------------------------------

@@ -29,7 +29,6 @@ import errno
 import hashlib
 import json
 import os
-import stat
 import subprocess
 import tempfile
 import weakref
@@ -46,6 +45,7 @@ from ..image import Image
 from ..layer import Layer
 from ..overlaydir import read_overlay_dir, write_overlay_dir
 from ..processes import Host
+from ..whiteout import is_overlay_whiteout
 from .durable import TMP_MARK, StoreLock, atomic_write, fsync_dir, replace_dir, write_blob
 from .initlayer import overlay2_init_id, remove_overlay2_init, write_overlay2_init
 from .layout import Layout
@@ -952,14 +952,7 @@ def _marker(path: str) -> str:
     """How ``tree`` output marks an overlay whiteout on disk. Both forms (a character
     device 0/0 as root, a file with ``user.overlay.whiteout`` otherwise) print the same,
     so the output does not depend on who runs it."""
-    st = os.lstat(path)
-    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-        return "  (whiteout)"
-    for ns in ("trusted", "user"):
-        with contextlib.suppress(OSError):
-            os.getxattr(path, f"{ns}.overlay.whiteout", follow_symlinks=False)
-            return "  (whiteout)"
-    return ""
+    return "  (whiteout)" if is_overlay_whiteout(path) else ""
 
 
 def _write(path: str, text: str) -> None:
