@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, overload
 
 from ._perf import paused_gc
 from .entry import Entry, EntryKind
@@ -94,173 +94,428 @@ class Node(NamedTuple):
     content_layer: int
 
 
-class _Tree:
-    """One merged state: directory path -> {name: Node}, plus the root's own node."""
-
-    __slots__ = ("dirs", "root")
-
-    def __init__(self, dirs: dict[str, dict[str, Node]], root: Node) -> None:
-        self.dirs = dirs
-        self.root = root
-
-    def lookup(self, path: str) -> Node | None:
-        if path == ROOT:
-            return self.root
-        parent, name = split(path)
-        kids = self.dirs.get(parent)
-        return kids.get(name) if kids is not None else None
-
-
 _EMPTY_ROOT = Node(Entry(ROOT, EntryKind.DIR, mode=IMPLIED_DIR_MODE), -1, -1)
+
+#: a directory's children, name -> node; shared between depths, never mutated once made
+Kids = dict[str, Node]
+
+# what a layer does to one path, before anything below is known (see _Plan)
+_GONE, _REPLACE, _DIR = 0, 1, 2
+
+
+class _Status(NamedTuple):
+    kind: int  # _GONE: removed; _REPLACE: a non-directory; _DIR: a directory
+    entry: Entry | None  # the layer's own entry; None for a directory nobody described
+    fresh: bool  # _DIR: the lower children are hidden (opaque, or made anew)
+    keep: bool  # _DIR without entry: a lower directory there keeps its node
 
 
 def _implied_dir(path: str) -> Entry:
     return Entry(path, EntryKind.DIR, mode=IMPLIED_DIR_MODE)
 
 
-def apply_layer(below: _Tree | None, layer: Layer, index: int) -> _Tree:
-    """The merged state after ``layer`` (at ``index``) is applied over ``below``."""
-    dirs: dict[str, dict[str, Node]] = dict(below.dirs) if below else {ROOT: {}}
-    root = below.root if below else _EMPTY_ROOT
-    owned: set[str] = set()
+class _Plan:
+    """What one layer does, per directory, whatever lies below it.
 
-    def kids_of(d: str) -> dict[str, Node]:
-        if d not in owned:
-            dirs[d] = dict(dirs[d])
-            owned.add(d)
-        return dirs[d]
+    ``groups`` are the layer's own entries by parent directory (hardlinks aside);
+    ``status`` the paths whose outcome is not simply "the layer's entry": whiteouts, opaque
+    directories, directories the layer implies, entries replaced by an implied directory.
+    ``fresh`` lists the directories whose lower children this layer hides. Computing the
+    plan costs one pass over the layer's markers and directories, not its entries.
+    """
 
-    def drop_subtree(top: str) -> None:
-        stack = [top]
-        while stack:
-            d = stack.pop()
-            owned.discard(d)
-            kids = dirs.pop(d, None)
-            if kids:
-                stack.extend(join(d, n) for n, node in kids.items() if node.entry.is_dir)
+    __slots__ = ("fresh", "groups", "hardlinks", "root_entry", "status")
 
-    def lookup(path: str) -> Node | None:
+    def __init__(self, layer: Layer) -> None:
+        groups_list, hardlinks = layer.grouped_entries()
+        self.groups: dict[str, list[tuple[str, Entry]]] = dict(groups_list)
+        self.hardlinks = hardlinks
+        self.root_entry = layer.get(ROOT)
+        fresh: set[str] = set()
+        # 1. markers act first (whiteouts, then opaque directories, sorted)
+        pre: dict[str, _Status] = {p: _Status(_GONE, None, False, False) for p in layer.whiteouts}
+        for p in sorted(layer.opaques):
+            if p == ROOT:
+                fresh.add(ROOT)
+                continue
+            for a in ancestors(p):
+                s = pre.get(a)
+                if s is None:
+                    pre[a] = _Status(_DIR, None, False, True)
+                elif s.kind != _DIR:
+                    pre[a] = _Status(_DIR, None, True, False)
+            s = pre.get(p)
+            pre[p] = _Status(_DIR, None, True, s is None or (s.kind == _DIR and s.keep))
+        # 2. the layer's entries; every group's parent (and its ancestors) must be a
+        #    directory, replacing a non-directory of this layer (union row 19)
+        ensured: set[str] = set()
+        for parent in self.groups:
+            a = parent
+            while a != ROOT and a not in ensured:
+                ensured.add(a)
+                a = a.rpartition("/")[0] or ROOT
+        final: dict[str, _Status] = {}
+        recreated: list[str] = []
+        for p in ensured.union(pre):
+            s = pre.get(p)
+            e = layer.get(p)
+            if e is not None and e.kind is EntryKind.HARDLINK:
+                e = None  # applied last, per view
+            if e is not None:
+                if e.is_dir:
+                    if s is None:
+                        if p in ensured:
+                            continue  # the plain case: the group entry says it all
+                        s = _Status(_DIR, e, False, False)
+                    else:
+                        s = _Status(_DIR, e, s.kind != _DIR or s.fresh, False)
+                else:
+                    s = _Status(_REPLACE, e, False, False)
+            if p in ensured:
+                if s is None:
+                    s = _Status(_DIR, None, False, True)
+                elif s.kind != _DIR:
+                    if s.kind == _REPLACE:
+                        recreated.append(p)
+                    s = _Status(_DIR, None, True, False)
+            if s is not None:
+                final[p] = s
+        # a marker below a non-directory that an implied directory then replaced went
+        # with the non-directory's subtree
+        for top in recreated:
+            below = top + "/"
+            for q in [q for q in final if q.startswith(below)]:
+                if q not in ensured and layer.get(q) is None:
+                    del final[q]
+        self.status: dict[str, dict[str, _Status]] = {}
+        for p, s in final.items():
+            parent, name = split(p)
+            self.status.setdefault(parent, {})[name] = s
+            if s.kind == _DIR and s.fresh:
+                fresh.add(p)
+        self.fresh = frozenset(fresh)
+
+    def hides_lower(self, d: str) -> bool:
+        """True if this layer hides what the layers below hold in the directory ``d``."""
+        fresh = self.fresh
+        if not fresh:
+            return False
+        if d in fresh or ROOT in fresh:
+            return True
+        return any(a in fresh for a in ancestors(d))
+
+
+class _Linked:
+    """Layer ``k``'s hardlinks, applied in stream order over the merged state without
+    them: the few directories they change, and the subtrees they removed."""
+
+    __slots__ = ("dropped", "k", "patch", "stack")
+
+    def __init__(self, stack: Stack, k: int, layer: Layer, hardlinks: list[Entry]) -> None:
+        self.stack, self.k = stack, k
+        self.patch: dict[str, Kids | None] = {}
+        self.dropped: set[str] = set()
+        for entry in hardlinks:
+            target = self.lookup(entry.linkname)
+            if target is None or target.entry.is_dir:
+                why = "does not exist below it" if target is None else "is a directory"
+                raise BrokenHardlinkError(
+                    f"layer {k} ({layer.short_id}): hardlink {entry.path!r} -> "
+                    f"{entry.linkname!r}: the target {why}"
+                )
+            linked = target.entry
+            if linked.is_regular:
+                resolved = replace(linked, path=entry.path, kind=EntryKind.HARDLINK,
+                                   linkname=entry.linkname)
+            else:
+                resolved = replace(linked, path=entry.path)
+            self._ensure_parents(entry.path)
+            self._remove(entry.path)
+            parent, name = split(entry.path)
+            self._own(parent)[name] = Node(resolved, k, target.content_layer)
+
+    def kids(self, d: str) -> Kids | None:
+        if d in self.patch:
+            return self.patch[d]
+        if self.dropped and (d in self.dropped or any(a in self.dropped for a in ancestors(d))):
+            return None
+        return self.stack._pre_kids(d, self.k)
+
+    def lookup(self, path: str) -> Node | None:
+        if path == ROOT:
+            return self.stack.root(self.k)
         parent, name = split(path)
-        kids = dirs.get(parent)
+        kids = self.kids(parent)
         return kids.get(name) if kids is not None else None
 
-    def remove(path: str) -> None:
+    def _own(self, d: str) -> Kids:
+        kids = self.patch.get(d)
+        if kids is None:
+            kids = self.patch[d] = dict(self.kids(d) or {})
+        return kids
+
+    def _drop(self, top: str) -> None:
+        below = top + "/"
+        for gone in [p for p in self.patch if p == top or p.startswith(below)]:
+            del self.patch[gone]
+        self.dropped.add(top)
+
+    def _remove(self, path: str) -> None:
         parent, name = split(path)
-        if parent not in dirs or name not in dirs[parent]:
+        kids = self.kids(parent)
+        if kids is None or name not in kids:
             return
-        node = kids_of(parent).pop(name)
+        node = self._own(parent).pop(name)
         if node.entry.is_dir:
-            drop_subtree(path)
+            self._drop(path)
 
-    def ensure_dir(path: str, entry: Entry | None) -> None:
-        """Make ``path`` a directory of this layer; keep lower children if it was one."""
-        nonlocal root
-        if path == ROOT:
-            if entry is not None:
-                root = Node(entry, index, index)
-            return
-        parent, name = split(path)
-        node = dirs[parent].get(name)
-        if node is not None and node.entry.is_dir:
-            if entry is not None:
-                kids_of(parent)[name] = Node(entry, index, index)
-            return
-        if node is not None:
-            kids_of(parent).pop(name)
-        kids_of(parent)[name] = Node(entry or _implied_dir(path), index, index)
-        dirs[path] = {}
-        owned.add(path)
-
-    def ensure_parents(path: str) -> None:
-        # ``dirs`` holds exactly the directories of the tree, and a directory's ancestors
-        # are directories too: a parent already in ``dirs`` means nothing to do.
-        if (path.rpartition("/")[0] or ROOT) in dirs:
-            return
+    def _ensure_parents(self, path: str) -> None:
         for anc in ancestors(path):
-            node = lookup(anc)
-            if node is None or not node.entry.is_dir:
-                ensure_dir(anc, None)
+            node = self.lookup(anc)
+            if node is not None and node.entry.is_dir:
+                continue
+            parent, name = split(anc)
+            if node is not None:
+                self._own(parent).pop(name)
+            self._own(parent)[name] = Node(_implied_dir(anc), self.k, self.k)
+            self.patch[anc] = {}
 
-    # 1. whiteouts and opaque markers act on the layers below only
-    for path in sorted(layer.whiteouts):
-        remove(path)
-    for path in sorted(layer.opaques):
-        node = root if path == ROOT else lookup(path)
-        if node is not None and node.entry.is_dir:
-            for name, child in list(dirs[path].items()):
-                if child.entry.is_dir:
-                    drop_subtree(join(path, name))
-            dirs[path] = {}
-            owned.add(path)
-        else:
-            ensure_parents(path)
-            ensure_dir(path, None)
 
-    # 2. the layer's own entries, one directory at a time, parents first (this loop is
-    #    the hot path of scrubbing through a big image); hardlinks last, in stream order
-    groups, hardlinks = layer.grouped_entries()
-    root_entry = layer.get(ROOT)
-    if root_entry is not None:
-        ensure_dir(ROOT, root_entry)
-    dir_kind = EntryKind.DIR
-    for parent, children in groups:
-        if parent not in dirs:  # missing, or not a directory: it becomes one (row 19)
-            ensure_parents(parent)
-            ensure_dir(parent, None)
-        kids = kids_of(parent)
-        for name, entry in children:
-            old = kids.get(name)
-            if entry.kind is dir_kind:
-                if old is None or old.entry.kind is not dir_kind:
-                    dirs[entry.path] = {}
-                    owned.add(entry.path)
-            elif old is not None and old.entry.kind is dir_kind:
-                drop_subtree(entry.path)
-            kids[name] = Node(entry, index, index)
-    for entry in hardlinks:
-        target = lookup(entry.linkname) if entry.linkname != ROOT else root
-        if target is None or target.entry.is_dir:
-            why = "does not exist below it" if target is None else "is a directory"
-            raise BrokenHardlinkError(
-                f"layer {index} ({layer.short_id}): hardlink {entry.path!r} -> "
-                f"{entry.linkname!r}: the target {why}"
-            )
-        linked = target.entry
-        if linked.is_regular:
-            resolved = replace(linked, path=entry.path, kind=EntryKind.HARDLINK,
-                               linkname=entry.linkname)
-        else:
-            resolved = replace(linked, path=entry.path)
-        ensure_parents(entry.path)
-        remove(entry.path)
-        parent, name = split(entry.path)
-        kids_of(parent)[name] = Node(resolved, index, target.content_layer)
-    return _Tree(dirs, root)
+_UNSET: Kids = {}  # a sentinel: "not computed yet" (never returned)
+
+
+class _Tree:
+    """The merged state after layer ``k`` of a stack, merged one directory at a time."""
+
+    __slots__ = ("dirs", "k", "stack")
+
+    def __init__(self, stack: Stack, k: int) -> None:
+        self.stack, self.k = stack, k
+        self.dirs = _Dirs(stack, k)
+
+    @property
+    def root(self) -> Node:
+        return self.stack.root(self.k)
+
+    def kids(self, d: str) -> Kids | None:
+        """The children of the directory ``d`` (a clean path), ``None`` if ``d`` is not one."""
+        return self.stack.kids(d, self.k)
+
+    def lookup(self, path: str) -> Node | None:
+        if path == ROOT:
+            return self.stack.root(self.k)
+        parent, name = split(path)
+        kids = self.stack.kids(parent, self.k)
+        return kids.get(name) if kids is not None else None
+
+
+class _Dirs:
+    """``directory path -> children`` of one merged state, as a read-only mapping that
+    merges each directory when it is first asked for."""
+
+    __slots__ = ("k", "stack")
+
+    def __init__(self, stack: Stack, k: int) -> None:
+        self.stack, self.k = stack, k
+
+    @overload
+    def get(self, d: str) -> Kids | None: ...
+    @overload
+    def get(self, d: str, default: Kids) -> Kids: ...
+    def get(self, d: str, default: Kids | None = None) -> Kids | None:
+        kids = self.stack.kids(d, self.k)
+        return default if kids is None else kids
+
+    def __getitem__(self, d: str) -> Kids:
+        kids = self.stack.kids(d, self.k)
+        if kids is None:
+            raise KeyError(d)
+        return kids
+
+    def __contains__(self, d: object) -> bool:
+        return isinstance(d, str) and self.stack.kids(d, self.k) is not None
 
 
 class Stack:
-    """The merged states of a base-first stack of layers, computed lazily and kept."""
+    """The merged states of a base-first stack of layers, computed lazily and kept.
+
+    Nothing is merged up front: the children of directory ``d`` after layer ``k`` are
+    computed when first asked for, from the children of ``d`` after layer ``k - 1`` (the
+    same dict when layer ``k`` does not touch ``d``) and what layer ``k`` does there, and
+    then kept. Looking at one directory at every depth costs one small step per layer,
+    whatever the size of the layers.
+    """
 
     def __init__(self, layers: Sequence[Layer]) -> None:
         self.layers = tuple(layers)
-        self._trees: list[_Tree] = []
+        n = len(self.layers)
+        self._plans: list[_Plan | None] = [None] * n
+        self._roots: list[Node | None] = [None] * n
+        #: per depth: directory -> children (None: not a directory) before the hardlinks
+        self._pre: list[dict[str, Kids | None]] = [{} for _ in range(n)]
+        #: per depth: the same after the hardlinks (the same dict for a layer without any)
+        self._final: list[dict[str, Kids | None] | None] = [None] * n
+        self._linked: list[_Linked | None] = [None] * n
+        self._sizes: list[int | None] = [None] * n
 
     def extended(self, layer: Layer) -> Stack:
         """This stack with one more layer on top, sharing every merged state computed so far."""
-        twin = Stack((*self.layers, layer))
-        if self.layers:
-            self.tree(len(self.layers) - 1)
-        twin._trees = list(self._trees)
+        return self._share(Stack((*self.layers, layer)), len(self.layers))
+
+    def prefix(self, n: int) -> Stack:
+        """The stack of the first ``n`` layers, sharing what is merged already."""
+        if n == len(self.layers):
+            return self
+        return self._share(Stack(self.layers[:n]), n)
+
+    def _share(self, twin: Stack, n: int) -> Stack:
+        # the merged states of depths below n depend on layers 0..n-1 only: the same objects
+        twin._plans[:n] = self._plans[:n]
+        twin._roots[:n] = self._roots[:n]
+        twin._pre[:n] = self._pre[:n]
+        twin._final[:n] = self._final[:n]
+        twin._linked[:n] = self._linked[:n]
+        twin._sizes[:n] = self._sizes[:n]
         return twin
 
     def tree(self, upto: int) -> _Tree:
-        if len(self._trees) <= upto:
+        """The merged state after layer ``upto`` (-1: before the first layer).
+
+        Raises :class:`BrokenHardlinkError` now, as a full merge would, if a hardlink of
+        one of these layers names nothing (each layer's hardlinks are resolved once)."""
+        if upto >= len(self.layers):
+            raise IndexError(f"upto={upto}: the stack has {len(self.layers)} layers")
+        for k in range(upto + 1):
+            if self._linked[k] is None and self.plan(k).hardlinks:
+                self.kids(ROOT, k)
+        return _Tree(self, upto)
+
+    # -- per layer
+    def plan(self, k: int) -> _Plan:
+        plan = self._plans[k]
+        if plan is None:
             with paused_gc():
-                while len(self._trees) <= upto:
-                    k = len(self._trees)
-                    below = self._trees[-1] if k else None
-                    self._trees.append(apply_layer(below, self.layers[k], k))
-        return self._trees[upto]
+                plan = self._plans[k] = _Plan(self.layers[k])
+        return plan
+
+    def root(self, k: int) -> Node:
+        """The root's node after layer ``k``."""
+        if k < 0:
+            return _EMPTY_ROOT
+        node = self._roots[k]
+        if node is None:
+            entry = self.plan(k).root_entry
+            node = Node(entry, k, k) if entry is not None else self.root(k - 1)
+            self._roots[k] = node
+        return node
+
+    def size(self, k: int) -> int:
+        """How many paths the merged state after layer ``k`` holds (merges it all, once)."""
+        if k < 0:
+            return 0
+        size = self._sizes[k]
+        if size is None:
+            size = 0
+            pending = [ROOT]
+            while pending:
+                kids = self.kids(pending.pop(), k) or {}
+                size += len(kids)
+                pending.extend(n.entry.path for n in kids.values() if n.entry.is_dir)
+            self._sizes[k] = size
+        return size
+
+    # -- per directory
+    def kids(self, d: str, k: int) -> Kids | None:
+        """The children of the clean directory path ``d`` after layer ``k`` (``None``:
+        ``d`` is not a directory there)."""
+        if k < 0:
+            return {} if d == ROOT else None
+        final = self._final[k]
+        if final is not None:
+            kids = final.get(d, _UNSET)
+            if kids is not _UNSET:
+                return kids
+        plan = self.plan(k)
+        if not plan.hardlinks:
+            self._final[k] = self._pre[k]
+            return self._pre_kids(d, k)
+        linked = self._linked[k]
+        if linked is None:
+            with paused_gc():
+                linked = self._linked[k] = _Linked(self, k, self.layers[k], plan.hardlinks)
+            self._final[k] = {}
+        kids = linked.kids(d)
+        self._final[k][d] = kids  # type: ignore[index]
+        return kids
+
+    def _pre_kids(self, d: str, k: int) -> Kids | None:
+        """Children of ``d`` after layer ``k`` without its hardlinks: an explicit stack of
+        (directory, depth) to compute, so deep trees and tall stacks need no recursion."""
+        memo = self._pre[k]
+        kids = memo.get(d, _UNSET)
+        if kids is not _UNSET:
+            return kids
+        todo = [(d, k)]
+        while todo:
+            path, depth = todo[-1]
+            memo = self._pre[depth]
+            if path in memo:
+                todo.pop()
+                continue
+            if path != ROOT:  # is it a directory at this depth at all?
+                parent, name = split(path)
+                above = memo.get(parent, _UNSET)
+                if above is _UNSET:
+                    todo.append((parent, depth))
+                    continue
+                node = above.get(name) if above is not None else None
+                if node is None or node.entry.kind is not EntryKind.DIR:
+                    memo[path] = None
+                    todo.pop()
+                    continue
+            plan = self.plan(depth)
+            if plan.hides_lower(path) or depth == 0:
+                base: Kids = {}
+            else:
+                below_memo = self._final[depth - 1]
+                got = below_memo.get(path, _UNSET) if below_memo is not None else _UNSET
+                if got is _UNSET:
+                    if self.plan(depth - 1).hardlinks:
+                        got = self.kids(path, depth - 1)  # nested: builds that layer's links
+                    else:
+                        self._final[depth - 1] = self._pre[depth - 1]
+                        todo.append((path, depth - 1))
+                        continue
+                base = got if got is not None else {}
+            memo[path] = _merge_dir(path, depth, plan, base)
+            todo.pop()
+        return self._pre[k][d]
+
+
+def _merge_dir(d: str, k: int, plan: _Plan, base: Kids) -> Kids:
+    """The children of ``d`` after layer ``k``, from those the layers below show (``base``,
+    empty when the layer hides them) and what ``plan`` says the layer does in ``d``."""
+    group = plan.groups.get(d)
+    status = plan.status.get(d)
+    if group is None and status is None:
+        return base  # untouched: the same dict as below
+    out = dict(base)
+    if group is not None:
+        for name, entry in group:
+            out[name] = Node(entry, k, k)
+    if status is not None:
+        for name, s in status.items():
+            if s.kind == _GONE:
+                out.pop(name, None)
+            elif s.entry is not None:
+                out[name] = Node(s.entry, k, k)
+            else:
+                low = base.get(name)
+                if not (s.keep and low is not None and low.entry.kind is EntryKind.DIR):
+                    out[name] = Node(_implied_dir(join(d, name)), k, k)
+                else:
+                    out[name] = low
+    return out
 
 
 # --- views -----------------------------------------------------------------------------
@@ -305,7 +560,7 @@ class View:
     def __init__(self, stack: Stack, upto: int) -> None:
         self._stack = stack
         self.upto = upto
-        self._tree = stack.tree(upto) if upto >= 0 else _Tree({ROOT: {}}, _EMPTY_ROOT)
+        self._tree = stack.tree(upto)
 
     def _repr_html_(self) -> str:
         from .views.html import view_html
@@ -355,12 +610,6 @@ class View:
         node = self._tree.lookup(current)
         assert node is not None
         return current, node
-
-    def _literal(self, path: str) -> Node:
-        node = self._tree.lookup(normalize(path))
-        if node is None:
-            raise PathNotFoundError(f"{path!r}: no such file or directory in view {self.upto}")
-        return node
 
     # -- the filesystem questions
     def exists(self, path: str) -> bool:
@@ -437,7 +686,43 @@ class View:
         return iter(self.paths())
 
     def __len__(self) -> int:
-        return sum(len(kids) for kids in self._tree.dirs.values())
+        """How many paths the view shows (the root aside). The first call merges every
+        directory; :meth:`has_more_than` answers "is it big?" without doing so."""
+        return self._stack.size(self.upto)
+
+    def has_more_than(self, n: int) -> bool:
+        """True if the view shows more than ``n`` paths; merges only until it knows.
+
+        >>> from layerlab import Image, Layer
+        >>> view = Image.from_layers([Layer.from_dict({"/a": "1", "/d/b": "2"})]).view()
+        >>> view.has_more_than(2), view.has_more_than(3)
+        (True, False)
+        """
+        seen = 0
+        pending = [ROOT]
+        while pending:
+            kids = self._tree.kids(pending.pop()) or {}
+            seen += len(kids)
+            if seen > n:
+                return True
+            pending.extend(node.entry.path for node in kids.values() if node.entry.is_dir)
+        return False
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """The layers this view merges, base first (``upto + 1`` of them)."""
+        return self._stack.layers[: self.upto + 1]
+
+    def with_layer(self, layer: Layer) -> View:
+        """This view with ``layer`` applied on top (what a container's read-write layer
+        does), sharing every directory merged so far.
+
+        >>> from layerlab import Image, Layer, Whiteout
+        >>> base = Image.from_layers([Layer.from_dict({"/a": "1", "/b": "2"})]).view()
+        >>> base.with_layer(Layer.from_dict({"/a": Whiteout()})).listdir("/")
+        ['b']
+        """
+        return View(self._stack.prefix(self.upto + 1).extended(layer), self.upto + 1)
 
     def lookup(self, path: str) -> Node | None:
         """The node at the literal ``path`` (no symlink followed): entry, supplying layer,
