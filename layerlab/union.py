@@ -31,6 +31,7 @@ depth of a stack never redoes the whole merge.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, overload
@@ -114,86 +115,137 @@ def _implied_dir(path: str) -> Entry:
     return Entry(path, EntryKind.DIR, mode=IMPLIED_DIR_MODE)
 
 
+def _path_key(entry: Entry) -> list[str]:
+    return entry.path.split("/")  # the order of Layer.content_entries
+
+
 class _Plan:
     """What one layer does, per directory, whatever lies below it.
 
-    ``groups`` are the layer's own entries by parent directory (hardlinks aside);
-    ``status`` the paths whose outcome is not simply "the layer's entry": whiteouts, opaque
-    directories, directories the layer implies, entries replaced by an implied directory.
-    ``fresh`` lists the directories whose lower children this layer hides. Computing the
-    plan costs one pass over the layer's markers and directories, not its entries.
+    The layer's own entries are found per directory when a directory is first merged,
+    by bisecting :attr:`Layer.content_entries` (sorted by path components), so nothing
+    here walks the whole layer except one pass for its hardlinks. ``status`` holds the
+    paths a marker decides (whiteouts, opaque directories and what they imply), with the
+    layer's entry at the same path folded in; ``fresh`` the directories whose lower
+    children this layer hides (it grows as directories are looked at: a non-directory of
+    the layer that has entries below it becomes a new, empty directory, union row 19).
     """
 
-    __slots__ = ("fresh", "groups", "hardlinks", "root_entry", "status")
+    __slots__ = ("_children", "entries", "fresh", "hardlinks", "layer", "root_entry", "status")
 
     def __init__(self, layer: Layer) -> None:
-        groups_list, hardlinks = layer.grouped_entries()
-        self.groups: dict[str, list[tuple[str, Entry]]] = dict(groups_list)
-        self.hardlinks = hardlinks
+        self.layer = layer
+        self.entries = layer.content_entries
+        hardlink = EntryKind.HARDLINK
+        self.hardlinks = sorted((e for e in self.entries if e.kind is hardlink),
+                                key=layer.stream_position)
         self.root_entry = layer.get(ROOT)
+        self._children: dict[str, list[tuple[str, Entry | None, bool]]] = {}
         fresh: set[str] = set()
-        # 1. markers act first (whiteouts, then opaque directories, sorted)
+        # 1. markers act first: whiteouts, then opaque directories (sorted)
         pre: dict[str, _Status] = {p: _Status(_GONE, None, False, False) for p in layer.whiteouts}
         for p in sorted(layer.opaques):
             if p == ROOT:
                 fresh.add(ROOT)
                 continue
             for a in ancestors(p):
-                s = pre.get(a)
-                if s is None:
+                above = pre.get(a)
+                if above is None:
                     pre[a] = _Status(_DIR, None, False, True)
-                elif s.kind != _DIR:
+                elif above.kind != _DIR:
                     pre[a] = _Status(_DIR, None, True, False)
-            s = pre.get(p)
-            pre[p] = _Status(_DIR, None, True, s is None or (s.kind == _DIR and s.keep))
-        # 2. the layer's entries; every group's parent (and its ancestors) must be a
-        #    directory, replacing a non-directory of this layer (union row 19)
-        ensured: set[str] = set()
-        for parent in self.groups:
-            a = parent
-            while a != ROOT and a not in ensured:
-                ensured.add(a)
-                a = a.rpartition("/")[0] or ROOT
+            was = pre.get(p)
+            pre[p] = _Status(_DIR, None, True, was is None or (was.kind == _DIR and was.keep))
+        # 2. then the layer's entries at those paths; a path with entries below it
+        #    ends up a directory, replacing a non-directory of this layer (row 19)
         final: dict[str, _Status] = {}
-        recreated: list[str] = []
-        for p in ensured.union(pre):
-            s = pre.get(p)
-            e = layer.get(p)
-            if e is not None and e.kind is EntryKind.HARDLINK:
-                e = None  # applied last, per view
+        for p, pre_status in pre.items():
+            e = self._own(p)
+            ensured = self._has_below(p)
+            s = pre_status
             if e is not None:
                 if e.is_dir:
-                    if s is None:
-                        if p in ensured:
-                            continue  # the plain case: the group entry says it all
-                        s = _Status(_DIR, e, False, False)
-                    else:
-                        s = _Status(_DIR, e, s.kind != _DIR or s.fresh, False)
+                    s = _Status(_DIR, e, pre_status.kind != _DIR or pre_status.fresh, False)
                 else:
                     s = _Status(_REPLACE, e, False, False)
-            if p in ensured:
-                if s is None:
-                    s = _Status(_DIR, None, False, True)
-                elif s.kind != _DIR:
-                    if s.kind == _REPLACE:
-                        recreated.append(p)
-                    s = _Status(_DIR, None, True, False)
-            if s is not None:
-                final[p] = s
-        # a marker below a non-directory that an implied directory then replaced went
-        # with the non-directory's subtree
-        for top in recreated:
-            below = top + "/"
-            for q in [q for q in final if q.startswith(below)]:
-                if q not in ensured and layer.get(q) is None:
-                    del final[q]
+            if ensured and s.kind != _DIR:
+                s = _Status(_DIR, None, True, False)
+            if not ensured and e is None and self._under_replaced(p):
+                continue  # went with that non-directory's subtree
+            final[p] = s
         self.status: dict[str, dict[str, _Status]] = {}
         for p, s in final.items():
             parent, name = split(p)
             self.status.setdefault(parent, {})[name] = s
             if s.kind == _DIR and s.fresh:
                 fresh.add(p)
-        self.fresh = frozenset(fresh)
+        self.fresh = fresh
+
+    def _own(self, path: str) -> Entry | None:
+        """The layer's entry at ``path`` that takes part in the merge of its directory."""
+        e = self.layer.get(path)
+        return None if e is None or e.kind is EntryKind.HARDLINK else e
+
+    def _has_below(self, path: str) -> bool:
+        """True if the layer has an entry (not a hardlink) strictly below ``path``."""
+        entries = self.entries
+        prefix = path + "/"
+        i = bisect_left(entries, path.split("/"), key=_path_key)
+        while i < len(entries) and entries[i].path == path:
+            i += 1
+        while i < len(entries) and entries[i].path.startswith(prefix):
+            if entries[i].kind is not EntryKind.HARDLINK:
+                return True
+            i += 1
+        return False
+
+    def _under_replaced(self, path: str) -> bool:
+        """True if an ancestor of ``path`` is a non-directory of this layer that entries
+        below it turn into a new directory (so what markers made below it is gone)."""
+        for a in ancestors(path):
+            e = self._own(a)
+            if e is not None and not e.is_dir and self._has_below(a):
+                return True
+        return False
+
+    def children(self, d: str) -> list[tuple[str, Entry | None, bool]]:
+        """``(name, the layer's entry or None, has entries below)`` for every name the
+        layer has directly in ``d`` (hardlinks aside), sorted by name; kept."""
+        got = self._children.get(d)
+        if got is not None:
+            return got
+        entries = self.entries
+        n = len(entries)
+        parts = [""] if d == ROOT else d.split("/")
+        prefix = "/" if d == ROOT else d + "/"
+        cut = len(prefix)
+        hardlink = EntryKind.HARDLINK
+        out: list[tuple[str, Entry | None, bool]] = []
+        i = bisect_left(entries, parts, key=_path_key)
+        while i < n:
+            entry = entries[i]
+            path = entry.path
+            if path == d:
+                i += 1
+                continue
+            if not path.startswith(prefix):
+                break
+            name, sep, _ = path[cut:].partition("/")
+            own: Entry | None = None
+            if not sep:
+                own = entry if entry.kind is not hardlink else None
+                i += 1
+            below = False
+            if i < n and entries[i].path.startswith(f"{prefix}{name}/"):
+                end = bisect_left(entries, [*parts, name + "\0"], lo=i, key=_path_key)
+                below = any(entries[j].kind is not hardlink for j in range(i, end))
+                i = end
+            if below and own is not None and not own.is_dir:
+                self.fresh.add(join(d, name))  # a new directory replaces the non-directory
+            if own is not None or below:
+                out.append((name, own, below))
+        self._children[d] = out
+        return out
 
     def hides_lower(self, d: str) -> bool:
         """True if this layer hides what the layers below hold in the directory ``d``."""
@@ -235,11 +287,16 @@ class _Linked:
             self._own(parent)[name] = Node(resolved, k, target.content_layer)
 
     def kids(self, d: str) -> Kids | None:
+        got = self.own_answer(d)
+        return self.stack._pre_kids(d, self.k) if got is _UNSET else got
+
+    def own_answer(self, d: str) -> Kids | None:
+        """What the hardlinks made of ``d``, or ``_UNSET``: the same as without them."""
         if d in self.patch:
             return self.patch[d]
         if self.dropped and (d in self.dropped or any(a in self.dropped for a in ancestors(d))):
             return None
-        return self.stack._pre_kids(d, self.k)
+        return _UNSET
 
     def lookup(self, path: str) -> Node | None:
         if path == ROOT:
@@ -404,10 +461,16 @@ class Stack:
             return _EMPTY_ROOT
         node = self._roots[k]
         if node is None:
-            entry = self.plan(k).root_entry
-            node = Node(entry, k, k) if entry is not None else self.root(k - 1)
-            self._roots[k] = node
-        return node
+            low = k  # the nearest depth below that knows (a loop: stacks may be tall)
+            while low >= 0 and self._roots[low] is None:
+                low -= 1
+            node = self._roots[low] if low >= 0 else _EMPTY_ROOT
+            for j in range(low + 1, k + 1):
+                entry = self.plan(j).root_entry
+                if entry is not None:
+                    node = Node(entry, j, j)
+                self._roots[j] = node
+        return node  # type: ignore[return-value]
 
     def size(self, k: int) -> int:
         """How many paths the merged state after layer ``k`` holds (merges it all, once)."""
@@ -480,8 +543,17 @@ class Stack:
                 below_memo = self._final[depth - 1]
                 got = below_memo.get(path, _UNSET) if below_memo is not None else _UNSET
                 if got is _UNSET:
-                    if self.plan(depth - 1).hardlinks:
-                        got = self.kids(path, depth - 1)  # nested: builds that layer's links
+                    linked = self._linked[depth - 1]
+                    if linked is not None:  # that layer's hardlinks are resolved already
+                        got = linked.own_answer(path)
+                        if got is _UNSET:
+                            got = self._pre[depth - 1].get(path, _UNSET)
+                            if got is _UNSET:
+                                todo.append((path, depth - 1))
+                                continue
+                        self._final[depth - 1][path] = got  # type: ignore[index]
+                    elif self.plan(depth - 1).hardlinks:
+                        got = self.kids(path, depth - 1)  # nested: resolves that layer's links
                     else:
                         self._final[depth - 1] = self._pre[depth - 1]
                         todo.append((path, depth - 1))
@@ -495,14 +567,19 @@ class Stack:
 def _merge_dir(d: str, k: int, plan: _Plan, base: Kids) -> Kids:
     """The children of ``d`` after layer ``k``, from those the layers below show (``base``,
     empty when the layer hides them) and what ``plan`` says the layer does in ``d``."""
-    group = plan.groups.get(d)
+    own = plan.children(d)
     status = plan.status.get(d)
-    if group is None and status is None:
+    if not own and status is None:
         return base  # untouched: the same dict as below
     out = dict(base)
-    if group is not None:
-        for name, entry in group:
+    dir_kind = EntryKind.DIR
+    for name, entry, below in own:
+        if entry is not None and (entry.kind is dir_kind or not below):
             out[name] = Node(entry, k, k)
+        else:  # a directory the layer implies (over a non-directory of its own, row 19)
+            low = base.get(name)
+            if entry is not None or low is None or low.entry.kind is not dir_kind:
+                out[name] = Node(_implied_dir(join(d, name)), k, k)
     if status is not None:
         for name, s in status.items():
             if s.kind == _GONE:
@@ -511,7 +588,7 @@ def _merge_dir(d: str, k: int, plan: _Plan, base: Kids) -> Kids:
                 out[name] = Node(s.entry, k, k)
             else:
                 low = base.get(name)
-                if not (s.keep and low is not None and low.entry.kind is EntryKind.DIR):
+                if not (s.keep and low is not None and low.entry.kind is dir_kind):
                     out[name] = Node(_implied_dir(join(d, name)), k, k)
                 else:
                     out[name] = low

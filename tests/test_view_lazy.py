@@ -132,3 +132,13 @@ def test_with_layer_and_layers() -> None:
     over = below.with_layer(Layer.from_dict({"/c": "3"}))
     assert over.listdir("/") == ["a", "c"] and over.provenance("/c") == 1
     assert len(over.layers) == 2 and base.view().listdir("/") == ["a", "b"]
+
+
+def test_a_tall_stack_with_hardlinks_needs_no_recursion() -> None:
+    from layerlab import Hardlink
+
+    layers = [Layer.from_dict({"/d/f0": "x"})]
+    layers += [Layer.from_dict({f"/d/f{i}": Hardlink(f"/d/f{i - 1}")}) for i in range(1, 1500)]
+    view = Image.from_layers(layers).view()
+    assert len(view.listdir("/d")) == 1500
+    assert view.stat("/d/f1499").linkname == "/d/f1498" and view.read("/d/f1499") == b"x"

@@ -274,7 +274,7 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
                 f"layer {self.k}</b> "
                 f"<code>{html.escape(layer.short_id)}</code> {created_by}<br>")
         counts = ""
-        if self.k in self._changes or len(self._view()) <= EXACT_COUNTS_UPTO:
+        if self.k in self._changes or not self._view().has_more_than(EXACT_COUNTS_UPTO):
             changes = self._layer_changes()
             a, m, d = (sum(1 for r in changes if r.change == c) for c in "AMD")
             counts = (f"{badge('A')} {a:,} added, {badge('M')} {m:,} modified, "
