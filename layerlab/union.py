@@ -518,6 +518,10 @@ class Stack:
         kids = memo.get(d, _UNSET)
         if kids is not _UNSET:
             return kids
+        with paused_gc():  # many small acyclic objects: no collector passes over them
+            return self._compute(d, k)
+
+    def _compute(self, d: str, k: int) -> Kids | None:
         todo = [(d, k)]
         while todo:
             path, depth = todo[-1]
