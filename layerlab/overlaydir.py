@@ -329,6 +329,8 @@ class _Writer:
                 self.opaque.add(p)  # a whiteout over a dir this layer needs: replace = opaque
             elif self._whiteout_matters(p, entries):
                 self._whiteout(p)
+            elif not any(a in layer.whiteouts for a in ancestors(p)):
+                self._parents(p)  # its parents are directories of the layer all the same
         for p in self.opaque:
             self._setxattr(p, OVERLAY_OPAQUE_XATTR, OVERLAY_OPAQUE)
         for p in self.xwhiteout_dirs - self.opaque:

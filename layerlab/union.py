@@ -111,6 +111,9 @@ class _Status(NamedTuple):
     keep: bool  # _DIR without entry: a lower directory there keeps its node
 
 
+_IMPLIED = _Status(_DIR, None, False, True)
+
+
 def _implied_dir(path: str) -> Entry:
     return Entry(path, EntryKind.DIR, mode=IMPLIED_DIR_MODE)
 
@@ -143,7 +146,14 @@ class _Plan:
         self._children: dict[str, list[tuple[str, Entry | None, bool]]] = {}
         fresh: set[str] = set()
         # 1. markers act first: whiteouts, then opaque directories (sorted)
-        pre: dict[str, _Status] = {p: _Status(_GONE, None, False, False) for p in layer.whiteouts}
+        whiteouts = layer.whiteouts
+        pre: dict[str, _Status] = {p: _Status(_GONE, None, False, False) for p in whiteouts}
+        for p in whiteouts:  # a whiteout's parents are directories of its layer (as Docker's
+            parents = list(ancestors(p))  # overlay2 extracts it); not below another whiteout
+            if any(a in whiteouts for a in parents):
+                continue
+            for a in parents:
+                pre.setdefault(a, _IMPLIED)
         for p in sorted(layer.opaques):
             if p == ROOT:
                 fresh.add(ROOT)

@@ -1,6 +1,7 @@
 """The union's merge as it was before views became lazy: every layer applied eagerly
 to a full copy of the tree below. Kept as the oracle that tests/test_view_lazy.py checks
-the per-directory merge against (same nodes at every depth, same errors)."""
+the per-directory merge against (same nodes at every depth, same errors). One rule was
+added since, in both: a whiteout's parent directories are directories of its layer."""
 
 from __future__ import annotations
 
@@ -112,6 +113,9 @@ def apply_layer(below: _Tree | None, layer: Layer, index: int) -> _Tree:
             ensure_parents(path)
             ensure_dir(path, None)
 
+    for path in sorted(layer.whiteouts):  # a whiteout's parents are directories of its layer
+        if not any(a in layer.whiteouts for a in ancestors(path)):
+            ensure_parents(path)
     # 2. the layer's own entries, one directory at a time, parents first (this loop is
     #    the hot path of scrubbing through a big image); hardlinks last, in stream order
     groups, hardlinks = layer.grouped_entries()

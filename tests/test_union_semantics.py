@@ -369,9 +369,15 @@ ROW14 = Case(
 
 
 @pytest.mark.parametrize("how", BUILDS)
-def test_row14_whiteout_of_nothing_is_a_noop(how: str) -> None:
+def test_row14_whiteout_of_nothing_deletes_nothing(how: str) -> None:
+    """The whiteouts delete nothing, but their parents are directories of their layer,
+    as Docker's overlay2 extracts it (MkdirAll in the layer's own directory): ``/no/such``
+    appears and the lower file ``/a`` is replaced by a directory (the kernel agrees:
+    tests/reference/test_lower_symlink.py)."""
     img = build(ROW14, how)
-    assert files(img.view()) == files(img.view(upto=0)) == {"/a": "-a"}
+    assert files(img.view(upto=0)) == {"/a": "-a"}
+    assert files(img.view()) == {"/a": "d", "/no": "d", "/no/such": "d"}
+    assert img.view().listdir("/a") == []
 
 
 # --- row 15: .wh.link where link is a symlink -------------------------------------------
