@@ -358,7 +358,7 @@ class Listdir(Question):
         # why each name some layer had there is hidden now, for the hint of a wrong answer
         self._hidden: dict[str, str] = {}
         names: set[str] = set()
-        for layer in view._stack.layers[: view.upto + 1]:
+        for layer in view.layers:
             for p in [*(e.path for e in layer.entries), *layer.whiteouts]:
                 parent, _, name = p.rpartition("/")
                 if (parent or "/") == (path.rstrip("/") or "/") and name:

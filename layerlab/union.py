@@ -16,17 +16,26 @@ image spec (layer.md), Docker's AUFS conventions and the kernel's overlayfs agre
   Anything else over anything replaces it, subtree included (a file over a directory,
   a directory over a file). Missing parents are implied as directories (mode 0755),
   replacing a lower non-directory; symlinks are not followed (overlayfs semantics).
+* The parents of every path a layer names (entries, whiteouts, opaque markers) are
+  directories of that layer, whatever is below: a layer is extracted into its own empty
+  directory, as Docker's overlay2 does and as the store writes every layout it mounts
+  (overlay2, aufs, containerd). So ``link/file`` (or ``link/.wh.x``) over a lower
+  symlink ``link -> d`` shows a directory ``link`` and leaves ``d`` alone; an extractor
+  working through a mount of the layers below (umoci) would write ``d/file`` instead.
 * A hardlink names a target in the merged view as it stands when its layer is applied;
   changing either name later breaks the link.
-* A whiteout of something that does not exist is a no-op.
+* A whiteout of something that does not exist deletes nothing (its parents are still
+  directories of its layer, by the rule above).
 
 How the two markers are spelled (``.wh.`` names in a tar, a 0/0 character device or
 ``<ns>.overlay.*`` xattrs in an overlayfs directory) is :mod:`layerlab.whiteout`'s business;
 this module sees only :class:`~layerlab.entry.Entry` markers and keeps the merge.
 
-Views are computed incrementally: the view after layer *k* copies only the directories
-that layer *k* touches from the view after layer *k - 1*, so scrubbing through every
-depth of a stack never redoes the whole merge.
+Views are lazy: a directory is merged when it is first looked at, from the same directory
+one layer down and what layer *k* does in it (found by bisecting the layer's sorted
+entries), and kept per directory per depth; a directory layer *k* does not touch is the
+same object as below. Looking at a directory at every depth costs one small step per
+layer, whatever the size of the layers.
 """
 
 from __future__ import annotations

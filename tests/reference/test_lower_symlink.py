@@ -132,3 +132,27 @@ def test_store_mount_equals_the_view(tmp_path: Path, driver: str, case: str) -> 
     assert not problems, "\n".join(problems)
     path, kind = EXPECTED_KIND[case]
     assert _kinds(kernel)[path] == kind  # type: ignore[arg-type]
+
+
+@pytest.mark.reference
+def test_umoci_unpack_follows_the_link_which_the_view_does_not_model(tmp_path: Path) -> None:
+    """umoci extracts through the rootfs it is building and resolves ``link`` there: the
+    file lands in ``d``. The documented difference, kept true by this test."""
+    import subprocess
+
+    from layerlab.formats import save
+
+    umoci = shutil.which("umoci")
+    if umoci is None:
+        pytest.skip("umoci is not installed")
+    image = _image("entry below a link")
+    save(image, tmp_path / "layout", tag="t")
+    done = subprocess.run([umoci, "unpack", *(() if os.geteuid() == 0 else ("--rootless",)),
+                           "--image", f"{tmp_path / 'layout'}:t", str(tmp_path / "b")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    rootfs = tmp_path / "b" / "rootfs"
+    assert os.readlink(rootfs / "link") == "d"
+    assert sorted(os.listdir(rootfs / "d")) == ["file", "x"]
+    view = image.view()
+    assert view.listdir("/link") == ["file"] and view.listdir("/d") == ["x"]
