@@ -142,32 +142,6 @@ class Entry:
     def with_path(self, path: str) -> Entry:
         return replace(self, path=path)
 
-    def same_content(self, other: Entry) -> bool:
-        """True if both entries would materialize identically (path and mtime ignored)."""
-        return (
-            self.kind,
-            self.mode,
-            self.uid,
-            self.gid,
-            self.size,
-            self.digest,
-            self.linkname,
-            self.devmajor,
-            self.devminor,
-            self.xattrs,
-        ) == (
-            other.kind,
-            other.mode,
-            other.uid,
-            other.gid,
-            other.size,
-            other.digest,
-            other.linkname,
-            other.devmajor,
-            other.devminor,
-            other.xattrs,
-        )
-
 
 def sorted_xattrs(xattrs: Mapping[str, bytes | str] | None) -> tuple[tuple[str, bytes], ...]:
     """Normalize an xattr mapping into the sorted tuple :class:`Entry` stores."""
