@@ -44,7 +44,7 @@ DIR_MODES = (0o755, 0o700, 0o1777, 0o555, 0o2775)
 LINK_TARGETS = ("a", "b/c", "../a", "/a/b", "/nowhere", ".", "a/../b", "/")
 MTIMES = (0, 1_000_000_000)
 OPS = ("file", "file", "file", "dir", "dir", "symlink", "fifo", "hardlink", "whiteout",
-       "whiteout", "opaque", "recreate", "retype", "opaque_root")
+       "whiteout", "opaque", "recreate", "retype", "opaque_root", "bare_whiteout")
 
 paths = st.lists(st.sampled_from(NAMES), min_size=1, max_size=3).map(lambda p: "/" + "/".join(p))
 
@@ -139,6 +139,10 @@ class _LayerBuilder:
                 self.dir(path)  # else: a bare marker, the directory itself left as it is
             if path not in self.entries or self.entries[path].is_dir:
                 self.marker(path, EntryKind.OPAQUE)
+        elif op == "bare_whiteout":  # parents left implied, over whatever is below (issue 15)
+            path = self.existing() + "/" + self.draw(st.sampled_from(NAMES))
+            if not self.blocked(path):
+                self.markers.append(Entry(path, EntryKind.WHITEOUT))
         elif op == "opaque_root":
             self.markers.append(Entry("/", EntryKind.OPAQUE))
         elif op == "recreate":  # rm -rf p; then p again, in the same layer (union rows 4, 10)
