@@ -17,8 +17,9 @@ The read-write layer stays after :meth:`Container.stop` and goes with :meth:`Con
 :meth:`Container.commit` turns it into an immutable layer and returns a new image.
 
 A *running* container adds a process space (see :mod:`layerlab.processes`); the
-commands it runs go through layerlab's small simulated shell, which never touches the
-host filesystem.
+commands it runs go to an *executor* (:mod:`layerlab.executors`): layerlab's small
+simulated shell, which never touches the host filesystem, or with ``real=True`` real
+processes (namespaces, or ptrace where namespaces are refused).
 
 >>> from layerlab import Image, Layer
 >>> img = Image.from_layers([Layer.from_dict({"/etc/motd": "hello\\n"})])
@@ -54,6 +55,7 @@ from .errors import (
     PathNotFoundError,
     UnsafePathError,
 )
+from .executors import Executor, run_with
 from .image import HistoryEntry, Image
 from .layer import Layer
 from .paths import ROOT, ancestors, join, normalize, split
@@ -191,6 +193,7 @@ class Container:
         clock_start: int = CLOCK_START,
         real: bool = False,
         init: bool = False,
+        executor: Executor | None = None,
     ) -> None:
         Container._counter += 1
         self.image = image
@@ -218,6 +221,9 @@ class Container:
         self.init = init
         #: why the last stop ended with its exit status (see :func:`processes.stop_outcome`)
         self.stop_reason = ""
+        #: who runs this container's commands (:mod:`layerlab.executors`); ``None``: the
+        #: mode rule picks one per command from ``real``
+        self.executor = executor
 
     def __repr__(self) -> str:
         return (f"<Container {self.name} ({self.id[:12]}) {self.state}: "
@@ -807,18 +813,10 @@ class Container:
         return self._run(list(argv), real=real)
 
     def _run(self, argv: Sequence[str], *, real: bool | None = None) -> ExecResult:
-        from .shell import ExecResult, run_argv
-
-        if real if real is not None else self.real:
-            from .realmode import RealModeUnavailable, run_real
-
-            try:
-                return run_real(self, list(argv))
-            except RealModeUnavailable as exc:
-                note = f"layerlab: real mode unavailable ({exc}); ran in the simulated shell\n"
-                result = run_argv(self, list(argv))
-                return ExecResult(result.exit_code, result.stdout, note + result.stderr)
-        return run_argv(self, list(argv))
+        """Hand ``argv`` to the executor: the one given to the container, else the one the
+        mode rule picks for ``real`` (:func:`layerlab.executors.choose`)."""
+        use_real = real if real is not None else self.real
+        return run_with(self, list(argv), real=bool(use_real), executor=self.executor)
 
 
 _SHELL_SYNTAX = re.compile(r"[|&;<>()$`\\*?\[\]#~{}\n]|^\s*[A-Za-z_][A-Za-z0-9_]*=")

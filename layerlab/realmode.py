@@ -39,7 +39,6 @@ import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -47,9 +46,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .entry import Dir, File, Spec, Symlink
-from .errors import LayerlabError
-from .image import Image
+from .busybox import busybox_image
+from .entry import Dir
+from .executors import RealModeError, RealModeUnavailable
 from .layer import Layer
 from .overlaydir import read_overlay_dir, write_overlay_dir
 
@@ -63,14 +62,6 @@ __all__ = ["RealModeError", "RealModeUnavailable", "Support", "busybox_image", "
 _READY = "__layerlab_real_mode_ready__"
 #: the launcher: namespaces, idmapped layers, overlay, pivot_root, dropped privileges
 _SANDBOX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox.py")
-
-
-class RealModeUnavailable(LayerlabError):
-    """This machine (or this image) cannot run real mode; the message says why."""
-
-
-class RealModeError(LayerlabError):
-    """Setting up a real-mode run failed before the command started; nothing ran."""
 
 
 @dataclass(frozen=True)
@@ -126,65 +117,16 @@ def _detect() -> Support:
 
 
 def detect() -> Support:
-    """Can this machine run real mode? (Cached; ``LAYERLAB_REAL_MODE=off`` turns it off.)"""
-    if os.environ.get("LAYERLAB_REAL_MODE", "").lower() in ("0", "off", "no", "false"):
+    """Can this machine run real mode with namespaces? (Cached; ``LAYERLAB_REAL_MODE=off``
+    or ``=ptrace`` turns it off.)"""
+    from .executors import forced_mode
+
+    forced = forced_mode()
+    if forced == "off":
         return Support(False, "", "turned off by LAYERLAB_REAL_MODE")
+    if forced == "ptrace":
+        return Support(False, "", "LAYERLAB_REAL_MODE=ptrace chooses the ptrace mode instead")
     return _detect()
-
-
-# --- the busybox base image ---------------------------------------------------------------
-
-def _is_static_elf(data: bytes) -> bool:
-    """True for an ELF executable without a PT_INTERP header (no dynamic loader needed)."""
-    if data[:4] != b"\x7fELF":
-        return False
-    is64, little = data[4] == 2, data[5] == 1
-    end = "<" if little else ">"
-    if is64:
-        phoff, = struct.unpack_from(end + "Q", data, 0x20)
-        phentsize, phnum = struct.unpack_from(end + "HH", data, 0x36)
-    else:
-        phoff, = struct.unpack_from(end + "I", data, 0x1C)
-        phentsize, phnum = struct.unpack_from(end + "HH", data, 0x2A)
-    for i in range(phnum):
-        p_type, = struct.unpack_from(end + "I", data, phoff + i * phentsize)
-        if p_type == 3:  # PT_INTERP
-            return False
-    return True
-
-
-@functools.cache
-def busybox_image(path: str | None = None) -> Image:
-    """``layerlab/busybox``: a real, tiny base image from the host's static busybox.
-
-    One layer: ``/bin/busybox`` and its applet links, ``/etc/passwd`` and ``/etc/group``,
-    empty ``/proc``, ``/dev``, ``/tmp`` and ``/root``. Reproducible for a given busybox
-    binary (its digest changes with Debian's busybox-static version).
-    """
-    binary = path or shutil.which("busybox") or "/bin/busybox"
-    try:
-        with open(binary, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise RealModeUnavailable(
-            f"no busybox at {binary} (install Debian's busybox-static)") from exc
-    if not _is_static_elf(data):
-        raise RealModeUnavailable(
-            f"{binary} is not a static executable; install Debian's busybox-static")
-    listed = subprocess.run([binary, "--list"], capture_output=True, text=True, check=True)
-    spec: dict[str, Spec] = {
-        "/bin": Dir(), "/etc": Dir(), "/proc": Dir(), "/dev": Dir(), "/root": Dir(mode=0o700),
-        "/tmp": Dir(mode=0o1777), "/usr": Dir(), "/usr/bin": Dir(),
-        "/bin/busybox": File(data, mode=0o755),
-        "/etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
-        "/etc/group": "root:x:0:\nnogroup:x:65534:\n",
-        "/etc/os-release": "NAME=layerlab busybox\nID=busybox\n",
-    }
-    for applet in sorted(set(listed.stdout.split()) - {"busybox"}):
-        spec[f"/bin/{applet}"] = Symlink("busybox")
-    layer = Layer.from_dict(spec, created_by="ADD busybox-static rootfs /")
-    path_env = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    return Image.from_layers([layer], config={"cmd": ["sh"], "env": [path_env]})
 
 
 # --- running --------------------------------------------------------------------------------
