@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from .container import Container
     from .shell import ExecResult
 
-__all__ = ["NOBODY", "Support", "detect", "materialized_root", "run_ptrace"]
+__all__ = ["NOBODY", "MaterializedTree", "Support", "detect", "materialized_root", "run_ptrace"]
 
 #: the uid and gid a run as root drops to
 NOBODY = 65534
@@ -233,6 +233,10 @@ class _Stat(NamedTuple):
     target: str
 
 
+#: paths whose mode was changed so that they could be read back (the snapshot is retaken)
+_REPAIRED: list[str] = []
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "d"
@@ -252,6 +256,7 @@ def _scan(root: str, *, chown_to: int | None = None) -> dict[str, _Stat]:
             entries = list(os.scandir(real))
         except PermissionError:  # the command made a directory unreadable to us
             os.chmod(real, 0o700)
+            _REPAIRED.append(real)
             entries = list(os.scandir(real))
         for e in entries:
             path = f"{rel}/{e.name}"
@@ -273,8 +278,13 @@ def _private_parent() -> str | None:
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
 
 
-class _Tree:
-    """One container's materialized root, and what it held after the last command."""
+class MaterializedTree:
+    """One container's materialized root, and what it held after the last command.
+
+    ``materialize(container)`` writes the merged view (and takes the snapshot);
+    ``apply(container)`` compares the tree with the snapshot and applies the differences
+    to the container, then takes a new snapshot. ``run_ptrace`` runs PRoot in between.
+    """
 
     def __init__(self) -> None:
         self.base = tempfile.mkdtemp(prefix="layerlab-ptrace-", dir=_private_parent())
@@ -291,7 +301,10 @@ class _Tree:
 
         if os.path.lexists(self.root):
             remove_tree(self.root)
-        flatten(container.view(), self.root, progress=False)
+        # a container that changed nothing yet shows its image's view: flatten that (its
+        # layers at hand, each file's content is opened without a lookup)
+        source = container.image if not len(container.rw) else container.view()
+        flatten(source, self.root, progress=False)
         self.ignored = set()
         for host in BINDS:
             if not os.path.exists(host):
@@ -320,19 +333,31 @@ class _Tree:
             found.pop(path, None)
         return found
 
+    def apply(self, container: Container) -> None:
+        """Apply what changed in the tree since the snapshot to ``container``."""
+        new = self.scan()
+        self.applying = True
+        _REPAIRED.clear()
+        try:
+            _apply(container, self.root, self.snapshot, new)
+        finally:
+            self.applying = False
+        # reading the tree changes nothing in it, unless a mode had to be repaired to read
+        self.snapshot = self.scan() if _REPAIRED else new
+
     def remove(self) -> None:
         self.removed = True
         remove_tree(self.base)
 
 
-_TREES: weakref.WeakKeyDictionary[Container, _Tree] = weakref.WeakKeyDictionary()
+_TREES: weakref.WeakKeyDictionary[Container, MaterializedTree] = weakref.WeakKeyDictionary()
 
 
-def _tree_for(container: Container) -> _Tree:
+def _tree_for(container: Container) -> MaterializedTree:
     tree = _TREES.get(container)
     if tree is not None and not tree.removed:
         return tree
-    tree = _Tree()
+    tree = MaterializedTree()
     _TREES[container] = tree
     weakref.finalize(container, tree.remove)
 
@@ -403,16 +428,9 @@ def run_ptrace(container: Container, argv: Sequence[str], *, timeout: float = 60
                   if not line.startswith(("proot warning: can't chdir", "proot info: default")))
     killed = _KILLED in err
     status = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
-    new = tree.scan()
-    tree.applying = True
-    try:
-        _apply(container, tree.root, tree.snapshot, new)
-    finally:
-        tree.applying = False
+    tree.apply(container)
     if killed:
         tree.remove()  # a timeout leaves no directory behind
-    else:
-        tree.snapshot = tree.scan()
     return ExecResult(status, out, err)
 
 
@@ -439,6 +457,7 @@ def _read(root: str, path: str) -> bytes:
         fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except PermissionError:  # made unreadable by the command (we are not root)
         os.chmod(full, 0o600, follow_symlinks=False)
+        _REPAIRED.append(full)
         fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as f:
         return f.read()
