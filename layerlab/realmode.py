@@ -11,7 +11,8 @@ Where it works: Linux with overlayfs and either root or unprivileged user namesp
 may mount overlayfs (kernel >= 5.11). Not on macOS or Windows, and not on a JupyterHub that
 forbids user namespaces; there :func:`detect` says why and containers fall back to the
 simulated shell with a one-line note. The image needs a ``/bin/sh``: build ``FROM
-layerlab/busybox`` (:func:`busybox_image`, made from Debian's ``busybox-static``).
+layerlab/busybox`` (:func:`layerlab.busybox.busybox_image`, made from Debian's
+``busybox-static``).
 
 Every run happens in a temporary directory with its own mount namespace: when the process
 ends (normally, on error, or killed) the kernel drops the mounts with the namespace, and
@@ -46,7 +47,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .busybox import busybox_image
 from .entry import Dir
 from .executors import RealModeError, RealModeUnavailable
 from .layer import Layer
@@ -56,8 +56,20 @@ if TYPE_CHECKING:
     from .container import Container
     from .shell import ExecResult
 
-__all__ = ["RealModeError", "RealModeUnavailable", "Support", "busybox_image", "detect",
-           "run_real"]
+__all__ = ["RealModeError", "RealModeUnavailable", "Support", "detect", "run_real"]
+
+
+def __getattr__(name: str) -> object:
+    """``realmode.busybox_image`` moved to :mod:`layerlab.busybox` (kept one release)."""
+    if name == "busybox_image":
+        import warnings
+
+        from .busybox import busybox_image
+
+        warnings.warn("layerlab.realmode.busybox_image moved to layerlab.busybox.busybox_image",
+                      DeprecationWarning, stacklevel=2)
+        return busybox_image
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _READY = "__layerlab_real_mode_ready__"
 #: the launcher: namespaces, idmapped layers, overlay, pivot_root, dropped privileges

@@ -87,3 +87,24 @@ def test_live_columns_give_the_recorded_answers(monkeypatch: pytest.MonkeyPatch)
     live = [run.mode for run in runs if run.live]
     assert "ptrace" in live and "simulated" in live
     assert dict(modes.facts(runs)) == EXPECTED
+
+
+def test_the_container_module_imports_no_executor_implementation() -> None:
+    import ast
+    from pathlib import Path
+
+    import layerlab.container
+
+    tree = ast.parse(Path(layerlab.container.__file__).read_text())
+    top = [node for node in tree.body if isinstance(node, ast.ImportFrom)]
+    names = {node.module for node in top}
+    assert "executors" in names
+    assert not names & {"shell", "realmode", "ptracemode"}, names
+
+
+def test_the_old_busybox_name_still_works_with_a_warning() -> None:
+    import layerlab.realmode as realmode
+    from layerlab.busybox import busybox_image
+
+    with pytest.warns(DeprecationWarning, match="moved to layerlab.busybox"):
+        assert realmode.busybox_image is busybox_image
