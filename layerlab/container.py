@@ -698,8 +698,9 @@ class Container:
     def start(self, *, real: bool | None = None) -> Container:
         """Start PID 1 (the image's ENTRYPOINT + CMD). A command that does not keep
         running (``touch /happy.txt``) runs through the shell and the container exits
-        with its status, like ``docker run``. ``real=True`` runs it with the kernel (see
-        :mod:`layerlab.realmode`); a long-running CMD stays simulated there."""
+        with its status, like ``docker run``. ``real=True`` runs it as a real process
+        (namespaces, else ptrace: :mod:`layerlab.executors`); a long-running CMD stays
+        simulated there."""
         self._require_alive("start")
         if self.state in (ContainerState.RUNNING, ContainerState.PAUSED):
             raise ContainerStateError(f"container {self.name} is already {self.state}")
@@ -779,7 +780,7 @@ class Container:
     def exec(self, command: str | Sequence[str], *, detach: bool = False,
              real: bool | None = None) -> ExecResult:
         """Run a command in the running container through the simulated shell, or with
-        ``real=True`` as a real process in the real layers (:mod:`layerlab.realmode`).
+        ``real=True`` as a real process in the real layers (:mod:`layerlab.executors`).
 
         Like ``docker exec``, the command is run as it is, not wrapped in ``sh -c``: a
         string of plain words (``"sleep 100"``) is split into ``["sleep", "100"]``, so the

@@ -75,7 +75,7 @@ class Executor(Protocol):
     """Runs argv in a container and leaves the changes in its read-write layer.
 
     ``name`` is ``"simulated"``, ``"namespaces"`` or ``"ptrace"``. ``run`` raises
-    :class:`~layerlab.realmode.RealModeUnavailable` (before anything ran) when this
+    :class:`RealModeUnavailable` (before anything ran) when this
     machine or this image cannot; the caller then falls back to the simulated shell.
     """
 

@@ -333,3 +333,15 @@ def test_nobody_without_user_namespaces_gets_ptrace(image: Image) -> None:
     assert note.startswith("layerlab: ran under ptrace (PRoot)")
     assert "namespaces: unprivileged user namespaces cannot mount overlayfs" in note
     assert changes == "A /happy.txt C /usr D /usr/bin ['/usr']"
+
+
+@pytest.mark.reference
+def test_ptrace_builds_are_reproducible(image: Image, forced_ptrace: None) -> None:
+    from layerlab.build import build
+
+    dockerfile = "FROM layerlab/busybox\nRUN echo hi > /hello && mkdir -p /app/data\n"
+    first = build(dockerfile, real=True)
+    second = build(dockerfile, real=True)
+    simulated = build(dockerfile)
+    assert first.id == second.id
+    assert _shape(first) == _shape(simulated)
