@@ -32,7 +32,7 @@ True
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -186,10 +186,11 @@ def _fallback_note(reason: str) -> str:
     return f"layerlab: real mode unavailable ({reason}); ran in the simulated shell\n"
 
 
-def choose(real: bool) -> Choice:
+def choose(real: bool, failed: Mapping[str, str] | None = None) -> Choice:
     """The executor for ``real`` by the mode rule: not real, the simulated shell; real,
     namespaces if they work here, else ptrace, else the simulated shell, with a note that
-    says which and why. ``LAYERLAB_REAL_MODE`` narrows the candidates to one."""
+    says which and why. ``LAYERLAB_REAL_MODE`` narrows the candidates to one. ``failed``:
+    modes that refused this command already, with the reason (they are skipped)."""
     if not real:
         return Choice(SIMULATED, "")
     forced = forced_mode()
@@ -201,6 +202,8 @@ def choose(real: bool) -> Choice:
     for mode in candidates:
         executor = _BY_NAME[mode]
         found = executor.support()
+        if failed and mode in failed:
+            found = ModeSupport(mode, False, reason=failed[mode])
         if found.available:
             return Choice(executor, _mode_note(mode, forced, reasons), tuple(reasons))
         reasons.append(f"{mode}: {found.reason}" if len(candidates) > 1 else found.reason)
@@ -218,16 +221,23 @@ def _mode_note(mode: str, forced: str, reasons: list[str]) -> str:
 def run_with(container: Container, argv: Sequence[str], *, real: bool,
              executor: Executor | None = None) -> ExecResult:
     """Run ``argv`` in ``container`` with ``executor`` (or the one :func:`choose` picks
-    for ``real``); an executor that cannot run here falls back to the simulated shell,
-    with the one-line note saying why on stderr."""
+    for ``real``); a mode that refuses the command (an image without ``/bin/sh``,
+    idmapped mounts refused) passes it to the next mode, down to the simulated shell, with
+    the one-line note saying why on stderr."""
     from .shell import ExecResult
 
-    choice = Choice(executor, "") if executor is not None else choose(real)
-    try:
-        result = choice.executor.run(container, list(argv))
-    except RealModeUnavailable as exc:
-        result = SIMULATED.run(container, list(argv))
-        return ExecResult(result.exit_code, result.stdout, _fallback_note(str(exc)) + result.stderr)
+    failed: dict[str, str] = {}
+    while True:
+        choice = Choice(executor, "") if executor is not None else choose(real, failed)
+        try:
+            result = choice.executor.run(container, list(argv))
+            break
+        except RealModeUnavailable as exc:
+            if executor is not None or choice.executor is SIMULATED:
+                result = SIMULATED.run(container, list(argv))
+                return ExecResult(result.exit_code, result.stdout,
+                                  _fallback_note(str(exc)) + result.stderr)
+            failed[choice.executor.name] = str(exc)  # this command: try the next mode
     if choice.note:
         return ExecResult(result.exit_code, result.stdout, choice.note + result.stderr)
     return result

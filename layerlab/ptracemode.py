@@ -143,7 +143,8 @@ def sweep(keep=None):
         time.sleep(0.005)
 
 deadline = time.monotonic() + spec["timeout"]
-status = guest = None
+status = None
+me = os.getpid()
 while status is None:
     try:
         pid, raw = os.waitpid(-1, os.WNOHANG)
@@ -152,9 +153,11 @@ while status is None:
     if pid == main:
         status = os.waitstatus_to_exitcode(raw)
     elif pid == 0:
-        if guest is None:  # the command: PRoot's only child (the rest descend from it)
-            guest = (children(main) or [None])[0]
-        elif ended(guest):  # like the end of PID 1: every other process goes with it
+        # The command is PRoot's only child; everything else descends from it, and what
+        # it leaves behind comes to us (the subreaper). PRoot has no live child while we
+        # hold orphans: the command ended, and like the end of PID 1, the rest goes too.
+        if not [k for k in children(main) if not ended(k)] and \
+                [k for k in children(me) if k != main]:
             sweep(keep=main)
         if time.monotonic() > deadline:
             sweep()

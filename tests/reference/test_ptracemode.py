@@ -345,3 +345,25 @@ def test_ptrace_builds_are_reproducible(image: Image, forced_ptrace: None) -> No
     simulated = build(dockerfile)
     assert first.id == second.id
     assert _shape(first) == _shape(simulated)
+
+
+@pytest.mark.reference
+def test_a_mode_that_refuses_the_command_passes_it_on(
+    image: Image, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import layerlab.realmode as realmode
+
+    monkeypatch.delenv("LAYERLAB_REAL_MODE", raising=False)
+    monkeypatch.setattr(realmode, "detect", lambda: realmode.Support(True, "root", ""))
+
+    def refuse(container: Container, argv: list[str]) -> None:
+        raise RealModeUnavailable("idmapped mounts refused here")
+
+    monkeypatch.setattr(executors.NAMESPACES, "run", refuse)
+    c = image.create_container(name="pass-on")
+    r = c.run_command("echo hi > /happy.txt; cat /proc/1/comm", real=True)
+    assert r.stderr == ("layerlab: ran under ptrace (PRoot) on a copy of the merged view, with "
+                        "no PID, mount or network namespace (namespaces: idmapped mounts "
+                        "refused here)\n")
+    assert r.stdout != "cat\n"  # not PID 1: ptrace really ran it
+    assert [str(x) for x in c.diff()] == ["A /happy.txt"]
