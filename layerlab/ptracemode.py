@@ -298,6 +298,8 @@ class MaterializedTree:
         self.removed = False
         #: mount points made for PRoot's binds (not in the view): never part of a diff
         self.ignored: set[str] = set()
+        #: the host paths bound into this tree (:data:`BINDS` the image leaves room for)
+        self.binds: list[str] = []
 
     def materialize(self, container: Container) -> None:
         from .formats.flatten import flatten
@@ -309,26 +311,38 @@ class MaterializedTree:
         source = container.image if not len(container.rw) else container.view()
         flatten(source, self.root, progress=False)
         self.ignored = set()
-        for host in BINDS:
-            if not os.path.exists(host):
-                continue
-            parts = host.strip("/").split("/")
-            for i in range(1, len(parts) + 1):
-                path = "/" + "/".join(parts[:i])
-                full = self.root + path
-                if os.path.lexists(full):
-                    continue
-                if i < len(parts) or os.path.isdir(host):
-                    os.mkdir(full, 0o755)
-                else:
-                    os.close(os.open(full, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-                self.ignored.add(path)
+        self.binds = [host for host in BINDS if os.path.exists(host) and self._mount_point(host)]
         uid = _runner_uid()
         if uid is not None:
             for path in (self.base, self.root):
                 os.chown(path, uid, uid)
         self.snapshot = self.scan(chown_to=uid)
         self.stale = False
+
+    def _mount_point(self, host: str) -> bool:
+        """Make the mount point of a bind in the tree; False (no bind) when the image has
+        something else there: a symlink (``/proc -> /``) would move the bind elsewhere."""
+        parts = host.strip("/").split("/")
+        is_dir = os.path.isdir(host)
+        for i in range(1, len(parts) + 1):
+            path = "/" + "/".join(parts[:i])
+            full = self.root + path
+            last = i == len(parts)
+            try:
+                st = os.lstat(full)
+            except FileNotFoundError:
+                if not last or is_dir:
+                    os.mkdir(full, 0o755)
+                else:
+                    os.close(os.open(full, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW,
+                                     0o644))
+                self.ignored.add(path)
+                continue
+            wanted = stat.S_ISDIR(st.st_mode) if (not last or is_dir) else \
+                not stat.S_ISLNK(st.st_mode) and not stat.S_ISDIR(st.st_mode)
+            if not wanted:
+                return False
+        return True
 
     def scan(self, *, chown_to: int | None = None) -> dict[str, _Stat]:
         found = _scan(self.root, chown_to=chown_to)
@@ -406,7 +420,7 @@ def run_ptrace(container: Container, argv: Sequence[str], *, timeout: float = 60
         except OSError as exc:
             tree.remove()
             raise RealModeError(f"ptrace mode: materializing the view failed: {exc}") from exc
-    binds = [arg for path in BINDS if os.path.exists(path) for arg in ("-b", path)]
+    binds = [arg for path in tree.binds for arg in ("-b", path)]
     env = [f"{k}={v}" for k, v in sorted(container.env.items())]
     guest = ["env", "-i", "HOME=/root", f"HOSTNAME={container.name}", *env, *argv]
     spec = {

@@ -367,3 +367,14 @@ def test_a_mode_that_refuses_the_command_passes_it_on(
                         "refused here)\n")
     assert r.stdout != "cat\n"  # not PID 1: ptrace really ran it
     assert [str(x) for x in c.diff()] == ["A /happy.txt"]
+
+
+@pytest.mark.reference
+def test_a_symlink_where_a_bind_goes_gets_no_bind(image: Image, forced_ptrace: None) -> None:
+    img = Image.from_layers([*image.layers, Layer.from_dict(
+        {"/proc": Symlink("/"), "/dev": Symlink("/etc")})], config=image.config)
+    c = img.create_container(name="nobind")
+    r = c.run_command("ls /etc/passwd; cat /proc/etc/os-release; ls /dev/ | head -3", real=True)
+    assert r.stdout.splitlines()[0] == "/etc/passwd", r
+    assert r.stdout.splitlines()[1] == "NAME=layerlab busybox", r  # the image's, via the link
+    assert [str(x) for x in c.diff()] == []
