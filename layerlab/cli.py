@@ -25,13 +25,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import formats
+from .analysis import EfficiencyReport, efficiency, efficiency_check, parse_bytes
 from .digest import short
 from .entry import Entry
 from .errors import LayerlabError
 from .image import Image
 from .limits import Limits
 from .union import View
-from .views.analysis import EfficiencyReport, efficiency, efficiency_check, parse_bytes
 
 if TYPE_CHECKING:
     from .build import BuildStep
@@ -146,7 +146,7 @@ _RULES = (("lowestEfficiency", "lowest_efficiency", "0.9"),
 
 def _human(n: float) -> str:
     """Bytes as dive prints them (go-humanize: ``32 kB``, ``2.0 kB``, ``7 B``)."""
-    from .views.analysis import go_humanize_bytes
+    from .analysis import go_humanize_bytes
 
     return go_humanize_bytes(int(n)) if n >= 0 else "-" + go_humanize_bytes(int(-n))
 

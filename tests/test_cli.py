@@ -125,7 +125,7 @@ def wasteful(tmp_path: Path) -> Path:
 
 def test_efficiency_report_text_and_json(wasteful: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from layerlab.views.analysis import efficiency
+    from layerlab.analysis import efficiency
 
     assert main(["efficiency", str(wasteful)]) == 0  # without --ci: figures only, exit 0
     text = capsys.readouterr().out

@@ -8,7 +8,7 @@ import pytest
 from _images import three_layers
 
 from layerlab import Dir, Image, Layer, Opaque, Whiteout
-from layerlab.views.analysis import (
+from layerlab.analysis import (
     efficiency,
     efficiency_check,
     layer_changes,
@@ -157,3 +157,17 @@ def test_sharing_rows_by_chain_id() -> None:
     assert [(r.size, r.used_by, r.shared) for r in rows] == [
         (1, ("a", "b"), True), (2, ("b",), False), (2, ("c",), False)]
     assert rows[1].diff_id == rows[2].diff_id and rows[1].chain_id != rows[2].chain_id
+
+
+def test_old_module_name_still_imports_with_a_deprecation_warning() -> None:
+    import importlib
+    import sys
+
+    import layerlab.analysis as moved
+
+    sys.modules.pop("layerlab.views.analysis", None)
+    with pytest.warns(DeprecationWarning, match="layerlab.analysis"):
+        old = importlib.import_module("layerlab.views.analysis")
+    assert old.efficiency is moved.efficiency and old.layer_changes is moved.layer_changes
+    assert sorted(old.__all__) == sorted(moved.__all__)
+    assert not hasattr(old, "short_id")  # dead code, removed

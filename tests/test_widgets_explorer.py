@@ -6,8 +6,7 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from layerlab import Dir, Image, Layer, Opaque, Symlink, Whiteout
-from layerlab.views import analysis
+from layerlab import Dir, Image, Layer, Opaque, Symlink, Whiteout, analysis
 from layerlab.widgets import LayerExplorer
 from layerlab.widgets.explorer import LAYER_ONLY, MERGED
 

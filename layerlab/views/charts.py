@@ -20,8 +20,8 @@ import io
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import analysis
 from ..digest import short
-from . import analysis
 from .lecture import font_scale
 from .palette import CHANGE_HATCH, NEUTRAL, OKABE_ITO, change_color
 

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
+from .. import analysis
 from ..digest import short
-from . import analysis
 from .lecture import font_scale
 from .palette import NEUTRAL, change_color, pill_style
 

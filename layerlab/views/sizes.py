@@ -2,7 +2,7 @@
 
 Used by ``09-smaller-images``: the same program built three ways (naive, cleanup in the
 same ``RUN``, multi-stage). :func:`size_comparison` is the table, :func:`size_chart`
-the chart; both only read the engine (:func:`layerlab.views.analysis.efficiency`).
+the chart; both only read the engine (:func:`layerlab.analysis.efficiency`).
 
 >>> from layerlab.build import build
 >>> small = build("FROM layerlab/tiny\\n")
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .analysis import efficiency
+from ..analysis import efficiency
 from .charts import _figure, _fs, _human_axis, _style
 from .palette import OKABE_ITO
 

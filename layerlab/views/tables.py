@@ -1,7 +1,7 @@
 """pandas tables of layers, files, changes, history, cache, sharing and efficiency.
 
 One function per table; each docstring lists the columns. The numbers come from
-:mod:`layerlab.views.analysis`, which the CLI shares. pandas is imported when a table
+:mod:`layerlab.analysis`, which the CLI shares. pandas is imported when a table
 is asked for, never when :mod:`layerlab` is.
 
 >>> from layerlab import Image, Layer
@@ -18,8 +18,8 @@ import importlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import analysis
 from ..digest import short
-from . import analysis
 
 if TYPE_CHECKING:
     import pandas as pd

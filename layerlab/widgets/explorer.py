@@ -11,7 +11,7 @@ directory opens or closes it; only open directories are rendered, so a 100,000-f
 image stays responsive. Selecting a file shows its content (text, or hex for binary) and
 every version of it down the stack with the layer that hides it.
 
-The marks follow :func:`layerlab.views.analysis.layer_changes` (the tests check they
+The marks follow :func:`layerlab.analysis.layer_changes` (the tests check they
 agree) but are computed one open directory at a time: the full list costs seconds on a
 big image, so it is only computed when asked for (:meth:`LayerExplorer.show_changes`).
 
@@ -34,12 +34,12 @@ from typing import Any
 
 import ipywidgets as W
 
+from .. import analysis
 from ..entry import Entry, EntryKind
 from ..image import Image
 from ..layer import Layer
 from ..paths import ROOT, ancestors, join, split
 from ..union import Node, View
-from ..views import analysis
 from ..views.palette import readable_on
 from ._base import MONO, StaticFallback, badge, content_html, layer_color, mono_css
 
