@@ -69,10 +69,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .entry import Entry, EntryKind
+from .image import Image
 from .paths import ROOT, ancestors, join
 
 if TYPE_CHECKING:
-    from .image import Image
     from .union import Node, View
 
 __all__ = ["Change", "between", "deletion_why", "differences", "of_layer"]

@@ -42,9 +42,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from . import changes as _changes
 from .blob import FileBlob
-from .changes import Change
+from .changes import Change, between
 from .entry import Entry, EntryKind
 from .errors import (
     ContainerStateError,
@@ -639,9 +638,9 @@ class Container:
         """
         self._require_alive("diff")
         rw = self.rw
-        return _changes.between(self.image.view(), self.view(),
-                                touched={*rw.paths(), *rw.opaques},
-                                whiteouts=rw.whiteouts, opaques=rw.opaques)
+        return between(self.image.view(), self.view(),
+                       touched={*rw.paths(), *rw.opaques},
+                       whiteouts=rw.whiteouts, opaques=rw.opaques)
 
     def commit(self, *, created_by: str | None = None, message: str = "",
                author: str = "", changes: Mapping[str, object] | None = None) -> Image:

@@ -20,7 +20,7 @@ import io
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import analysis
+from ..analysis import efficiency, sharing_rows, stored_bytes
 from ..digest import short
 from .lecture import font_scale
 from .palette import CHANGE_HATCH, NEUTRAL, OKABE_ITO, change_color
@@ -259,7 +259,7 @@ def layer_sizes(image: Image) -> Figure:
     still stored and pulled), with the size written on each bar and a line of the
     cumulative image size. A layer that only deletes stores 0 B: its bar is empty and
     its label says how many whiteouts it carries. Sizes are human (kB, MB)."""
-    stats = analysis.stored_bytes(image)
+    stats = stored_bytes(image)
     fig = _figure(8.0, 4.8)
     ax = fig.add_subplot()
     _style(ax, "bytes each layer stores")
@@ -304,7 +304,7 @@ def sharing_chart(images: Mapping[str, Image]) -> Figure:
     from matplotlib.colors import ListedColormap
 
     names = sorted(images)
-    layers = analysis.sharing_rows(images)
+    layers = sharing_rows(images)
     fig = _figure(11.0, max(3.0, 0.5 * len(names) + 2.2))
     left, right = fig.subplots(1, 2, width_ratios=[3, 2])
     _style(left, "which image uses which layer")
@@ -348,7 +348,7 @@ def efficiency_chart(image: Image) -> Figure:
     """Dive's "wasted" bytes next to the reclaimable bytes, per path (the largest
     :data:`EFFICIENCY_ROWS`), with dive's efficiency score and both totals in the title.
     Dive's figure is hatched ``xx``; reclaimable bytes are solid."""
-    report = analysis.efficiency(image)
+    report = efficiency(image)
     rows = report.inefficiencies[:EFFICIENCY_ROWS]
     fig = _figure(10.0, max(3.0, 0.55 * len(rows) + 2.0))
     ax = fig.add_subplot()
