@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from _images import three_layers
 
@@ -19,7 +17,6 @@ from layerlab.views import (
     sharing_summary,
     sharing_table,
 )
-from layerlab.views import tables as tables_module
 
 pd = pytest.importorskip("pandas")
 
@@ -87,8 +84,9 @@ def test_diff_table() -> None:
                     ["A", "/hello.txt", "file", 2, None]]
 
 
-def test_history_table_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tables_module, "_build_history_rows", lambda: None)
+def test_history_table_renders_the_engine_history() -> None:
+    from layerlab.build import history
+
     img = three_layers().with_history(HistoryEntry(created_by="ENV A=1"))
     t = history_table(img)
     assert list(t.columns) == ["image", "created", "created_by", "size", "comment", "layer",
@@ -100,14 +98,11 @@ def test_history_table_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [None if pd.isna(v) else v for v in t["layer"]] == [None, 2, 1, 0]
     assert t["empty_layer"].tolist() == [True, False, False, False]
     assert "config" in t["why"][0] and "BuildKit" in t["why"][1]
-
-
-def test_history_table_uses_build_rows(monkeypatch: pytest.MonkeyPatch) -> None:
-    def rows(image: Image) -> list[dict[str, Any]]:
-        return [{"IMAGE": "abc", "SIZE": len(image.layers)}]
-
-    monkeypatch.setattr(tables_module, "_build_history_rows", lambda: rows)
-    assert history_table(three_layers()).to_dict("records") == [{"IMAGE": "abc", "SIZE": 3}]
+    # one implementation: the table shows the engine's rows, cell for cell
+    rows = history(img)
+    assert t["why"].tolist() == [r.why for r in rows] == [r.why for r in img.history_rows()]
+    assert t["created"].tolist() == [r.created for r in rows]
+    assert [None if pd.isna(v) else v for v in t["layer"]] == [r.layer for r in rows]
 
 
 def test_cache_table() -> None:

@@ -14,8 +14,7 @@ is asked for, never when :mod:`layerlab` is.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import analysis
@@ -148,22 +147,6 @@ def diff_table(container: Container) -> pd.DataFrame:
     return frame.astype({"size": "Int64", "copied_up_from": "Int64"})
 
 
-_MISSING_WHY = (
-    "<missing>: no image of its own. Docker names intermediate images only when this "
-    "daemon built them step by step (the classic builder); layers that were pulled, or "
-    "built with BuildKit, are known by content (diff_id) only"
-)
-
-
-def _build_history_rows() -> Callable[[Image], Any] | None:
-    try:
-        build = importlib.import_module("layerlab.build")
-    except ImportError:
-        return None
-    fn = getattr(build, "history_rows", None)
-    return fn if callable(fn) else None
-
-
 def _as_dict(row: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(row) and not isinstance(row, type):
         return {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
@@ -175,36 +158,16 @@ def _as_dict(row: Any) -> dict[str, Any]:
 def history_table(image: Image) -> pd.DataFrame:
     """The image's history as ``docker history`` prints it: newest step first.
 
-    If :mod:`layerlab.build` provides ``history_rows(image)``, its rows are used as they
-    are. Otherwise the columns are ``image`` (the short image ID on the top row,
-    ``<missing>`` below it), ``created``, ``created_by``, ``size`` (the layer's bytes; 0
-    for a step that made no layer), ``comment``, ``layer`` (layer index, empty for
-    metadata-only steps such as ``ENV``), ``empty_layer`` and ``why`` (why the IMAGE
-    column says what it says).
+    The rows are the engine's (:func:`layerlab.build.history`, :meth:`Image.history_rows`);
+    columns: ``image`` (the short image ID on the top row, ``<missing>`` below it),
+    ``created``, ``created_by``, ``size`` (the layer's bytes; 0 for a step that made no
+    layer), ``comment``, ``layer`` (layer index, empty for metadata-only steps such as
+    ``ENV``), ``empty_layer`` and ``why`` (why the IMAGE column says what it says).
     """
-    rows_fn = _build_history_rows()
-    if rows_fn is not None:
-        import pandas as pd
-
-        return pd.DataFrame([_as_dict(r) for r in rows_fn(image)])
-    steps = image.layer_history()
-    rows = []
-    k = len(image.layers)
-    for i in range(len(steps) - 1, -1, -1):
-        entry, layer = steps[i]
-        if layer is not None:
-            k -= 1
-        top = i == len(steps) - 1
-        rows.append({
-            "image": short(image.id) if top else "<missing>",
-            "created": entry.created,
-            "created_by": entry.created_by,
-            "size": layer.size if layer is not None else 0,
-            "comment": entry.comment,
-            "layer": k if layer is not None else None,
-            "empty_layer": entry.empty_layer,
-            "why": "the image itself: its ID is the digest of its config" if top else _MISSING_WHY,
-        })
+    rows = [{"image": r.image_id_column, "created": r.created, "created_by": r.created_by,
+             "size": r.size, "comment": r.comment, "layer": r.layer,
+             "empty_layer": r.empty_layer, "why": r.why}
+            for r in image.history_rows()]
     frame = _frame(rows, ["image", "created", "created_by", "size", "comment", "layer",
                           "empty_layer", "why"])
     return frame.astype({"layer": "Int64"})
