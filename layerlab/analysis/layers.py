@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..changes import of_layer
 from ..entry import Entry, EntryKind
 
 if TYPE_CHECKING:
@@ -32,13 +33,16 @@ def regular_size(entry: Entry) -> int:
 
 @dataclass(frozen=True)
 class ChangeRow:
-    """One path that layer ``layer`` changed in the view below it.
+    """One change layer ``layer`` made to the view below it: Docker's answer
+    (:func:`layerlab.changes.of_layer`, what ``docker diff`` would list).
 
-    ``change`` is ``"A"`` (the path is new), ``"M"`` (the layer supplies the path again:
-    new content or metadata) or ``"D"`` (the path is gone). ``kind`` and ``size`` describe
-    the new version for A/M and the removed version for D. ``how`` says what removed a
-    D path (``"whiteout /a"``, ``"opaque /d"``, ``"parent replaced /p"``) and is empty
-    for A/M.
+    ``change`` is ``"A"`` (the path is new), ``"C"`` (it is there on both sides and
+    differs, or it is a directory with changes inside) or ``"D"`` (it is gone; only the
+    top of a removed tree is listed). ``kind`` and ``size`` describe the new version for
+    A/C and the removed one for D, where ``size`` counts the regular-file bytes of the
+    whole removed tree. ``how`` is the change's ``why``: what differs for C
+    (``"changes inside"``, ``"mtime, size, content"``...), what removed a D path
+    (``"whiteout /a"``, ``"opaque /d"``), empty for A.
     """
 
     layer: int
@@ -54,32 +58,34 @@ def _index(view: View) -> dict[str, tuple[Entry, int]]:
 
 
 def layer_changes(image: Image, k: int) -> list[ChangeRow]:
-    """Every path layer ``k`` added, modified or deleted in the view below it, by path.
+    """Every change layer ``k`` made to the view below it, by path (Docker's answer).
 
-    Deleted paths include whole subtrees (a whiteout of ``/d`` lists ``/d`` and every
-    path under it), since each of them disappears from the merged view.
+    >>> from layerlab import Image, Layer, Whiteout
+    >>> img = Image.from_layers([Layer.from_dict({"/d/a": "1", "/d/b": "22", "/k": "k"}),
+    ...                          Layer.from_dict({"/d": Whiteout(), "/k": "kk"})])
+    >>> [(r.change, r.path, r.size, r.how) for r in layer_changes(img, 1)]
+    [('D', '/d', 3, 'whiteout /d'), ('C', '/k', 2, 'size, content')]
     """
-    n = len(image.layers)
-    if not -n <= k < n:
-        raise IndexError(f"layer {k} is out of range for an image of {n} layers")
-    k %= n
-    after_view = image.view(k)
-    after = _index(after_view)
-    below = _index(image.view(k - 1)) if k else {}
+    changes = of_layer(image, k)
+    k %= len(image.layers)
+    after = image.view(k)
+    below = image.view(k - 1) if k else None
     rows: list[ChangeRow] = []
-    for path, (entry, layer) in after.items():
-        if path not in below:
-            rows.append(ChangeRow(k, path, "A", entry.kind.value, regular_size(entry)))
-        elif layer == k:
-            rows.append(ChangeRow(k, path, "M", entry.kind.value, regular_size(entry)))
-    for path, (entry, _layer) in below.items():
-        if path not in after:
-            how = ""
-            for hidden in after_view.shadowed(path):
-                if hidden.hidden_by == k:
-                    how = f"{hidden.reason} {hidden.by_path}"
-            rows.append(ChangeRow(k, path, "D", entry.kind.value, regular_size(entry), how))
-    return sorted(rows, key=lambda r: r.path)
+    for change in changes:
+        if change.kind == "D":
+            assert below is not None
+            node = below.lookup(change.path)
+            assert node is not None
+            entry = node.entry
+            size = regular_size(entry) + sum(regular_size(e) for e in below.walk(change.path)
+                                             if entry.is_dir)
+            rows.append(ChangeRow(k, change.path, "D", entry.kind.value, size, change.why))
+            continue
+        node = after.lookup(change.path)
+        assert node is not None
+        rows.append(ChangeRow(k, change.path, change.kind, node.entry.kind.value,
+                              regular_size(node.entry), "" if change.kind == "A" else change.why))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -99,8 +105,11 @@ class LayerStats:
 
 
 def layer_stats(image: Image) -> list[LayerStats]:
-    """For every layer: paths added / modified / deleted in the view below it, the
-    whiteout and opaque markers it carries, and the bytes of each kind of change.
+    """For every layer: paths added / modified / deleted in the view below it (the
+    A / C / D changes of :func:`layer_changes`, Docker's answer: ``modified`` counts the
+    C rows, directories with changes inside included; ``deleted`` counts the top of each
+    removed tree), the whiteout and opaque markers it carries, and the bytes of each kind
+    of change.
 
     ``size`` is :attr:`Layer.size` (the regular-file bytes the layer stores);
     ``added_bytes + modified_bytes`` is what the layer's changes weigh in the view
@@ -110,14 +119,14 @@ def layer_stats(image: Image) -> list[LayerStats]:
     out: list[LayerStats] = []
     for k, layer in enumerate(image.layers):
         rows = layer_changes(image, k)
-        count = {c: 0 for c in "AMD"}
-        weight = {c: 0 for c in "AMD"}
+        count = {c: 0 for c in "ACD"}
+        weight = {c: 0 for c in "ACD"}
         for row in rows:
             count[row.change] += 1
             weight[row.change] += row.size
         out.append(LayerStats(
-            k, layer.size, count["A"], count["M"], count["D"], len(layer.whiteouts),
-            len(layer.opaques), weight["A"], weight["M"], weight["D"],
+            k, layer.size, count["A"], count["C"], count["D"], len(layer.whiteouts),
+            len(layer.opaques), weight["A"], weight["C"], weight["D"],
         ))
     return out
 

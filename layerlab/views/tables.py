@@ -63,9 +63,9 @@ def layers_table(image: Image) -> pd.DataFrame:
     the layer with everything below it), ``legacy_id`` and ``legacy_parent`` (the v1 ids
     and parent pointers of :attr:`Image.legacy_layers`; the base has no parent: ``None``),
     ``created_by``, ``size`` (regular-file bytes the layer stores), then counts against
-    the view below: ``added`` / ``modified`` / ``deleted`` paths (a deleted directory
-    counts with everything under it), and the ``whiteouts`` / ``opaque_dirs`` markers the
-    layer carries (a whiteout of a missing path deletes nothing but still counts here).
+    the view below: ``added`` / ``modified`` / ``deleted`` paths (the A / C / D rows of
+    :func:`changes_table`: a deleted directory counts once), and the ``whiteouts`` /
+    ``opaque_dirs`` markers the layer carries (a whiteout of a missing path deletes nothing but still counts here).
     """
     legacy = image.legacy_layers
     chains = image.chain_ids
@@ -115,10 +115,13 @@ def files_table(view: View, *, layer: int | None = None, change: str | None = No
 def changes_table(image: Image, k: int) -> pd.DataFrame:
     """What layer ``k`` changed in the view below it, sorted by path.
 
-    Columns: ``path``, ``change`` (``A`` added, ``M`` modified: the layer supplies the
-    path again, ``D`` deleted), ``kind`` (entry type of the new version, or of the removed
-    one for ``D``), ``size`` (its regular-file bytes) and ``how`` (for ``D``: what removed
-    it: ``whiteout /x``, ``opaque /d`` or ``parent replaced /p``).
+    The rows are Docker's answer (:func:`layerlab.analysis.layer_changes`, from
+    :mod:`layerlab.changes`). Columns: ``path``, ``change`` (``A`` added, ``C`` changed:
+    it differs from the version below, or it is a directory with changes inside, ``D``
+    deleted: the top of a removed tree), ``kind`` (entry type of the new version, or of the
+    removed one for ``D``), ``size`` (its regular-file bytes; for ``D`` those of the whole
+    removed tree) and ``how`` (what differs for ``C``; for ``D`` what removed it:
+    ``whiteout /x`` or ``opaque /d``).
     """
     rows = [dataclasses.asdict(r) for r in analysis.layer_changes(image, k)]
     for row in rows:
