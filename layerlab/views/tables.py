@@ -65,7 +65,8 @@ def layers_table(image: Image) -> pd.DataFrame:
     ``created_by``, ``size`` (regular-file bytes the layer stores), then counts against
     the view below: ``added`` / ``modified`` / ``deleted`` paths (the A / C / D rows of
     :func:`changes_table`: a deleted directory counts once), and the ``whiteouts`` /
-    ``opaque_dirs`` markers the layer carries (a whiteout of a missing path deletes nothing but still counts here).
+    ``opaque_dirs`` markers the layer carries (a whiteout of a missing path deletes
+    nothing but still counts here).
     """
     legacy = image.legacy_layers
     chains = image.chain_ids
