@@ -64,7 +64,7 @@ when the change set is known (``"whiteout /d"``, ``"opaque /d"``; else ``"gone"`
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -202,7 +202,19 @@ def between(old: View | None, new: View, *, touched: Iterable[str] | None = None
         assert focus is not None
         return {name: n for name, n in kids.items() if join(path, name) in focus}
 
-    def walk(path: str, old_node: Node | None, new_node: Node, reported: bool) -> None:
+    # Docker's recursive addChanges as a loop (a tree 2,000 directories deep must not hit
+    # the recursion limit); a frame is one directory being compared
+    @dataclass
+    class _Frame:
+        path: str
+        old_kids: dict[str, Node]
+        new_kids: dict[str, Node]
+        todo: Iterator[str]
+        start: int
+        reported: bool
+        is_dir: bool
+
+    def enter(path: str, old_node: Node | None, new_node: Node, reported: bool) -> _Frame:
         start = len(out)
         if old_node is None and path != ROOT:
             out.append(Change("A", path, "new"))
@@ -211,27 +223,35 @@ def between(old: View | None, new: View, *, touched: Iterable[str] | None = None
         every = focus is None or path in full or old_node is None
         new_kids = names(new, new_node, path, every)
         old_kids = names(old, old_node, path, every) if is_dir else {}
-        for name in sorted(new_kids):
-            child = join(path, name)
-            old_child = old_kids.pop(name, None)
-            if old_child is not None and focus is not None and child not in focus:
-                continue  # the same lower entry on both sides
-            child_reported = False
-            if old_child is not None:
-                why = differences(old_child.entry, new_kids[name].entry)
-                if why:
-                    out.append(Change("C", child, ", ".join(why)))
-                    child_reported = True
-            walk(child, old_child, new_kids[name], child_reported)
-        for name in sorted(old_kids):
-            child = join(path, name)
-            out.append(Change("D", child, deletion_why(child, whiteouts, opaques)))
-        if len(out) > start and is_dir and not reported and path != ROOT:
-            out.insert(start, Change("C", path, "changes inside"))
+        return _Frame(path, old_kids, new_kids, iter(sorted(new_kids)), start, reported, is_dir)
 
     root_new = new.lookup(ROOT)
     assert root_new is not None
-    walk(ROOT, old.lookup(ROOT) if old is not None else None, root_new, True)
+    stack = [enter(ROOT, old.lookup(ROOT) if old is not None else None, root_new, True)]
+    while stack:
+        frame = stack[-1]
+        name = next(frame.todo, None)
+        if name is None:
+            stack.pop()
+            for gone in sorted(frame.old_kids):
+                child = join(frame.path, gone)
+                out.append(Change("D", child, deletion_why(child, whiteouts, opaques)))
+            if len(out) > frame.start and frame.is_dir and not frame.reported \
+                    and frame.path != ROOT:
+                # a directory with changes inside is changed (its place: sorted below)
+                out.append(Change("C", frame.path, "changes inside"))
+            continue
+        child = join(frame.path, name)
+        old_child = frame.old_kids.pop(name, None)
+        if old_child is not None and focus is not None and child not in focus:
+            continue  # the same lower entry on both sides
+        child_reported = False
+        if old_child is not None:
+            why = differences(old_child.entry, frame.new_kids[name].entry)
+            if why:
+                out.append(Change("C", child, ", ".join(why)))
+                child_reported = True
+        stack.append(enter(child, old_child, frame.new_kids[name], child_reported))
     return sorted(out, key=lambda c: c.path)
 
 

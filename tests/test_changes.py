@@ -167,3 +167,18 @@ def test_between_an_empty_tree_and_an_image() -> None:
     img = Image.from_layers([Layer.from_dict({"/a/b": "1"})])
     assert _strs(between(None, img.view())) == ["A /a", "A /a/b"]
     assert between(img.view(), img.view()) == []
+
+
+def test_a_tree_deeper_than_the_recursion_limit() -> None:
+    import sys
+
+    depth = sys.getrecursionlimit() + 500  # 1,500 levels of "/d": within max_path_bytes
+    deep = "/d" * depth
+    img = Image.from_layers([Layer.from_dict({deep + "/f": "1"})])
+    c = img.create_container()
+    c.write(deep + "/f", "22")
+    changes = c.diff()
+    assert len(changes) == depth + 1  # every directory on the way has a change inside
+    assert changes[-1] == Change("C", deep + "/f") and changes[0] == Change("C", "/d")
+    assert all(ch.why == "changes inside" for ch in changes[:-1])
+    assert len(between(None, img.view())) == depth + 1
