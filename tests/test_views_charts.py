@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 from _images import three_layers
@@ -123,24 +126,6 @@ def test_efficiency_chart() -> None:
     assert "no duplicated or hidden bytes" in texts(empty)
 
 
-def test_lecture_mode_enlarges_chart_fonts() -> None:
-    small = layer_sizes(three_layers()).axes[0].title.get_fontsize()
-    lecture_mode()
-    try:
-        big = layer_sizes(three_layers()).axes[0].title.get_fontsize()
-    finally:
-        lecture_mode(False)
-    assert big == pytest.approx(small * 1.6)
-    lecture_mode()
-    try:  # the figure grows with its fonts, so the layout stays the same
-        size = stack_diagram(three_layers()).get_size_inches()
-    finally:
-        lecture_mode(False)
-    assert list(size) == pytest.approx([x * 1.6 for x in stack_diagram(three_layers())
-                                        .get_size_inches()])
-    assert matplotlib.rcParams["font.size"] == matplotlib.rcParamsDefault["font.size"]
-
-
 def test_figures_show_themselves_as_png() -> None:
     fig = layer_sizes(three_layers())
     assert fig._repr_png_().startswith(b"\x89PNG")  # type: ignore[attr-defined]
@@ -156,28 +141,204 @@ def test_efficiency_chart_keeps_the_end_of_long_paths() -> None:
     assert all(label.replace("\n", "").endswith("_Packages") for label in labels)
 
 
-def _overlaps(fig: object) -> list[tuple[str, str]]:
+# --- layout: what a room reads, in both modes ------------------------------------------------
+
+
+def _drawn(fig: Any) -> tuple[Any, list[Any]]:
+    """(renderer, every text the figure draws): texts, titles, axis and tick labels of
+    the ticks in view, legends."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    canvas = FigureCanvasAgg(fig)  # type: ignore[arg-type]
+    canvas = FigureCanvasAgg(fig)
     canvas.draw()
     renderer = canvas.get_renderer()
-    texts = [t for ax in fig.axes for t in ax.texts if t.get_text()]  # type: ignore[attr-defined]
-    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    found: list[Any] = []
+    for ax in fig.axes:
+        found += ax.texts
+        found += [ax.title, ax._left_title, ax._right_title]
+        for axis in (ax.xaxis, ax.yaxis) if ax.axison else ():
+            found.append(axis.label)
+            found += [t.label1 for t in axis._update_ticks() if t.label1.get_visible()]
+        if ax.get_legend() is not None:
+            found += ax.get_legend().get_texts()
+    for legend in fig.legends:
+        found += legend.get_texts()
+    return renderer, [t for t in found if t.get_visible() and t.get_text().strip()]
+
+
+def _shrunk(box: Any, px: float = 0.5) -> Any:
+    from matplotlib.transforms import Bbox
+
+    return Bbox.from_extents(box.x0 + px, box.y0 + px, box.x1 - px, box.y1 - px)
+
+
+def _overlaps(fig: Any) -> list[tuple[str, str]]:
+    renderer, texts = _drawn(fig)
+    boxes = [(t.get_text(), _shrunk(t.get_window_extent(renderer))) for t in texts]
     return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:]
             if box_a.overlaps(box_b)]
 
 
-@pytest.mark.parametrize("lecture", [False, True])
-def test_no_text_overlaps_in_the_stack_diagram_and_layer_sizes(lecture: bool) -> None:
+def _clipped(fig: Any) -> list[str]:
+    """Texts that cross the figure's edge, stack-diagram texts that leave their box, and
+    legends drawn over a bar."""
+    from matplotlib.patches import Rectangle
+
+    renderer, texts = _drawn(fig)
+    width, height = fig.canvas.get_width_height()
+    out = []
+    for t in texts:
+        box = _shrunk(t.get_window_extent(renderer))
+        if box.x0 < 0 or box.y0 < 0 or box.x1 > width or box.y1 > height:
+            out.append(f"outside the figure: {t.get_text()!r}")
+    for ax in fig.axes:
+        rects = {p.get_gid(): p for p in ax.patches if p.get_gid()}
+        for t in ax.texts:
+            role, _, k = (t.get_gid() or "").rpartition("-")
+            owner = rects.get(f"layer-{k}") if role in ("label", "made", "sub", "hides") \
+                else None
+            if owner is None:
+                continue
+            outer = owner.get_window_extent(renderer)
+            inner = _shrunk(t.get_window_extent(renderer))
+            if not (outer.x0 <= inner.x0 and inner.x1 <= outer.x1 and outer.y0 <= inner.y0
+                    and inner.y1 <= outer.y1):
+                out.append(f"out of its box: {t.get_text()!r}")
+        bars = [p for p in ax.patches if isinstance(p, Rectangle) and not p.get_gid()
+                and p.get_width() and p.get_height()]
+        legends = [lg for lg in [ax.get_legend(), *fig.legends] if lg is not None]
+        for legend in legends:
+            frame = _shrunk(legend.get_window_extent(renderer), 1)
+            out += [f"legend over a bar of {ax.get_title()!r}" for p in bars
+                    if frame.overlaps(p.get_window_extent(renderer))]
+    return out
+
+
+def _sizes(fig: Any) -> list[float]:
+    return sorted(t.get_fontsize() for t in _drawn(fig)[1])
+
+
+def _both(draw: Any) -> tuple[Any, Any]:
+    lecture_mode(False)
+    normal = draw()
+    lecture_mode()
+    try:
+        return normal, draw()
+    finally:
+        lecture_mode(False)
+
+
+def _check_pair(name: str, normal: Any, lecture: Any) -> None:
+    """Same pixel width; every text at least 1.5x (smallest and median); no overlap, no
+    clipping in either mode."""
+    assert normal.get_size_inches()[0] == lecture.get_size_inches()[0], name
+    assert normal.dpi == lecture.dpi, name
+    small, big = _sizes(normal), _sizes(lecture)
+    assert big[0] >= 1.5 * small[0], (name, small[0], big[0])
+    assert big[len(big) // 2] >= 1.5 * small[len(small) // 2], name
+    for mode, fig in (("normal", normal), ("lecture", lecture)):
+        assert _overlaps(fig) == [], (name, mode)
+        assert _clipped(fig) == [], (name, mode)
+
+
+def _fixture_charts() -> dict[str, Any]:
     long = Layer.from_dict({"/etc/motd": "v9\n"},
                            created_by="RUN apt-get update && apt-get install -y curl git")
     image = three_layers().add_layer(long)
-    lecture_mode(lecture)
+    container = three_layers().create_container(name="c")
+    container.write("/g", "changed")
+    a = Image.from_layers(three_layers().layers[:2])
+    return {
+        "stack /etc/motd": lambda: stack_diagram(image, trace="/etc/motd"),
+        "stack /f": lambda: stack_diagram(image, trace="/f"),
+        "stack deleted": lambda: stack_diagram(image, trace="/d/a"),
+        "stack container": lambda: stack_diagram(container, trace="/g"),
+        "sizes": lambda: layer_sizes(image),
+        "efficiency": lambda: efficiency_chart(image),
+        "sharing": lambda: sharing_chart({"b": a.add_layer(Layer.from_dict({"/z": "zz"})),
+                                          "a": a}),
+    }
+
+
+@pytest.mark.parametrize("name", list(_fixture_charts()))
+def test_lecture_mode_is_bigger_text_at_the_same_width_without_overlap(name: str) -> None:
+    _check_pair(name, *_both(_fixture_charts()[name]))
+    assert matplotlib.rcParams["font.size"] == matplotlib.rcParamsDefault["font.size"]
+
+
+CHARTS = ("stack_diagram", "layer_sizes", "sharing_chart", "efficiency_chart", "size_chart")
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _notebook_charts() -> list[tuple[str, Any, Any]]:
+    """Every chart the notebooks draw: each notebook that calls a chart function is run
+    (real mode off) in an in-process IPython up to its last chart, and each call draws
+    its chart twice, in normal and in lecture mode, with the objects as they are then."""
+    import os
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import layerlab.views as views_pkg
+    from layerlab.views import charts, sizes
+
+    drawn: list[tuple[str, Any, Any]] = []
+    originals = {name: getattr(charts if hasattr(charts, name) else sizes, name)
+                 for name in CHARTS}
+
+    def recorder(nb: str, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            normal, lecture = _both(lambda: originals[name](*args, **kwargs))
+            drawn.append((f"{nb}: {name}", normal, lecture))
+            return normal
+        return call
+
+    saved_env = os.environ.get("LAYERLAB_REAL_MODE")
+    os.environ["LAYERLAB_REAL_MODE"] = "off"
+    shell = InteractiveShell.instance()
     try:
-        figs = [stack_diagram(image, trace="/etc/motd"), stack_diagram(image, trace="/f"),
-                layer_sizes(image)]
+        for path in sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")):
+            cells = [("".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+                     for c in json.loads(path.read_text())["cells"]
+                     if c["cell_type"] == "code"]
+            last = max((i for i, src in enumerate(cells)
+                        if any(f"{name}(" in src for name in CHARTS)), default=None)
+            if last is None:
+                continue
+            for name in CHARTS:
+                patched = recorder(path.stem, name)
+                for module in (charts, sizes, views_pkg):
+                    if hasattr(module, name):
+                        setattr(module, name, patched)
+            shell.reset(new_session=False)
+            cwd = os.getcwd()
+            os.chdir(NOTEBOOKS)
+            try:
+                for src in cells[: last + 1]:
+                    result = shell.run_cell(src, silent=True)
+                    assert result.success, (path.name, src, result.error_in_exec)
+            finally:
+                os.chdir(cwd)
     finally:
+        for name, fn in originals.items():
+            for module in (charts, sizes, views_pkg):
+                if hasattr(module, name):
+                    setattr(module, name, fn)
         lecture_mode(False)
-    for fig in figs:
-        assert _overlaps(fig) == []
+        if saved_env is None:
+            os.environ.pop("LAYERLAB_REAL_MODE", None)
+        else:
+            os.environ["LAYERLAB_REAL_MODE"] = saved_env
+    return drawn
+
+
+@pytest.fixture(scope="module")
+def notebook_charts() -> list[tuple[str, Any, Any]]:
+    return _notebook_charts()
+
+
+def test_every_chart_the_notebooks_draw_reads_in_lecture_mode(
+        notebook_charts: list[tuple[str, Any, Any]]) -> None:
+    names = {name.split(": ")[1] for name, _, _ in notebook_charts}
+    assert names == set(CHARTS)  # each kind is drawn somewhere, so each is checked
+    for name, normal, lecture in notebook_charts:
+        _check_pair(name, normal, lecture)

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 __all__ = [
     "APK_ALIASES",
     "APT_LISTS",
-    "AptIndex",
     "PACKAGES",
     "PIP_PACKAGES",
     "SCALE",
+    "AptIndex",
     "Package",
     "PkgFile",
     "apt_indexes",
