@@ -5,7 +5,9 @@ without touching ``rcParams``; sizes are fixed, inputs sorted and nothing carrie
 timestamp, so the same image draws the same picture. Change kinds differ by hatch and
 letter as well as by color (:mod:`layerlab.views.palette`), the background is white so
 the charts read in light and dark notebook themes, and fonts follow
-:func:`layerlab.views.lecture_mode`.
+:func:`layerlab.views.lecture_mode`: in lecture mode a chart is as wide as in normal mode
+(JupyterLab shrinks wider images, which would undo the bigger fonts) and re-flows for its
+1.6x text, with taller rows, wrapped labels, stacked panels and legends below the axes.
 
 >>> from layerlab import Image, Layer
 >>> from layerlab.views import stack_diagram
