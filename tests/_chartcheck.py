@@ -80,3 +80,13 @@ def _clipped(fig: Any) -> list[str]:
 
 def _sizes(fig: Any) -> list[float]:
     return sorted(t.get_fontsize() for t in _drawn(fig)[1])
+
+
+
+
+def _rendered_px(fig: Any) -> list[float]:
+    """Sorted: for every text the figure draws, the height in pixels the renderer gives
+    ``Hg`` in that text's font (its size as drawn, whatever the text says)."""
+    renderer, texts = _drawn(fig)
+    return sorted(renderer.get_text_width_height_descent("Hg", t.get_fontproperties(),
+                                                         ismath=False)[1] for t in texts)
