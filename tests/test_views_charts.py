@@ -186,6 +186,9 @@ def _fixture_charts() -> dict[str, Any]:
         "stack container": lambda: stack_diagram(container, trace="/g"),
         "sizes": lambda: layer_sizes(image),
         "efficiency": lambda: efficiency_chart(image),
+        "stack scratch": lambda: stack_diagram(Image.scratch()),
+        "stack scratch container": lambda: stack_diagram(
+            Image.scratch().create_container(name="empty")),
         "sharing": lambda: sharing_chart({"b": a.add_layer(Layer.from_dict({"/z": "zz"})),
                                           "a": a}),
     }

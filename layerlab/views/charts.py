@@ -235,9 +235,10 @@ def stack_diagram(image_or_container: Image | Container, *, trace: str | None = 
         # a safe bound: sans-serif is narrower than monospace
         gone = textwrap.wrap(f"{trace} is not in the view: {why}",
                              _mono_chars(vw - 2 * pad, f_gone), max_lines=3, placeholder="…")
-    box_h = max(sum(_line_in(size) for _, size, _ in lines) for lines in contents) + 2 * pad
+    box_h = max((sum(_line_in(size) for _, size, _ in lines) for lines in contents),
+                default=0.0) + 2 * pad
     gap = 0.3 * (1.25 if lecture else 1.0)     # room for the parent arrows
-    stack_h = n * box_h + (n - 1) * gap
+    stack_h = max(n * box_h + (n - 1) * gap, 0.0)  # FROM scratch: no layer at all
     v_line = _line_in(f_small) * 1.05
     more_h = v_line                            # "… and N more"
     # the view needs room for a few lines even beside a short stack
