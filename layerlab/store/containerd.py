@@ -41,14 +41,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .._fsutil import remove_tree
 from ..container import Container, ContainerState, ReadWriteLayer
-from ..digest import chain_ids, sha256_digest, short
+from ..digest import sha256_digest, short
 from ..errors import InvalidImageError, LayerlabError
 from ..image import Image
 from ..layer import Layer
@@ -67,16 +65,11 @@ from .containerd_layout import (
 )
 from .content import ContentStore, Ingest
 from .durable import TMP_MARK, replace_dir
+from .durable import finish_swap as _finish_swap
 from .initlayer import init_layer
-from .store import (
-    ImageRecord,
-    PruneReport,
-    Store,
-    StoreError,
-    VerifyReport,
-    _finish_swap,
-    _tag,
-)
+from .records import PruneReport, VerifyReport
+from .refs import normalize_tag as _tag
+from .store import Store, StoreError
 
 __all__ = ["ContainerdStore", "full_name", "short_name"]
 
@@ -316,17 +309,6 @@ class ContainerdStore(Store):
         meta.leases[lease]["content"] = sorted(meta.blobs)
         meta.save()
 
-    def _full(self, exc: OSError, image: Image) -> None:
-        import errno
-
-        from .store import StoreFullError
-
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise StoreFullError(
-                f"store {self.root}: no space left on the device while importing image "
-                f"{short(image.id)} ({exc.strerror}); the image was not recorded. Free some "
-                "space (store.remove_image(...), store.prune()) and add it again") from exc
-
     @staticmethod
     def _name(meta: MetaDB, name: str, target: str, size: int) -> None:
         meta.images[name] = {"createdat": TIMESTAMP, "updatedat": TIMESTAMP, "labels": {},
@@ -431,27 +413,12 @@ class ContainerdStore(Store):
         backend = snaps.snapshots.get(rec["name"], {}) if rec else {}
         return int(backend.get("size", 0))
 
-    def images(self) -> list[ImageRecord]:
-        by_image: dict[str, list[str]] = {}
-        for t, i in sorted(self.tags().items()):
-            by_image.setdefault(i, []).append(t)
-        out = []
-        for image_id in self._image_ids():
-            config = self._config(image_id)
-            diff_ids = config["rootfs"]["diff_ids"]
-            size = sum(self._layer_size(c) for c in chain_ids(diff_ids))
-            out.append(ImageRecord(image_id, tuple(by_image.get(image_id, ())), len(diff_ids),
-                                   size, str(config.get("created", ""))))
-        return out
-
     def remove_image(self, ref: str | Image, *, force: bool = False) -> None:
         """``docker rmi``: drop the image records; garbage collection takes what nobody
         references any more (blobs and snapshots)."""
         with self._lock.held():
             image_id = self._resolve(ref)
-            users = [c.name for c in self.containers() if c.image.id == image_id]
-            if users and not force:
-                raise StoreError(f"image {short(image_id)} is used by containers {users}")
+            self._check_unused(image_id, force)
             meta = self._meta()
             for name, _ in self._targets_of(image_id):
                 meta.images.pop(name, None)
@@ -555,47 +522,8 @@ class ContainerdStore(Store):
         return [self._layout.init_diff(c.id)] + [
             self._layout.layer_diff(ch) for ch in reversed(c.image.chain_ids)]
 
-    @contextlib.contextmanager
-    def real_mode_dirs(self, container: Container) -> Iterator[tuple[list[str], str, str]]:
-        self._sync(container)
-        lowers = list(reversed(self._lowers(container)))  # base first, as realmode wants
-        work = self._layout.container_work(container.id)
-        remove_tree(work)
-        os.makedirs(work)
-        self._mounted.add(container.id)
-        try:
-            yield lowers, self.container_dir(container), work
-        finally:
-            self._mounted.discard(container.id)
-            remove_tree(work)
-            os.makedirs(work, exist_ok=True)
-
-    def mount_options(self, container: Container) -> str:
-        """The overlay options containerd's snapshotter returns for the container."""
-        return (f"lowerdir={':'.join(self._lowers(container))},"
-                f"upperdir={self.container_dir(container)},"
-                f"workdir={self._layout.container_work(container.id)}")
-
-    def mount(self, container: Container) -> str:
-        """Mount the container's snapshot chain with the kernel's overlayfs (needs root)."""
-        if not self._as_root:
-            raise StoreError("mounting overlayfs needs root here; use the simulated view "
-                             "(container.view()) instead")
-        merged = self._layout.container_merged(container.id)
-        if container.id in self._mounted:
-            return merged
-        self._sync(container)
-        work = self._layout.container_work(container.id)
-        remove_tree(work)
-        os.makedirs(work)
-        os.makedirs(merged, exist_ok=True)
-        result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
-                                 self.mount_options(container), merged],
-                                capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise StoreError(f"mount -t overlay failed: {result.stderr.strip()}")
-        self._mounted.add(container.id)
-        return merged
+    #: a snapshot directory keeps its (empty) ``work/`` after real mode
+    _KEEP_WORK = True
 
     # --- garbage collection, prune, verify (in containerd_gc) ---------------------------
     def _gc(self) -> tuple[list[str], int]:

@@ -15,7 +15,6 @@ import contextlib
 import os
 from typing import TYPE_CHECKING
 
-from .._fsutil import remove_tree
 from ..digest import chain_ids, short
 from ..errors import LayerlabError
 from ..layer import Layer
@@ -28,8 +27,10 @@ from .containerd_layout import (
     SnapshotDB,
     snapshot_id,
 )
-from .durable import TMP_MARK
-from .store import PruneReport, VerifyReport, _discard_dir
+from .durable import TMP_MARK, remove_paths
+from .durable import discard_dir as _discard_dir
+from .fsck import compare_diff
+from .records import PruneReport, VerifyReport
 
 if TYPE_CHECKING:
     from .containerd import ContainerdStore
@@ -176,14 +177,7 @@ def _prune(store: ContainerdStore) -> PruneReport:
         meta.leases.pop(lease, None)
     meta.save()
     removed, reclaimed = collect(store)
-    for path in found:
-        if not path.startswith(store.root):
-            continue
-        if os.path.isdir(path) and not os.path.islink(path):
-            remove_tree(path)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+    remove_paths([p for p in found if p.startswith(store.root)])
     return PruneReport(tuple(removed), reclaimed, tuple(found))
 
 
@@ -291,7 +285,7 @@ def _deep(store: ContainerdStore, report: VerifyReport, where: str, digest: str,
     elif not os.path.isdir(fs):
         report.problems.append(f"{where}: snapshot directory {fs} is missing")
     else:
-        store._compare_diff(report, where, layer, fs)
+        compare_diff(report, where, layer, fs)
 
 
 def _verify_snapshots(store: ContainerdStore, report: VerifyReport, meta: MetaDB,
