@@ -534,12 +534,14 @@ class ContainerdStore(Store):
 
     def prune(self) -> PruneReport:
         """Drop stale leases and interrupted writes, then collect garbage."""
-        return containerd_gc.prune(self)
+        with self._lock.held():
+            return containerd_gc.prune(self)
 
     def verify(self, *, deep: bool = True) -> VerifyReport:
         """Re-hash every blob; check every image, snapshot and container record; ``deep``
         also compares each unpacked snapshot with its layer blob."""
-        return containerd_gc.verify(self, deep=deep)
+        with self._lock.held():
+            return containerd_gc.verify(self, deep=deep)
 
     # --- looking at the host -------------------------------------------------------------
     _TREE_HIDDEN = frozenset({".lock"})
