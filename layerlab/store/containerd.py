@@ -63,8 +63,9 @@ from .containerd_layout import (
     MetaDB,
     SnapshotDB,
 )
+from .containerd_snapshots import Snapshots
 from .content import ContentStore, Ingest
-from .durable import TMP_MARK, replace_dir
+from .durable import TMP_MARK
 from .durable import finish_swap as _finish_swap
 from .initlayer import init_layer
 from .records import PruneReport, VerifyReport
@@ -161,14 +162,7 @@ class ContainerdStore(Store):
 
     def snapshot_records(self) -> list[dict[str, Any]]:
         """Every snapshot: key, kind, number (directory), parent, labels, sorted by number."""
-        meta, snaps = self._meta(), self._snaps()
-        rows = []
-        for key, rec in meta.snapshots.items():
-            backend = snaps.snapshots.get(rec.get("name", ""), {})
-            rows.append({"key": key, "kind": backend.get("kind", "?"),
-                         "number": backend.get("id"), "parent": rec.get("parent", ""),
-                         "labels": dict(rec.get("labels", {}))})
-        return sorted(rows, key=lambda r: (r["number"] is None, r["number"] or 0))
+        return self._snapshots.records()
 
     # --- content -------------------------------------------------------------------------
     def _put_blob(self, meta: MetaDB, data: bytes | None, digest: str, size: int,
@@ -186,63 +180,33 @@ class ContainerdStore(Store):
         record["updatedat"] = TIMESTAMP
         record.setdefault("labels", {}).update(labels)
 
-    # --- snapshots -----------------------------------------------------------------------
+    # --- snapshots (layerlab.store.containerd_snapshots) ----------------------------------
+    @property
+    def _snapshots(self) -> Snapshots:
+        return Snapshots(self._layout)
+
     def _prepare(self, key: str, parent: str | None) -> int:
         """An active snapshot ``key`` on ``parent`` (a committed key): records, then dirs."""
-        meta, snaps = self._meta(), self._snaps()
-        parent_name = ""
-        if parent is not None:
-            if parent not in meta.snapshots:
-                raise StoreError(f"snapshot {key}: parent snapshot {parent} does not exist")
-            parent_name = meta.snapshots[parent]["name"]
-        name = f"{NAMESPACE}/{meta.next_seq()}/{key}"
-        number = snaps.next_id()
-        snaps.snapshots[name] = {"id": number, "kind": "active", "parent": parent_name,
-                                 "createdat": TIMESTAMP, "labels": {}, "size": 0, "inodes": 0}
-        snaps.save()  # the snapshotter first: a kill here leaves an orphan gc removes
-        meta.snapshots[key] = {"name": name, "parent": parent or "", "createdat": TIMESTAMP,
-                               "updatedat": TIMESTAMP, "labels": {}}
-        meta.save()
-        return number
+        try:
+            return self._snapshots.prepare(key, parent)
+        except LookupError as exc:
+            raise StoreError(str(exc.args[0])) from None
 
     def _fill(self, number: int, layer: Layer) -> None:
-        fs = self._layout.snapshot_fs(number)
-        with contextlib.suppress(FileNotFoundError):
-            if not os.listdir(fs):
-                os.rmdir(fs)
-        replace_dir(lambda tmp: write_overlay_dir(layer, tmp, **self._overlay_form()), fs)
-        os.makedirs(self._layout.snapshot_work(number), exist_ok=True)
+        self._snapshots.fill(number, layer, self._overlay_form())
 
     def _commit(self, key: str, name: str, labels: dict[str, str], size: int) -> None:
         """Commit the active snapshot ``key`` as ``name`` (same directory, new record)."""
-        meta, snaps = self._meta(), self._snaps()
-        active = meta.snapshots.pop(key)
-        backend = snaps.snapshots.pop(active["name"])
-        seq = active["name"].split("/")[1]
-        committed = f"{NAMESPACE}/{seq}/{name}"
-        backend.update(kind="committed", size=size)
-        snaps.snapshots[committed] = backend
-        snaps.save()
-        parent = active.get("parent", "")
-        meta.snapshots[name] = {"name": committed, "parent": parent, "createdat": TIMESTAMP,
-                                "updatedat": TIMESTAMP, "labels": labels, "children": []}
-        if parent and parent in meta.snapshots:
-            kids = meta.snapshots[parent].setdefault("children", [])
-            if name not in kids:
-                kids.append(name)
-                kids.sort()
-        meta.save()
+        self._snapshots.commit(key, name, labels, size)
 
     def _unpack(self, layer: Layer, chain: str, parent: str | None) -> None:
-        if chain in self._meta().snapshots:
-            return
-        key = f"extract-{short(chain)}-{os.getpid()}"
-        number = self._prepare(key, parent)
-        self._fill(number, layer)
-        self._commit(key, chain, {"containerd.io/snapshot.ref": chain}, layer.size)
+        try:
+            self._snapshots.unpack(layer, chain, parent, self._overlay_form())
+        except LookupError as exc:
+            raise StoreError(str(exc.args[0])) from None
 
     def _has_layer(self, chain_id: str) -> bool:
-        return chain_id in self._meta().snapshots
+        return self._snapshots.has(chain_id)
 
     def layer_dir(self, image: Image | str, index: int) -> str:
         """The ``fs`` directory of the committed snapshot of layer ``index``."""
