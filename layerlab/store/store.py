@@ -58,6 +58,7 @@ from ..image import Image
 from ..overlaydir import read_overlay_dir, write_overlay_dir
 from ..processes import Host
 from . import df, fsck, gc
+from . import mount as _mount
 from . import treeview as _treeview
 from .durable import TMP_MARK, StoreLock, atomic_write, remove_paths
 from .durable import finish_swap as _finish_swap
@@ -472,7 +473,7 @@ class Store:
                     else ContainerState(status))
         c.exit_code = doc.get("State", {}).get("ExitCode")
         self._attach(c)
-    # --- the real kernel overlay ------------------------------------------------------------
+    # --- the real kernel overlay (layerlab.store.mount) ------------------------------------
     #: keep the empty ``work/`` directory after real mode (containerd's snapshot directories
     #: always hold ``fs/`` and ``work/``; overlay2 and aufs make it when they mount)
     _KEEP_WORK = False
@@ -488,10 +489,7 @@ class Store:
 
     def _fresh_work(self, container: Container) -> str:
         """The container's overlay work directory, emptied (the kernel wants it so)."""
-        work = self.layout.container_work(container.id)
-        remove_tree(work)
-        os.makedirs(work)
-        return work
+        return _mount.empty_dir(self.layout.container_work(container.id))
 
     def mount_options(self, container: Container) -> str:
         """The ``-o`` options of ``mount -t overlay`` for the container: its lower
@@ -502,8 +500,8 @@ class Store:
                                  "empty")
             os.makedirs(empty, exist_ok=True)
             lowers = [empty]
-        return (f"lowerdir={':'.join(lowers)},upperdir={self.container_dir(container)},"
-                f"workdir={self.layout.container_work(container.id)}")
+        return _mount.overlay_options(lowers, self.container_dir(container),
+                                      self.layout.container_work(container.id))
 
     def mount(self, container: Container) -> str:
         """Mount the container's layers with the kernel's overlayfs (needs root); returns the
@@ -517,12 +515,9 @@ class Store:
             return merged
         self._sync(container)
         self._fresh_work(container)
-        os.makedirs(merged, exist_ok=True)
-        result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
-                                 self.mount_options(container), merged],
-                                capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise StoreError(f"mount -t overlay failed: {result.stderr.strip()}")
+        failed = _mount.mount_overlay(self.mount_options(container), merged)
+        if failed is not None:
+            raise StoreError(f"mount -t overlay failed: {failed}")
         self._mounted.add(container.id)
         return merged
 
@@ -531,12 +526,13 @@ class Store:
         if container.id not in self._mounted:
             return
         merged = self.layout.container_merged(container.id)
-        result = subprocess.run(["umount", merged], capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise StoreError(f"umount {merged} failed: {result.stderr.strip()}")
+        failed = _mount.unmount_overlay(merged)
+        if failed is not None:
+            raise StoreError(f"umount {merged} failed: {failed}")
         self._mounted.discard(container.id)
         container.rw = ReadWriteLayer.from_layer(read_overlay_dir(self.container_dir(container)))
         container._changed()
+
     # --- housekeeping (layerlab.store.gc, fsck, df) ----------------------------------------
     def _referenced_chains(self) -> set[str]:
         used: set[str] = set()
