@@ -66,11 +66,15 @@ from .containerd_layout import (
 from .containerd_snapshots import Snapshots
 from .content import ContentStore, Ingest
 from .durable import TMP_MARK
-from .durable import finish_swap as _finish_swap
 from .initlayer import init_layer
-from .records import PruneReport, VerifyReport
-from .refs import normalize_tag as _tag
-from .store import Store, StoreError
+from .store import (
+    PruneReport,
+    Store,
+    StoreError,
+    VerifyReport,
+    _finish_swap,
+    _tag,
+)
 
 __all__ = ["ContainerdStore", "full_name", "short_name"]
 

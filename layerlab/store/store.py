@@ -60,18 +60,20 @@ from ..processes import Host
 from . import df, fsck, gc
 from . import mount as _mount
 from . import treeview as _treeview
-from .durable import TMP_MARK, StoreLock, atomic_write, remove_paths
-from .durable import finish_swap as _finish_swap
+from .durable import TMP_MARK, StoreLock, atomic_write, finish_swap, remove_paths
 from .imagedb import ImageDB
 from .initlayer import overlay2_init_id, remove_overlay2_init, write_overlay2_init
 from .layers import LayerFiles, overlay_form
 from .layout import Layout
 from .records import DfRow, ImageRecord, PruneReport, VerifyReport
-from .refs import Repositories
-from .refs import normalize_tag as _tag
+from .refs import Repositories, normalize_tag
 
 __all__ = ["DfRow", "ImageRecord", "PruneReport", "Store", "StoreError", "StoreFullError",
            "VerifyReport", "default_root"]
+
+#: the short names the layouts' container code uses (``from .store import _finish_swap``)
+_finish_swap = finish_swap
+_tag = normalize_tag
 
 
 class StoreError(LayerlabError):
@@ -473,7 +475,8 @@ class Store:
                     else ContainerState(status))
         c.exit_code = doc.get("State", {}).get("ExitCode")
         self._attach(c)
-    # --- the real kernel overlay (layerlab.store.mount) ------------------------------------
+    # --- the real kernel overlay ------------------------------------------------------------
+    # (the overlay options, mount and umount: layerlab.store.mount)
     #: keep the empty ``work/`` directory after real mode (containerd's snapshot directories
     #: always hold ``fs/`` and ``work/``; overlay2 and aufs make it when they mount)
     _KEEP_WORK = False
