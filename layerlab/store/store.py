@@ -475,6 +475,7 @@ class Store:
                     else ContainerState(status))
         c.exit_code = doc.get("State", {}).get("ExitCode")
         self._attach(c)
+
     # --- the real kernel overlay ------------------------------------------------------------
     # (the overlay options, mount and umount: layerlab.store.mount)
     #: keep the empty ``work/`` directory after real mode (containerd's snapshot directories
