@@ -74,7 +74,7 @@ def test_lecture_mode_enlarges_html() -> None:
 
 def test_import_layerlab_does_not_import_pandas_or_matplotlib() -> None:
     code = (
-        "import sys, layerlab, layerlab.views, layerlab.views.analysis\n"
+        "import sys, layerlab, layerlab.views, layerlab.analysis\n"
         "heavy = ('pandas', 'matplotlib', 'ipywidgets', 'humanize')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
