@@ -255,7 +255,7 @@ class Container:
         return self._live
 
     def _lookup(self, path: str) -> Entry | None:
-        node = self._live.lookup(path)
+        node = self._live.lookup_clean(path)
         return node.entry if node else None
 
     def layer_of(self, path: str) -> int:

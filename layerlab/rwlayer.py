@@ -673,6 +673,11 @@ class LiveView(View):
         """The node at the literal ``path`` (no symlink followed), or ``None``."""
         return self._at(normalize(path))[0]
 
+    def lookup_clean(self, path: str) -> Node | None:
+        """:meth:`lookup` for a path already clean and absolute (what a container's
+        operations hold after resolving): no normalizing on the hot path."""
+        return self._at(path)[0]
+
     def children(self, directory: str) -> list[Node]:
         """The nodes directly inside the literal ``directory``, sorted by name."""
         directory = normalize(directory)
