@@ -16,13 +16,14 @@ state change) and ``commit``, like the page cache of a real host. A ``kill -9`` 
 two changes leaves a directory holding every change that finished (and a half-written
 file for one that did not, as on a host); it reads back as a layer.
 
->>> import tempfile, os
+>>> import pathlib, tempfile
 >>> from layerlab import Image, Layer
 >>> c = Image.from_layers([Layer.from_dict({"/etc/motd": "hi\\n"})]).create_container()
->>> upper = UpperDir(tempfile.mkdtemp(), xattr_namespace="user", whiteout_form="xattr")
->>> c.write("/etc/motd", "changed\\n")
->>> upper.apply(c.rw, c.rw.take_changes())
->>> open(os.path.join(upper.root, "etc/motd")).read()
+>>> with tempfile.TemporaryDirectory() as root:
+...     upper = UpperDir(root, xattr_namespace="user", whiteout_form="xattr")
+...     c.write("/etc/motd", "changed\\n")
+...     upper.apply(c.rw, c.rw.take_changes() or ())
+...     pathlib.Path(root, "etc", "motd").read_text()
 'changed\\n'
 """
 
