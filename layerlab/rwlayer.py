@@ -216,6 +216,8 @@ class ReadWriteLayer:
         #: parent directory -> names whited out there
         self._wh_kids: dict[str, set[str]] = {}
         self._hardlinks = 0
+        #: digest -> how many entries hold it: contents nobody holds any more are dropped
+        self._uses: dict[str, int] = {}
         self._changes: set[str] = set()
         self._everything = False
         #: bumped on every change: a snapshot of the layer is still good while it is equal
@@ -268,18 +270,32 @@ class ReadWriteLayer:
 
     def _entry_set(self, path: str, old: Entry | None, entry: Entry) -> None:
         self._touch(path)
-        if old is not None and old.kind is EntryKind.HARDLINK:
-            self._hardlinks -= 1
         if entry.kind is EntryKind.HARDLINK:
             self._hardlinks += 1
+        if entry.digest:
+            self._uses[entry.digest] = self._uses.get(entry.digest, 0) + 1
         if old is None:
             self._register(path)
+        else:
+            self._release(old)
 
     def _entry_gone(self, path: str, old: Entry) -> None:
         self._touch(path)
+        self._release(old)
+        self._unregister(path)
+
+    def _release(self, old: Entry) -> None:
+        """``old`` left the layer: forget its content when no entry holds it any more
+        (a file rewritten 1,000 times keeps one content, not 1,000)."""
         if old.kind is EntryKind.HARDLINK:
             self._hardlinks -= 1
-        self._unregister(path)
+        if old.digest:
+            left = self._uses.get(old.digest, 0) - 1
+            if left > 0:
+                self._uses[old.digest] = left
+            else:
+                self._uses.pop(old.digest, None)
+                self.data.pop(old.digest, None)
 
     def _register(self, path: str) -> None:
         while path != ROOT:
@@ -371,6 +387,7 @@ class ReadWriteLayer:
         twin._whiteouts._index = twin._wh_kids
         set.update(twin._opaques, self._opaques)
         twin._hardlinks = self._hardlinks
+        twin._uses = dict(self._uses)
         twin.data = dict(self.data)
         twin.version = self.version
         return twin

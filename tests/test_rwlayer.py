@@ -162,3 +162,19 @@ def test_live_view_reads_big_files_kept_on_disk(tmp_path: Any) -> None:
     with c.view().open("/big") as f:
         assert f.read(3) == b"zzz"
     assert c.view().read("/big") == b"z" * 5000 == reference(c).read("/big")
+
+
+def test_contents_nobody_holds_are_dropped() -> None:
+    c = Image.from_layers([Layer.from_dict({"/log": "start\n"})]).create_container(name="gc")
+    for i in range(200):
+        c.append("/log", f"line {i}\n")
+    c.write("/same1", "x")
+    c.write("/same2", "x")
+    assert len(c.rw.data) == 2  # the last /log and the one shared "x", not 200 versions
+    c.remove("/same1")
+    assert c.read("/same2") == b"x"
+    old = c.view()
+    c.remove("/log")
+    assert old.read("/log").endswith(b"line 199\n")  # a view taken before keeps its bytes
+    assert len(c.rw.data) == 1
+    assert_same(c.view(), reference(c))
