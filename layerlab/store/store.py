@@ -4,8 +4,10 @@ Images, layers and containers live under one root directory as real files: a lay
 files under its ``diff`` directory, its metadata in ``layerdb`` (overlay2) or ``graph``
 (aufs), image configs in ``imagedb``, tags in ``repositories.json``, containers in
 ``containers/<id>/config.v2.json`` with their read-write layer as a real directory. So
-``happy.txt`` written in a container is on disk after ``stop`` and gone after ``rm``,
-exactly as the source text shows. See :mod:`layerlab.store.layout` for the paths.
+``happy.txt`` written in a container is in that directory as soon as it is written
+(only what changed is written: :mod:`layerlab.store.upperdir`; ``stop`` and ``commit``
+fsync it), still there after ``stop`` and gone after ``rm``, exactly as the source
+text shows. See :mod:`layerlab.store.layout` for the paths.
 
 :class:`Store` is the facade; what it does is kept in one module a concern, each working
 on the :class:`~layerlab.store.layout.Layout` and none reaching into another's state:
