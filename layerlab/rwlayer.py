@@ -43,7 +43,7 @@ from .errors import (
     PathNotFoundError,
 )
 from .paths import ROOT, ancestors, join, normalize, split
-from .union import Node, Shadowed, View
+from .union import Node, Shadowed, Stack, View
 
 if TYPE_CHECKING:
     from .layer import Layer
@@ -689,6 +689,20 @@ class LiveView(View):
     def lookup(self, path: str) -> Node | None:
         """The node at the literal ``path`` (no symlink followed), or ``None``."""
         return self._at(normalize(path))[0]
+
+    def has_more_than(self, n: int) -> bool:
+        """True if the view shows more than ``n`` paths; walks only until it knows."""
+        return any(seen > n for seen, _ in enumerate(self._walk_nodes(ROOT), start=1))
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """The layers this view merges, base first: the image's, then the read-write
+        layer frozen as it is now (no tar is made until one is asked for)."""
+        return (*self._layers, self._rw.to_layer())
+
+    def with_layer(self, layer: Layer) -> View:
+        """This view with ``layer`` applied on top (a merged, immutable view)."""
+        return View(Stack((*self.layers, layer)), self.upto + 1)
 
     def lookup_clean(self, path: str) -> Node | None:
         """:meth:`lookup` for a path already clean and absolute (what a container's

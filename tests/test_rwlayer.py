@@ -178,3 +178,17 @@ def test_contents_nobody_holds_are_dropped() -> None:
     assert old.read("/log").endswith(b"line 199\n")  # a view taken before keeps its bytes
     assert len(c.rw.data) == 1
     assert_same(c.view(), reference(c))
+
+
+def test_layers_has_more_than_and_with_layer_answer_for_the_live_view() -> None:
+    img = Image.from_layers([Layer.from_dict({"/a": "1", "/b": "2"})])
+    c = img.create_container(name="more")
+    c.write("/c", "3")
+    view = c.view()
+    assert isinstance(view, LiveView)
+    assert len(view.layers) == 2 and view.layers[0] is img.layers[0]
+    assert view.layers[1].get("/c") is not None
+    assert view.has_more_than(2) and not view.has_more_than(3)
+    from layerlab import Whiteout
+
+    assert view.with_layer(Layer.from_dict({"/a": Whiteout()})).listdir("/") == ["b", "c"]
