@@ -41,7 +41,7 @@ from .._fsutil import remove_tree
 from ..container import Container, ContainerState, ReadWriteLayer
 from ..digest import chain_ids, sha256_digest, short
 from ..entry import EntryKind
-from ..errors import InvalidImageError, LayerlabError
+from ..errors import InvalidImageError, LayerlabError, StoreError, StoreFullError
 from ..image import Image
 from ..layer import Layer
 from ..overlaydir import read_overlay_dir, write_overlay_dir
@@ -52,14 +52,6 @@ from .layout import Layout
 
 __all__ = ["DfRow", "ImageRecord", "PruneReport", "Store", "StoreError", "StoreFullError",
            "VerifyReport", "default_root"]
-
-
-class StoreError(LayerlabError):
-    """A store operation that cannot be done (unknown image, name in use, image in use)."""
-
-
-class StoreFullError(StoreError):
-    """The disk holding the store filled up (ENOSPC) or hit a quota; nothing was recorded."""
 
 
 def default_root() -> str:
