@@ -188,7 +188,6 @@ def _tar(compression: str) -> bytes:
                              "/pkg/bin/tool": File(b"tool\n", mode=0o755, uid=7, gid=8),
                              "/pkg/tool-link": __import__("layerlab").Symlink("bin/tool")})
     raw = layer.to_tar()
-    assert raw is not None
     if compression == "none":
         return raw
     out = io.BytesIO()
