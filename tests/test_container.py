@@ -1,6 +1,6 @@
 """Containers: file operations, copy-on-write, diff, commit and the lifecycle.
 
-Rows 10-13 and 22 refer to shared/docs/union-semantics.md.
+Rows 10-13 and 22 refer to docs/union-semantics.md.
 """
 
 from __future__ import annotations
