@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import matplotlib
 import pytest
 from _images import three_layers
 
@@ -15,9 +16,6 @@ from layerlab.views import (
     sharing_chart,
     stack_diagram,
 )
-
-matplotlib = pytest.importorskip("matplotlib")
-
 
 
 def png(fig: object) -> bytes:

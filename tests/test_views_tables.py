@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import pytest
 from _images import three_layers
 
 from layerlab import HistoryEntry, Image, Layer
+from layerlab.build import cache as cache_mod
 from layerlab.views import (
     cache_table,
     changes_table,
@@ -20,9 +22,6 @@ from layerlab.views import (
     sharing_table,
 )
 from layerlab.views import tables as tables_module
-
-pd = pytest.importorskip("pandas")
-
 
 
 def test_layers_table() -> None:
@@ -111,7 +110,6 @@ def test_history_table_uses_build_rows(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_cache_table() -> None:
-    cache_mod = pytest.importorskip("layerlab.build.cache")
     img = three_layers()
     cache = cache_mod.BuildCache()
     assert list(cache_table(cache).columns) == ["key", "instruction", "parent", "result", "hits"]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("ipywidgets")
-
 from layerlab import Dir, Image, Layer, Opaque, Symlink, Whiteout
 from layerlab.views import analysis
 from layerlab.widgets import LayerExplorer
