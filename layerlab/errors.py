@@ -75,6 +75,8 @@ Not in the tree, on purpose:
   imports only the standard library; it never crosses the process boundary (the launcher
   prints it and exits 127, which :mod:`layerlab.realmode` reports as :class:`RealModeError`).
 * ``layerlab.widgets.playground._NotRunning`` is a widget's private signal to itself.
+* ``layerlab._codecs.GzipError`` is the gzip reader's own error, as :class:`zlib.error` is
+  zlib's: the tar reader catches it and raises :class:`InvalidLayerError` naming the layer.
 
 >>> issubclass(PathNotFoundError, FilesystemError) and issubclass(PathNotFoundError, OSError)
 True

@@ -19,6 +19,7 @@ NOT_IN_THE_TREE = {
     "layerlab.shell.interp.ShellExit",  # control flow, like SystemExit
     "layerlab._sandbox.SetupError",  # a separate, standard-library-only program
     "layerlab.widgets.playground._NotRunning",  # a widget's private signal
+    "layerlab._codecs.GzipError",  # a codec's own error, as zlib.error (with perf's codecs)
 }
 
 #: the old places each class could be imported from; they must stay the same objects
@@ -58,11 +59,12 @@ def test_every_exception_class_is_in_errors_and_under_layerlab_error() -> None:
     found = _exception_classes()
     assert {f"layerlab.errors.{n}" for n in errors.__all__} <= set(found)
     outside = {name for name in found if not name.startswith("layerlab.errors.")}
-    assert outside == NOT_IN_THE_TREE, "define new errors in layerlab/errors.py"
+    assert outside <= NOT_IN_THE_TREE, "define new errors in layerlab/errors.py"
+    assert "layerlab.shell.interp.ShellExit" in outside
     for name, cls in found.items():
         if name not in NOT_IN_THE_TREE:
             assert issubclass(cls, errors.LayerlabError), name
-    for name in NOT_IN_THE_TREE:
+    for name in outside:
         assert not issubclass(found[name], errors.LayerlabError), name
         assert name.rsplit(".", 1)[1] in (errors.__doc__ or ""), f"{name} is not explained"
 

@@ -27,13 +27,14 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("base", ["layerlab.errors", "layerlab.paths", "layerlab.digest", "layerlab.limits",
               "layerlab._perf", "layerlab._fsutil", "layerlab.entry", "layerlab.blob",
               "layerlab.reference"]),
-    ("tar", ["layerlab.fasttar", "layerlab.tarstream", "layerlab.whiteout"]),
+    ("tar", ["layerlab.fasttar", "layerlab.tarstream", "layerlab.whiteout", "layerlab._codecs"]),
     ("layer", ["layerlab.layer", "layerlab.overlaydir"]),
     ("union", ["layerlab.union"]),
-    ("changes", ["layerlab.changes"]),
     ("image", ["layerlab.image"]),
-    ("container", ["layerlab.container", "layerlab.processes"]),
-    ("executors", ["layerlab.shell", "layerlab.realmode", "layerlab._sandbox"]),
+    ("changes", ["layerlab.changes"]),
+    ("container", ["layerlab.container", "layerlab.processes", "layerlab.rwlayer"]),
+    ("executors", ["layerlab.executors", "layerlab.shell", "layerlab.realmode",
+                   "layerlab.ptracemode", "layerlab.busybox", "layerlab._sandbox"]),
     ("build", ["layerlab.build"]),
     ("store", ["layerlab.store"]),
     ("formats", ["layerlab.formats", "layerlab.registry"]),
@@ -56,11 +57,16 @@ REPR_HOOKS = {
     ("layerlab.store.store", "layerlab.views.html", "Store._repr_html_"),
 }
 
-#: upward imports in the code today; each says who removes it (delete the line when merged)
+#: upward imports in the code today; each says who removes it (delete the line when merged).
+#: An entry whose importer or target does not exist yet waits for a branch to be merged.
 KNOWN_VIOLATIONS = {
     # the container runs commands itself: engineer ptrace injects the executor (#18, #22)
     ("layerlab.container", "layerlab.shell"),
     ("layerlab.container", "layerlab.realmode"),
+    # ...and with ptrace's branch takes it from executors.py (the protocol and the choice of
+    # executor by mode, one layer up); and ptracemode materializes a view with flatten
+    ("layerlab.container", "layerlab.executors"),
+    ("layerlab.ptracemode", "layerlab.formats.flatten"),
     # the container knows the store's type for its change notification: engineer mut (#18)
     ("layerlab.container", "layerlab.store"),
     # layer.py takes whiteout names from union.py; overlaydir.py too: engineer union moves
@@ -76,6 +82,7 @@ KNOWN_VIOLATIONS = {
     # the store reads and writes archive formats (loaded-image checks, the containerd layout's
     # OCI blobs); not assigned this session: the shared pieces could move below the store
     ("layerlab.store.store", "layerlab.formats.loaded"),
+    ("layerlab.store.imagedb", "layerlab.formats.loaded"),  # the same, after store's split
     ("layerlab.store.containerd", "layerlab.formats.oci"),
     # the course's question about happy.txt lives in the store: not assigned this session
     # (it belongs with the exercises)
@@ -83,6 +90,8 @@ KNOWN_VIOLATIONS = {
     # the classroom registry prints sharing rows with views/analysis: engineer changes moves
     # analysis to layerlab/analysis/, which is still above the registry (not assigned)
     ("layerlab.registry.classroom", "layerlab.views.analysis"),
+    ("layerlab.registry.classroom", "layerlab.analysis"),  # the same, after the move
+    ("layerlab.registry.classroom", "layerlab.analysis.efficiency"),
 }
 
 HEAVY = ("pandas", "matplotlib", "ipywidgets", "humanize")
@@ -154,7 +163,8 @@ def _layer(module: str) -> int:
     best, rank = -1, -1
     for index, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+            inside = prefix != "layerlab" and module.startswith(prefix + ".")  # the package
+            if (module == prefix or inside) and len(prefix) > best:  # itself, not all of it
                 best, rank = len(prefix), index
     return rank
 
@@ -217,7 +227,8 @@ def test_nothing_imports_upward_but_the_listed_hooks_and_known_violations() -> N
 
 def test_every_listed_exception_is_still_needed() -> None:
     upward = _upward()
-    stale = sorted(KNOWN_VIOLATIONS - set(upward))
+    waiting = {(i, t) for i, t in KNOWN_VIOLATIONS if i not in MODULES or t not in MODULES}
+    stale = sorted(KNOWN_VIOLATIONS - waiting - set(upward))
     assert not stale, f"these violations are gone: delete them from KNOWN_VIOLATIONS: {stale}"
     used_hooks = {(i, t, imp.function) for (i, t), imps in upward.items() for imp in imps}
     unused = sorted(REPR_HOOKS - used_hooks)
