@@ -8,6 +8,7 @@ import importlib
 import inspect
 import pkgutil
 import re
+import warnings
 
 import pytest
 
@@ -47,7 +48,9 @@ def _modules() -> list[str]:
 def _exception_classes() -> dict[str, type[BaseException]]:
     found: dict[str, type[BaseException]] = {}
     for name in _modules():
-        module = importlib.import_module(name)
+        with warnings.catch_warnings():  # an old name kept for one release warns on import
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = importlib.import_module(name)
         for obj in vars(module).values():
             if (inspect.isclass(obj) and issubclass(obj, BaseException)
                     and obj.__module__ == name):
