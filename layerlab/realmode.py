@@ -189,7 +189,7 @@ def _layer_dirs(container: Container, tmp: str,
     store's own directories when the container lives in a store written in the same
     overlay form, otherwise copies written under ``tmp``."""
     store = container.store
-    if store is not None and store._as_root == (form["xattr_namespace"] == "trusted"):
+    if store is not None and store.xattr_namespace == form["xattr_namespace"]:
         with store.real_mode_dirs(container) as dirs:
             yield dirs
         return

@@ -81,8 +81,7 @@ KNOWN_VIOLATIONS = {
     ("layerlab.image", "layerlab.registry.push"),
     # the store reads and writes archive formats (loaded-image checks, the containerd layout's
     # OCI blobs); not assigned this session: the shared pieces could move below the store
-    ("layerlab.store.store", "layerlab.formats.loaded"),
-    ("layerlab.store.imagedb", "layerlab.formats.loaded"),  # the same, after store's split
+    ("layerlab.store.imagedb", "layerlab.formats.loaded"),
     ("layerlab.store.containerd", "layerlab.formats.oci"),
     # the course's question about happy.txt lives in the store: not assigned this session
     # (it belongs with the exercises)

@@ -10,45 +10,20 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import sys
 from collections.abc import Callable
 
 import _kill
+from _store_writer import spawn
 
 from layerlab import Image, Layer
 from layerlab.store import Store
-
-WRITER = r"""
-import random, sys
-from layerlab import Image, Layer
-from layerlab.store import Store
-
-store = Store(sys.argv[1])
-seed = int(sys.argv[2])
-rng = random.Random(seed)
-base = Layer.from_dict({"/etc/os-release": "ID=shared\n"}, created_by="shared base")
-print("ready", flush=True)
-for n in range(int(sys.argv[3])):
-    layers = [base] + [
-        Layer.from_dict({f"/l{i}/f{j}": rng.randbytes(rng.randint(0, 4000)) for j in range(15)},
-                        created_by=f"{seed}-{n}-{i}")
-        for i in range(5)
-    ]
-    store.add(Image.from_layers(layers), tag=f"w{seed}-{n}")
-    if len(sys.argv) > 4:  # the concurrency test also commits containers and prunes
-        c = store.create_container(f"w{seed}-{n}", name=f"c{seed}-{n}")
-        c.write("/happy.txt", f"{seed}-{n}\n")
-        store.add(c.commit(message="checkpoint"), tag=f"commit{seed}-{n}")
-        store.prune()
-print("done", flush=True)
-"""
 
 
 def _spawn(root: str, seed: int, images: int, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", WRITER, root, str(seed), str(images), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    """The shared writer (tests/_store_writer.py); with ``extra`` it also
+    commits and prunes."""
+    return spawn(root, driver="overlay2", seed=seed, images=images, layers=5,
+                 steps=("commit", "prune") if extra else ())
 
 
 def _import_loop(store: Store, rng: random.Random, mark: Callable[[bytes], None]) -> None:
