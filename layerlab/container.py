@@ -43,6 +43,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from .blob import FileBlob
+from .changes import Change, between
 from .entry import Entry, EntryKind
 from .errors import (
     ContainerStateError,
@@ -100,17 +101,6 @@ class CopyUp:
     def __str__(self) -> str:
         return (f"copy-up {self.path} ({self.kind}) from layer {self.from_layer} "
                 f"for {self.operation}")
-
-
-@dataclass(frozen=True)
-class Change:
-    """One line of ``docker diff``: ``A`` added, ``C`` changed, ``D`` deleted."""
-
-    kind: str
-    path: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.path}"
 
 
 class ReadWriteLayer:
@@ -642,27 +632,15 @@ class Container:
     def diff(self) -> list[Change]:
         """Docker's ``docker diff``: A (added), C (changed), D (deleted), sorted by path.
 
-        Children of an opaque directory that the image had and the read-write layer
-        does not are listed as deleted.
+        The image's view against the container's, as Docker Engine 29 compares them
+        (see :mod:`layerlab.changes`): a directory with changes inside is ``C``, only the
+        top of a removed tree is ``D``, and each change says ``why``.
         """
         self._require_alive("diff")
-        changes: list[Change] = []
-        lower_tree = self.image._stack.tree(self._lower_count - 1) if self._lower_count else None
-        for path in self.rw.paths():
-            if path in self.rw.entries:
-                # A path the image has is changed (C), even when an opaque directory above
-                # it means the new entry replaced the old one rather than modified it.
-                existed = lower_tree is not None and lower_tree.lookup(path) is not None
-                changes.append(Change("C" if existed else "A", path))
-            else:
-                changes.append(Change("D", path))
-        if lower_tree is not None:
-            for d in sorted(self.rw.opaques):
-                for name in sorted(lower_tree.dirs.get(d, {})):
-                    child = join(d, name)
-                    if child not in self.rw.entries:
-                        changes.append(Change("D", child))
-        return sorted(changes, key=lambda c: c.path)
+        rw = self.rw
+        return between(self.image.view(), self.view(),
+                       touched={*rw.paths(), *rw.opaques},
+                       whiteouts=rw.whiteouts, opaques=rw.opaques)
 
     def commit(self, *, created_by: str | None = None, message: str = "",
                author: str = "", changes: Mapping[str, object] | None = None) -> Image:

@@ -234,7 +234,7 @@ def classroom_registry(*, live: bool = False,
 def compare(images: Mapping[str, Image]) -> list[dict[str, Any]]:
     """Per image: layers, bytes to download (compressed), size on disk (uncompressed), dive's
     efficiency and wasted bytes, and the layers it shares with the others (by chain_id)."""
-    from ..views.analysis import efficiency
+    from ..analysis import efficiency
 
     chains = {name: set(img.chain_ids) for name, img in images.items()}
     rows = []
@@ -251,7 +251,7 @@ def compare(images: Mapping[str, Image]) -> list[dict[str, Any]]:
 
 def compare_text(images: Mapping[str, Image]) -> str:
     """:func:`compare` as an aligned table (sizes as dive and docker print them)."""
-    from ..views.analysis import go_humanize_bytes
+    from ..analysis import go_humanize_bytes
 
     head = f"{'IMAGE':<18} {'LAYERS':>6} {'DOWNLOAD':>9} {'SIZE':>9} {'EFFICIENCY':>10} " \
            f"{'WASTED':>9} {'SHARED':>6}"
