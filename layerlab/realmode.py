@@ -48,7 +48,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .entry import Dir, File, Spec, Symlink
-from .errors import LayerlabError
+from .errors import RealModeError, RealModeUnavailable
 from .image import Image
 from .layer import Layer
 from .overlaydir import read_overlay_dir, write_overlay_dir
@@ -63,14 +63,6 @@ __all__ = ["RealModeError", "RealModeUnavailable", "Support", "busybox_image", "
 _READY = "__layerlab_real_mode_ready__"
 #: the launcher: namespaces, idmapped layers, overlay, pivot_root, dropped privileges
 _SANDBOX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox.py")
-
-
-class RealModeUnavailable(LayerlabError):
-    """This machine (or this image) cannot run real mode; the message says why."""
-
-
-class RealModeError(LayerlabError):
-    """Setting up a real-mode run failed before the command started; nothing ran."""
 
 
 @dataclass(frozen=True)

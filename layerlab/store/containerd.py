@@ -177,7 +177,7 @@ class ContainerdStore(Store):
                 ref = f"{NAMESPACE}/import/{digest}"  # that the next import resumes
                 with self.content.ingest(ref, expected_digest=digest, expected_size=size) as ing:
                     if not ing.complete:
-                        layer.blob(_Resume(ing))  # type: ignore[arg-type]
+                        layer.blob(_Resume(ing))
             else:
                 assert data is not None
                 self.content.write(data, expected_digest=digest, expected_size=size)

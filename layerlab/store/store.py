@@ -55,7 +55,7 @@ from typing import Any
 from .._fsutil import remove_tree
 from ..container import Container, ContainerState, ReadWriteLayer
 from ..digest import chain_ids, short
-from ..errors import LayerlabError
+from ..errors import StoreError, StoreFullError
 from ..image import Image
 from ..overlaydir import read_overlay_dir, write_overlay_dir
 from ..processes import Host
@@ -77,14 +77,6 @@ __all__ = ["DfRow", "ImageRecord", "PruneReport", "Store", "StoreError", "StoreF
 #: the short names the layouts' container code uses (``from .store import _finish_swap``)
 _finish_swap = finish_swap
 _tag = normalize_tag
-
-
-class StoreError(LayerlabError):
-    """A store operation that cannot be done (unknown image, name in use, image in use)."""
-
-
-class StoreFullError(StoreError):
-    """The disk holding the store filled up (ENOSPC) or hit a quota; nothing was recorded."""
 
 
 def default_root() -> str:
