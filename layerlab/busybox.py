@@ -16,7 +16,7 @@ import struct
 import subprocess
 
 from .entry import Dir, File, Spec, Symlink
-from .executors import RealModeUnavailable
+from .errors import RealModeUnavailable
 from .image import Image
 from .layer import Layer
 

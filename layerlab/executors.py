@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .errors import LayerlabError
+from .errors import RealModeError, RealModeUnavailable
 
 if TYPE_CHECKING:
     from .container import Container
@@ -50,14 +50,6 @@ __all__ = ["MODES", "NAMESPACES", "PTRACE", "SIMULATED", "Choice", "Executor",
 OFF_VALUES = frozenset({"0", "off", "no", "false", "simulated", "sim"})
 #: the real modes, best first
 MODES = ("namespaces", "ptrace")
-
-
-class RealModeUnavailable(LayerlabError):
-    """This machine (or this image) cannot run a real mode; the message says why."""
-
-
-class RealModeError(LayerlabError):
-    """Setting up a real-mode run failed before the command started; nothing ran."""
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from .entry import Dir
-from .executors import RealModeError, RealModeUnavailable
+from .errors import RealModeError, RealModeUnavailable
 from .layer import Layer
 from .overlaydir import read_overlay_dir, write_overlay_dir
 
@@ -228,7 +228,7 @@ def run_real(container: Container, argv: Sequence[str], *, timeout: float = 60.0
         err = err.replace(_READY + "\n", "")
         status = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
         rw = ReadWriteLayer.from_layer(read_overlay_dir(upper))  # reads the bytes now
-    clock = container._tick()
+    clock = container.tick()
     host_uid, host_gid = os.getuid(), os.getgid()
     for path, entry in list(rw.entries.items()):
         uid, gid = entry.uid, entry.gid
@@ -236,9 +236,9 @@ def run_real(container: Container, argv: Sequence[str], *, timeout: float = 60.0
             uid = 0 if uid == host_uid else uid
             gid = 0 if gid == host_gid else gid
         rw.entries[path] = replace(entry, mtime=min(entry.mtime, clock), uid=uid, gid=gid)
-        if path not in before.entries and container._lower_has(path):
+        if path not in before.entries and container.lower_has(path):
             container.copy_ups.append(CopyUp(len(container.copy_ups) + 1, path, entry.kind,
-                                              container._layer_of(path), "real mode"))
+                                              container.layer_of(path), "real mode"))
     container.rw = rw
-    container._changed()
+    container.notify_changed()
     return ExecResult(status, out, err)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import pytest
 from _chartcheck import _clipped, _overlaps, _rendered_px, _sizes
 from _images import three_layers
@@ -19,9 +20,6 @@ from layerlab.views import (
     sharing_chart,
     stack_diagram,
 )
-
-matplotlib = pytest.importorskip("matplotlib")
-
 
 
 def png(fig: object) -> bytes:

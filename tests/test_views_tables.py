@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from _images import three_layers
 
 from layerlab import HistoryEntry, Image, Layer
+from layerlab.build import cache as cache_mod
 from layerlab.views import (
     cache_table,
     changes_table,
@@ -17,9 +19,6 @@ from layerlab.views import (
     sharing_summary,
     sharing_table,
 )
-
-pd = pytest.importorskip("pandas")
-
 
 
 def test_layers_table() -> None:
@@ -106,7 +105,6 @@ def test_history_table_renders_the_engine_history() -> None:
 
 
 def test_cache_table() -> None:
-    cache_mod = pytest.importorskip("layerlab.build.cache")
     img = three_layers()
     cache = cache_mod.BuildCache()
     assert list(cache_table(cache).columns) == ["key", "instruction", "parent", "result", "hits"]

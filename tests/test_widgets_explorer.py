@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("ipywidgets")
-
 from layerlab import Dir, Image, Layer, Opaque, Symlink, Whiteout, analysis
 from layerlab.widgets import LayerExplorer
 from layerlab.widgets.explorer import LAYER_ONLY, MERGED

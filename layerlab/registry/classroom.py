@@ -213,9 +213,7 @@ def classroom_registry(*, live: bool = False,
         repo, _, tag = name.rpartition(":")
         repo = repo if "/" in repo else f"library/{repo}"
         for layer in image.layers:
-            data = layer.blob()
-            assert data is not None
-            server.blobs[layer.digest] = data
+            server.blobs[layer.digest] = layer.blob()
         server.blobs[image.id] = image.config_bytes()
         manifest = manifest_bytes(image)
         digest = sha256_digest(manifest)

@@ -73,6 +73,7 @@ from .store import (
     StoreError,
     VerifyReport,
     _finish_swap,
+    _loaded_clock,
     _tag,
 )
 
@@ -176,7 +177,7 @@ class ContainerdStore(Store):
                 ref = f"{NAMESPACE}/import/{digest}"  # that the next import resumes
                 with self.content.ingest(ref, expected_digest=digest, expected_size=size) as ing:
                     if not ing.complete:
-                        layer.blob(_Resume(ing))  # type: ignore[arg-type]
+                        layer.blob(_Resume(ing))
             else:
                 assert data is not None
                 self.content.write(data, expected_digest=digest, expected_size=size)
@@ -402,10 +403,9 @@ class ContainerdStore(Store):
         return sorted(lease for lease in meta.leases
                       if lease not in meta.containers and not lease.startswith("layerlab-"))
 
-    def _sync(self, c: Container) -> None:
-        """Write the container's read-write layer into its active snapshot's ``fs``."""
-        if c.id in self._mounted or c.state is ContainerState.REMOVED:
-            return
+    def _rewrite_upper(self, c: Container) -> None:
+        """Write the whole read-write layer into its active snapshot's ``fs`` (the store's
+        ``_sync`` writes only what changed when it can)."""
         if c.id not in self._meta().snapshots:
             self._prepare_container(c)
         diff = self._layout.container_diff(c.id)
@@ -419,7 +419,6 @@ class ContainerdStore(Store):
             os.rename(diff, old)
         os.rename(tmp, diff)
         remove_tree(old)
-        self._write_container(c)
 
     def _prepare_container(self, c: Container) -> None:
         """Docker's order: a lease named after the container, the ``-init`` snapshot
@@ -449,7 +448,7 @@ class ContainerdStore(Store):
             "labels": {"com.docker/engine.bundle.path":
                        f"/var/run/docker/containerd/{c.id}"},
             "layerlab": {"name": c.name, "image_id": c.image.id, "status": str(c.state),
-                         "exit_code": c.exit_code or 0, "clock": c._clock,
+                         "exit_code": c.exit_code or 0, "clock": c.clock,
                          "copy_ups": len(c.copy_ups), "cmd": c.default_argv(),
                          "env": [f"{k}={v}" for k, v in c.env.items()],
                          "workdir": c.workdir},
@@ -459,14 +458,12 @@ class ContainerdStore(Store):
     def _load_container(self, cid: str) -> None:
         doc = self._meta().containers[cid]["layerlab"]
         image = self.get(doc["image_id"])
-        c = Container(image, name=doc["name"], host=self.host,
-                      clock_start=int(doc.get("clock", 0)) or 1767225600)
+        c = Container(image, name=doc["name"], host=self.host)
         c.rw = ReadWriteLayer.from_layer(read_overlay_dir(self._layout.container_diff(cid)))
-        status = doc.get("status", "created")
-        c._state = (ContainerState.EXITED if status in ("running", "paused")
-                    else ContainerState(status))
-        c.exit_code = doc.get("exit_code")
+        c.restore(ContainerState(doc.get("status", "created")), exit_code=doc.get("exit_code"),
+                  clock=_loaded_clock(c, doc.get("clock", 0)))
         self._attach(c)
+        self._track_upper(c)
 
     def _forget(self, c: Container) -> None:
         with self._lock.held():
@@ -477,6 +474,7 @@ class ContainerdStore(Store):
             meta.leases.pop(c.id, None)
             meta.save()
             self._containers.pop(c.id, None)
+            self._upper_dirs().pop(c.id, None)
             self._gc()
 
     def container_dir(self, container: Container | str) -> str:

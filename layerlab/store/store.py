@@ -4,8 +4,10 @@ Images, layers and containers live under one root directory as real files: a lay
 files under its ``diff`` directory, its metadata in ``layerdb`` (overlay2) or ``graph``
 (aufs), image configs in ``imagedb``, tags in ``repositories.json``, containers in
 ``containers/<id>/config.v2.json`` with their read-write layer as a real directory. So
-``happy.txt`` written in a container is on disk after ``stop`` and gone after ``rm``,
-exactly as the source text shows. See :mod:`layerlab.store.layout` for the paths.
+``happy.txt`` written in a container is in that directory as soon as it is written
+(only what changed is written: :mod:`layerlab.store.upperdir`; ``stop`` and ``commit``
+fsync it), still there after ``stop`` and gone after ``rm``, exactly as the source
+text shows. See :mod:`layerlab.store.layout` for the paths.
 
 :class:`Store` is the facade; what it does is kept in one module a concern, each working
 on the :class:`~layerlab.store.layout.Layout` and none reaching into another's state:
@@ -53,7 +55,7 @@ from typing import Any
 from .._fsutil import remove_tree
 from ..container import Container, ContainerState, ReadWriteLayer
 from ..digest import chain_ids, short
-from ..errors import LayerlabError
+from ..errors import StoreError, StoreFullError
 from ..image import Image
 from ..overlaydir import read_overlay_dir, write_overlay_dir
 from ..processes import Host
@@ -67,6 +69,7 @@ from .layers import LayerFiles, overlay_form
 from .layout import Layout
 from .records import DfRow, ImageRecord, PruneReport, VerifyReport
 from .refs import Repositories, normalize_tag
+from .upperdir import UpperDir
 
 __all__ = ["DfRow", "ImageRecord", "PruneReport", "Store", "StoreError", "StoreFullError",
            "VerifyReport", "default_root"]
@@ -74,14 +77,6 @@ __all__ = ["DfRow", "ImageRecord", "PruneReport", "Store", "StoreError", "StoreF
 #: the short names the layouts' container code uses (``from .store import _finish_swap``)
 _finish_swap = finish_swap
 _tag = normalize_tag
-
-
-class StoreError(LayerlabError):
-    """A store operation that cannot be done (unknown image, name in use, image in use)."""
-
-
-class StoreFullError(StoreError):
-    """The disk holding the store filled up (ENOSPC) or hit a quota; nothing was recorded."""
 
 
 def default_root() -> str:
@@ -361,9 +356,32 @@ class Store:
             if event == "remove":
                 self._forget(container)
             elif event == "change":
-                self._sync(container)
+                # write through: the changed paths land in the upper directory now; no
+                # fsync, no record rewritten (the durability points are below)
+                self._sync(container, record=False)
             else:
+                # a state change (stop, kill...) or a commit: make the upper directory
+                # durable, then record the container
+                self._sync(container, record=False)
+                upper = self._upper_dirs().get(container.id)
+                if upper is not None:
+                    upper.flush()
                 self._write_container(container)
+
+    def _upper_dirs(self) -> dict[str, UpperDir]:
+        """Container id -> its upper directory as last written (made on first use)."""
+        uppers: dict[str, UpperDir] | None = self.__dict__.get("_uppers")
+        if uppers is None:
+            uppers = {}
+            self.__dict__["_uppers"] = uppers
+        return uppers
+
+    def _track_upper(self, c: Container) -> None:
+        """Say that the container's upper directory holds its read-write layer as it is."""
+        c.rw.take_changes()
+        upper = UpperDir(self.container_dir(c), **self._overlay_form())
+        upper.reset(c.rw)
+        self._upper_dirs()[c.id] = upper
 
     def _write_container(self, c: Container) -> None:
         image_chains = c.image.chain_ids
@@ -376,7 +394,7 @@ class Store:
                       "Paused": c.state is ContainerState.PAUSED, "ExitCode": c.exit_code or 0},
             "Config": {"Cmd": c.default_argv(), "Env": [f"{k}={v}" for k, v in c.env.items()],
                        "WorkingDir": c.workdir},
-            "layerlab": {"clock": c._clock, "copy_ups": len(c.copy_ups)},
+            "layerlab": {"clock": c.clock, "copy_ups": len(c.copy_ups)},
         }
         home = self.layout.container_home(c.id)
         atomic_write(os.path.join(home, "config.v2.json"),
@@ -392,10 +410,26 @@ class Store:
             atomic_write(self.layout.aufs_layers(c.id), "".join(
                 f"{self.layout.layer_id(ch)}\n" for ch in reversed(image_chains)).encode())
 
-    def _sync(self, c: Container) -> None:
-        """Write the container's read-write layer to its directory (one rename swaps it)."""
+    def _sync(self, c: Container, *, record: bool = True) -> None:
+        """Bring the container's upper directory in step with its read-write layer: the
+        paths that changed (:class:`~layerlab.store.upperdir.UpperDir`), or the whole
+        directory when the layer was replaced or is not on disk yet; then (``record``)
+        write the container's record."""
         if c.id in self._mounted or c.state is ContainerState.REMOVED:
             return
+        upper = self._upper_dirs().get(c.id)
+        changed = c.rw.take_changes()
+        if upper is None or changed is None or not os.path.isdir(upper.root):
+            self._rewrite_upper(c)
+            self._track_upper(c)
+        elif changed:
+            upper.apply(c.rw, changed)
+        if record:
+            self._write_container(c)
+
+    def _rewrite_upper(self, c: Container) -> None:
+        """Write the whole read-write layer to the container's directory (one rename
+        swaps it in)."""
         diff = self.layout.container_diff(c.id)
         os.makedirs(os.path.dirname(diff), exist_ok=True)
         if self.driver == "overlay2" and not os.path.isdir(self._init_diff(c.id)):
@@ -409,7 +443,6 @@ class Store:
             os.rename(diff, old)
         os.rename(tmp, diff)
         remove_tree(old)
-        self._write_container(c)
 
     def _forget(self, c: Container) -> None:
         with self._lock.held():
@@ -424,6 +457,7 @@ class Store:
             else:
                 remove_overlay2_init(self.layout, c.id)
             self._containers.pop(c.id, None)
+            self._upper_dirs().pop(c.id, None)
 
     def _init_diff(self, container_id: str) -> str:
         return self.layout.layer_diff(overlay2_init_id(self.layout, container_id))
@@ -466,15 +500,13 @@ class Store:
         with open(os.path.join(self.layout.container_home(cid), "config.v2.json")) as f:
             doc = json.load(f)
         image = self.get(doc["Image"])
-        c = Container(image, name=doc["Name"].lstrip("/"), host=self.host,
-                      clock_start=int(doc.get("layerlab", {}).get("clock", 0)) or 1767225600)
+        c = Container(image, name=doc["Name"].lstrip("/"), host=self.host)
         c.rw = ReadWriteLayer.from_layer(read_overlay_dir(self.layout.container_diff(cid)))
-        status = doc.get("State", {}).get("Status", "created")
-        # processes do not survive the session that ran them: a running container exited
-        c._state = (ContainerState.EXITED if status in ("running", "paused")
-                    else ContainerState(status))
-        c.exit_code = doc.get("State", {}).get("ExitCode")
+        state = doc.get("State", {})
+        c.restore(ContainerState(state.get("Status", "created")), exit_code=state.get("ExitCode"),
+                  clock=_loaded_clock(c, doc.get("layerlab", {}).get("clock", 0)))
         self._attach(c)
+        self._track_upper(c)
 
     # --- the real kernel overlay ------------------------------------------------------------
     # (the overlay options, mount and umount: layerlab.store.mount)
@@ -535,7 +567,7 @@ class Store:
             raise StoreError(f"umount {merged} failed: {failed}")
         self._mounted.discard(container.id)
         container.rw = ReadWriteLayer.from_layer(read_overlay_dir(self.container_dir(container)))
-        container._changed()
+        container.notify_changed()
 
     # --- housekeeping (layerlab.store.gc, fsck, df) ----------------------------------------
     def _referenced_chains(self) -> set[str]:
@@ -607,3 +639,15 @@ def _cleanup(root: str, mounted: set[str], layout: Layout) -> None:
                        capture_output=True)
     remove_tree(root)
 
+
+def _loaded_clock(c: Container, recorded: int) -> int:
+    """The clock of a container read back: the recorded one, or later if the upper
+    directory holds later changes (the record is written at stop and commit; changes
+    are written through as they happen). A copy-up keeps the image's mtime: not a tick."""
+    lower = c.image.view() if c.image.layers else None
+    newest = 0
+    for e in c.rw.entries.values():
+        below = lower.lookup(e.path) if lower is not None else None
+        if e.mtime > newest and (below is None or below.entry.mtime != e.mtime):
+            newest = e.mtime
+    return max(int(recorded or 0) or c.clock, newest)

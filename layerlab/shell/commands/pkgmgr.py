@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...errors import ContainerStateError, LayerlabError
+from ...errors import FilesystemError
 from ..interp import IO, from_bytes, to_bytes
 from ..packages import (
     APK_ALIASES,
@@ -66,9 +66,7 @@ def _exists(sh: Shell, path: str) -> bool:
 def _read(sh: Shell, path: str) -> str:
     try:
         return from_bytes(sh.container.read(path))
-    except ContainerStateError:
-        raise
-    except LayerlabError:
+    except FilesystemError:
         return ""
 
 
@@ -136,9 +134,7 @@ def _resolve(names: list[str], catalogue: dict[str, Package], installed: set[str
 def _apt_installed(sh: Shell) -> set[str]:
     try:
         names = sh.container.listdir(_DPKG_INFO)
-    except ContainerStateError:
-        raise
-    except LayerlabError:
+    except FilesystemError:
         return set()
     return {n[:-5] for n in names if n.endswith(".list")}
 
