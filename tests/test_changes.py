@@ -182,3 +182,18 @@ def test_a_tree_deeper_than_the_recursion_limit() -> None:
     assert changes[-1] == Change("C", deep + "/f") and changes[0] == Change("C", "/d")
     assert all(ch.why == "changes inside" for ch in changes[:-1])
     assert len(between(None, img.view())) == depth + 1
+
+
+def test_a_deleted_dangling_symlink_is_one_row_of_its_own_size() -> None:
+    # A layer that removes a symlink whose target never existed: the row is the link alone
+    # (walking through the link raised PathNotFoundError before).
+    from layerlab import Image, Layer, Whiteout
+    from layerlab.analysis import layer_changes
+    from layerlab.entry import Entry, EntryKind
+
+    base = Layer.from_entries([Entry("/opt", EntryKind.DIR, mode=0o755),
+                               Entry("/opt/link", EntryKind.SYMLINK, linkname="/nowhere/x")], {})
+    img = Image.from_layers([base, Layer.from_dict({"/opt/link": Whiteout()})])
+    rows = layer_changes(img, 1)
+    assert [(r.change, r.path) for r in rows] == [("C", "/opt"), ("D", "/opt/link")]
+    assert rows[1].size == 0

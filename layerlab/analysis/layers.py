@@ -77,8 +77,9 @@ def layer_changes(image: Image, k: int) -> list[ChangeRow]:
             node = below.lookup(change.path)
             assert node is not None
             entry = node.entry
-            size = regular_size(entry) + sum(regular_size(e) for e in below.walk(change.path)
-                                             if entry.is_dir)
+            size = regular_size(entry)
+            if entry.is_dir:  # never walk a deleted symlink: its target is not what went
+                size += sum(regular_size(e) for e in below.walk(change.path))
             rows.append(ChangeRow(k, change.path, "D", entry.kind.value, size, change.why))
             continue
         node = after.lookup(change.path)
