@@ -18,6 +18,11 @@ same real programs without any namespace, the way udocker runs images unprivileg
    new inode) is removed and made again, which makes it opaque. So ``diff()`` and
    ``commit()`` give what the simulated shell and real mode give for the same script.
 
+The comparison relies on a removed-and-made-again directory getting a new inode number: true
+on tmpfs (numbers only grow), which is why the tree goes there; on a disk file system that
+reuses a freed number at once, such a directory may be taken for the old one changed, and
+lose its opaque marker.
+
 The tree stays for the container's next command (it is made again only when the container
 was changed from Python in between), and goes with the container (``rm``, or when the
 object is collected, or at exit).

@@ -378,3 +378,14 @@ def test_a_symlink_where_a_bind_goes_gets_no_bind(image: Image, forced_ptrace: N
     assert r.stdout.splitlines()[0] == "/etc/passwd", r
     assert r.stdout.splitlines()[1] == "NAME=layerlab busybox", r  # the image's, via the link
     assert [str(x) for x in c.diff()] == []
+
+
+@pytest.mark.reference
+def test_an_injected_ptrace_executor_runs_without_real(image: Image) -> None:
+    if os.environ.get("LAYERLAB_REAL_MODE"):
+        pytest.skip("LAYERLAB_REAL_MODE is set")
+    c = image.create_container(name="injected", executor=executors.PTRACE)
+    r = c.run_command("cat /proc/1/comm; echo x > /x")
+    assert r.exit_code == 0 and r.stderr == "", r  # an injected executor prints no note
+    assert r.stdout != "cat\n"
+    assert [str(x) for x in c.diff()] == ["A /x"]
