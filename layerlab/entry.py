@@ -33,6 +33,11 @@ __all__ = [
 ]
 
 
+#: the mode of a directory nobody described (a layer's implied parent): what ``mkdir -p``
+#: in an unpacker makes
+IMPLIED_DIR_MODE = 0o755
+
+
 class EntryKind(str, enum.Enum):
     """What an entry is. The values are what tables and reprs show."""
 

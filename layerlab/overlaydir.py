@@ -46,7 +46,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Literal
 
-from .entry import Entry, EntryKind
+from .entry import IMPLIED_DIR_MODE, Entry, EntryKind
 from .errors import (
     BrokenHardlinkError,
     DigestMismatchError,
@@ -55,7 +55,6 @@ from .errors import (
 )
 from .layer import Layer
 from .paths import ROOT, ancestors, split
-from .union import IMPLIED_DIR_MODE
 from .whiteout import (
     OVERLAY_HAS_XWHITEOUTS,
     OVERLAY_OPAQUE,

@@ -27,7 +27,7 @@ from typing import IO, BinaryIO, cast
 
 from .entry import Entry, EntryKind
 from .errors import InvalidLayerError, LimitExceededError, TruncatedError
-from .fasttar import Header
+from .fasttar import Header, TarIndexer
 from .limits import DEFAULT_LIMITS, Limits
 from .paths import clean_member_name
 
@@ -405,8 +405,6 @@ def index_stream(
     (escapes refused); whiteout names are *not* interpreted here. On any error the files
     opened for the stream are closed before the error propagates.
     """
-    from .fasttar import TarIndexer
-
     members: list[RawMember] = []
 
     def emit(name: str, kind: EntryKind, header: Header, pax: dict[str, bytes], offset: int,

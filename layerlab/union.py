@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, overload
 
 from ._perf import paused_gc
-from .entry import Entry, EntryKind
+from .entry import IMPLIED_DIR_MODE, Entry, EntryKind
 from .errors import (
     BrokenHardlinkError,
     IsADirectoryError_,
@@ -87,8 +87,6 @@ __all__ = [
     "marker_member_name",
 ]
 
-#: metadata of a directory nobody described: what ``mkdir -p`` in an unpacker makes
-IMPLIED_DIR_MODE = 0o755
 _MAX_SYMLINK_HOPS = 40
 
 
