@@ -296,8 +296,10 @@ class TarIndexer:
             stored = int(raw_sum.replace(b"\0", b" "), 8)
         except ValueError:
             stored = _number(raw_sum) if raw_sum.strip(b"\0 ") else -1
-        if not _checksum_ok(view[at:at + _BLOCK], stored, raw_sum):
-            self._bad_header(offset, "bad header checksum")
+        block = view[at:at + _BLOCK]
+        if not (0 <= stored <= 130560 and ((zlib.adler32(block) & 0xFFFF) - sum(raw_sum) + 256)
+                % 65521 == (1 + stored) % 65521) and not _checksum_ok(block, stored, raw_sum):
+            self._bad_header(offset, "bad header checksum")  # (the fast test of _checksum_ok)
         size = _size_number(raw_size)
         if size < 0:
             raise InvalidLayerError(
@@ -351,12 +353,17 @@ class TarIndexer:
             gid = _pax_number(pax, "gid", name, where) if "gid" in pax else _small_number(raw_gid)
             mtime = (_pax_number(pax, "mtime", name, where) if "mtime" in pax
                      else _small_number(raw_mtime))
-        else:
-            uid = _small_number(raw_uid)
-            gid = _small_number(raw_gid)
-            mtime = _small_number(raw_mtime)
+        else:  # the cache lookups of _small_number, spelled out: four per entry
+            small = _SMALL
+            got = small.get(raw_uid)
+            uid = _small_number(raw_uid) if got is None else got
+            got = small.get(raw_gid)
+            gid = _small_number(raw_gid) if got is None else got
+            got = small.get(raw_mtime)
+            mtime = _small_number(raw_mtime) if got is None else got
+        got = _SMALL.get(raw_mode)
         header = Header(
-            _small_number(raw_mode) & 0o7777, uid, gid, mtime,
+            (_small_number(raw_mode) if got is None else got) & 0o7777, uid, gid, mtime,
             size if kind is EntryKind.FILE else 0,
             _number(raw_major) if device else 0,
             _number(raw_minor) if device else 0,

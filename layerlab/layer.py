@@ -582,8 +582,11 @@ class Layer:
         return f"<Layer {self.short_id}{label}: {', '.join(parts)}>"
 
 
-def _path_key(entry: Entry) -> list[str]:
-    return entry.path.split("/")
+def _path_key(entry: Entry) -> str:
+    """Order by path components (``/a/b`` before ``/a-b``, parents first): the path with
+    each ``/`` turned into NUL, which sorts below every character a clean path holds and
+    compares like the list of components, at a fraction of the cost of splitting."""
+    return entry.path.replace("/", "\0")
 
 
 def _check_root(entry: Entry, where: str) -> None:

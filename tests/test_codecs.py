@@ -186,3 +186,22 @@ def test_a_limit_hit_in_the_reading_thread_is_raised_here(plain: bytes) -> None:
     with pytest.raises(LimitExceededError, match="max_layer_bytes"):
         Layer.from_tar(io.BytesIO(gzip.compress(plain, mtime=0)), limits=limits)
     assert threading.active_count() == before
+
+
+def test_the_fast_entry_maker_makes_the_entries_the_class_makes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from layerlab.entry import Entry, EntryKind
+
+    make = tarstream._fast_entry_maker()
+    assert make is not Entry  # Entry is still the frozen, slotted dataclass it was written for
+    for args in [("/usr/bin/env", EntryKind.FILE, 0o755, 0, 0, 1_700_000_000, 123,
+                  "sha256:" + "0" * 64, "", 0, 0, ()),
+                 ("/dev/null", EntryKind.CHAR, 0o666, 1, 2, -5, 0, None, "", 1, 3,
+                  (("user.a", b"\x00"),))]:
+        fast, slow = make(*args), Entry(*args)
+        assert type(fast) is Entry and fast == slow and hash(fast) == hash(slow)
+        assert repr(fast) == repr(slow)
+        with pytest.raises(AttributeError):
+            fast.mode = 0  # type: ignore[misc]  # still frozen
+    monkeypatch.setenv("LAYERLAB_FAST_ENTRY", "0")
+    assert tarstream._fast_entry_maker() is Entry
