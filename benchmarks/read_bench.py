@@ -283,7 +283,7 @@ def _big_file_tar(path: Path, size: int) -> None:
 
 #: (entries, MiB, layers) at each of the three points, per scale
 _POINTS = {
-    "full": ((5_000, 20_000, 80_000), (32, 128, 512), (2, 8, 32)),
+    "full": ((5_000, 20_000, 50_000), (32, 128, 512), (2, 8, 32)),
     "quick": ((2_000, 8_000, 32_000), (16, 64, 256), (2, 4, 8)),
     "tiny": ((100, 200, 400), (1, 2, 4), (1, 2, 3)),
 }
