@@ -205,3 +205,16 @@ def test_the_fast_entry_maker_makes_the_entries_the_class_makes(
             fast.mode = 0  # type: ignore[misc]  # still frozen
     monkeypatch.setenv("LAYERLAB_FAST_ENTRY", "0")
     assert tarstream._fast_entry_maker() is Entry
+
+
+def test_zstd_frames_one_after_another_and_cut_inside_one(plain: bytes) -> None:
+    import zstandard
+
+    cctx = zstandard.ZstdCompressor(level=1, write_checksum=True)
+    half = len(plain) // 2
+    blob = cctx.compress(plain[:half]) + cctx.compress(plain[half:])
+    layer = Layer.from_tar(io.BytesIO(blob))
+    assert layer.diff_id == "sha256:" + hashlib.sha256(plain).hexdigest()
+    assert layer.digest == "sha256:" + hashlib.sha256(blob).hexdigest()
+    with pytest.raises(TruncatedError, match="zstd stream is truncated"):
+        Layer.from_tar(io.BytesIO(blob[: len(blob) - 1000]))
