@@ -72,12 +72,15 @@ def detect_compression(head: bytes) -> Compression:
 
 
 class _HashingReader(io.RawIOBase):
-    """Wraps a binary stream, hashing and counting every byte read through it."""
+    """Wraps a binary stream, hashing and counting every byte read through it
+    (counting only, with ``hashing=False``: when another hash covers the same bytes)."""
 
-    def __init__(self, raw: IO[bytes], copy_to: IO[bytes] | None = None) -> None:
+    def __init__(self, raw: IO[bytes], copy_to: IO[bytes] | None = None, *,
+                 hashing: bool = True) -> None:
         self._raw = raw
         self._copy_to = copy_to
         self.hash = hashlib.sha256()
+        self._hashing = hashing
         self.count = 0
 
     def readable(self) -> bool:
@@ -87,7 +90,8 @@ class _HashingReader(io.RawIOBase):
         data = self._raw.read(len(buffer))
         n = len(data)
         buffer[:n] = data
-        self.hash.update(data)
+        if self._hashing:
+            self.hash.update(data)
         self.count += n
         if self._copy_to is not None:
             self._copy_to.write(data)
@@ -95,7 +99,8 @@ class _HashingReader(io.RawIOBase):
 
     def drain_hashing(self) -> None:
         while chunk := self._raw.read(_CHUNK):
-            self.hash.update(chunk)
+            if self._hashing:
+                self.hash.update(chunk)
             self.count += len(chunk)
             if self._copy_to is not None:
                 self._copy_to.write(chunk)
@@ -236,8 +241,11 @@ def spool_stream(
     if compression != "none":
         # keep the compressed bytes too: a path is simply reopened, a stream is copied
         blob_copy = opened if by_path else tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115
+    # a plain stream read into the spool is hashed once, as the uncompressed stream (the
+    # blob and the tar are the same bytes); every other case hashes the bytes as they come
     raw = _HashingReader(cast(IO[bytes], _Prefixed(head, opened)),
-                         None if by_path else blob_copy)
+                         None if by_path else blob_copy,
+                         hashing=by_path or compression != "none")
     if compression == "none" and by_path:
         try:
             _pump(_plain_chunks(raw, limits, where), sink)
@@ -287,8 +295,9 @@ def spool_stream(
         blob_copy.flush()
         blob_copy.seek(0)
     digest = "sha256:" + uncompressed.hexdigest()
+    blob_digest = digest if compression == "none" else "sha256:" + raw.hash.hexdigest()
     return SpooledStream(
-        spool, total, digest, compression, "sha256:" + raw.hash.hexdigest(), raw.count,
+        spool, total, digest, compression, blob_digest, raw.count,
         cast("BinaryIO | None", blob_copy),
     )
 

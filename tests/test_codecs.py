@@ -218,3 +218,11 @@ def test_zstd_frames_one_after_another_and_cut_inside_one(plain: bytes) -> None:
     assert layer.digest == "sha256:" + hashlib.sha256(blob).hexdigest()
     with pytest.raises(TruncatedError, match="zstd stream is truncated"):
         Layer.from_tar(io.BytesIO(blob[: len(blob) - 1000]))
+
+
+def test_a_plain_stream_is_hashed_once_and_its_blob_digest_is_its_diff_id(plain: bytes) -> None:
+    layer = Layer.from_tar(io.BytesIO(plain + b"trailing bytes are part of the blob"))
+    whole = plain + b"trailing bytes are part of the blob"
+    assert layer.diff_id == layer.digest == "sha256:" + hashlib.sha256(whole).hexdigest()
+    assert layer.compressed_size == layer.tar_size == len(whole)
+    assert layer.blob() == whole
