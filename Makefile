@@ -17,7 +17,7 @@ LINT_PATHS := $(wildcard layerlab tests benchmarks)
 # Notebook outputs must not depend on the user's IPython profile, matplotlibrc or timezone.
 NB_ENV := IPYTHONDIR=$(CURDIR)/$(VENV)/ipython MPLCONFIGDIR=$(CURDIR)/$(VENV)/matplotlib TZ=UTC
 
-.PHONY: venv lab test lint clean nbval-off
+.PHONY: venv lab test lint clean nbval-off nbval-modes
 
 venv: $(STAMP)
 
@@ -42,12 +42,22 @@ test: venv
 	$(NB_ENV) $(BIN)/pytest tests notebooks --nbval --nbval-current-env \
 	    --nbval-sanitize-with tests/nbval-sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory nbval-off
+	@$(MAKE) --no-print-directory nbval-modes
 
 # The notebooks a second time with real mode forced off (what Binder and macOS get): the same
 # stored outputs must hold, so every mode-dependent cell says which mode ran and is not compared.
 nbval-off: venv
 	LAYERLAB_REAL_MODE=off $(NB_ENV) $(BIN)/pytest notebooks --nbval --nbval-current-env \
 	    --nbval-sanitize-with tests/nbval-sanitize.cfg -p no:cacheprovider
+
+# The notebook that runs real programs with each real mode forced (namespaces, then ptrace):
+# the compared outputs are the same whichever modes this machine allows.
+nbval-modes: venv
+	for mode in namespaces ptrace; do \
+	    LAYERLAB_REAL_MODE=$$mode $(NB_ENV) $(BIN)/pytest notebooks/04-running-containers.ipynb \
+	        --nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg \
+	        -p no:cacheprovider || exit 1; \
+	done
 
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)

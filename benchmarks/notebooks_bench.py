@@ -25,24 +25,41 @@ MEMORY_GOAL = 300.0  # MB per kernel
 
 _WRAPPER = (
     "import resource, subprocess, sys\n"
-    "done = subprocess.run(sys.argv[1:], capture_output=True)\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, stdin=subprocess.DEVNULL)\n"
+    "sys.stderr.buffer.write(done.stdout[-4000:] + done.stderr[-2000:])\n"
     "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
 )
 
 
+def _environment(workdir: Path) -> dict[str, str]:
+    """The caller's environment without what belongs to the pytest running *us*.
+
+    Inside a test run (the smoke test, or the suite under ``-n``), ``PYTEST_ADDOPTS``,
+    ``PYTEST_PLUGINS`` and xdist's ``PYTEST_XDIST_*`` would reach the inner pytest: ``-n``
+    there splits one notebook's cells over workers, so strict nbval fails. Jupyter's
+    runtime files (kernel connection files) go to the scratch directory too.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update({"TZ": "UTC", "IPYTHONDIR": str(workdir / "ipython"),
+                "MPLCONFIGDIR": str(workdir / "matplotlib"),
+                "JUPYTER_RUNTIME_DIR": str(workdir / "jupyter-runtime")})
+    return env
+
+
 def _run(notebook: Path | list[Path], workdir: Path) -> tuple[float, float]:
-    env = {**os.environ, "TZ": "UTC", "IPYTHONDIR": str(workdir / "ipython"),
-           "MPLCONFIGDIR": str(workdir / "matplotlib")}
     paths = [str(p) for p in (notebook if isinstance(notebook, list) else [notebook])]
     argv = [sys.executable, "-m", "pytest", *paths, "--nbval", "--nbval-current-env",
             "--nbval-sanitize-with", str(REPO / "tests" / "nbval-sanitize.cfg"),
             "-p", "no:cacheprovider", "-q"]
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", _WRAPPER, *argv], capture_output=True,
-                         text=True, check=True, env=env, cwd=REPO).stdout.split()
+    done = subprocess.run([sys.executable, "-c", _WRAPPER, *argv], capture_output=True,
+                          text=True, check=True, env=_environment(workdir), cwd=REPO,
+                          stdin=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
+    out = done.stdout.split()
     if out[0] != "0":
-        raise RuntimeError(f"{' '.join(paths)} failed under nbval (exit {out[0]})")
+        raise RuntimeError(f"{' '.join(paths)} failed under nbval (exit {out[0]}):\n"
+                           f"{done.stderr}")
     return seconds, int(out[1]) / 1024
 
 

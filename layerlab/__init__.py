@@ -57,7 +57,7 @@ from .union import Shadowed, View
 if TYPE_CHECKING:
     from .build import BuildCache, Builder, BuildStep, build
     from .formats import load
-    from .registry import pull
+    from .registry.pull import pull
     from .store import Store
 
 __version__ = "0.1.0"

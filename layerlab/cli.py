@@ -25,13 +25,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import formats
+from .analysis import EfficiencyReport, efficiency, efficiency_check, parse_bytes
 from .digest import short
-from .entry import Entry, EntryKind
+from .entry import Entry
 from .errors import LayerlabError
 from .image import Image
 from .limits import Limits
 from .union import View
-from .views.analysis import EfficiencyReport, efficiency, efficiency_check, parse_bytes
 
 if TYPE_CHECKING:
     from .build import BuildStep
@@ -107,38 +107,33 @@ def _print_inspect(info: dict[str, Any], out: TextIO) -> None:
 
 
 def diff_views(old: View, new: View) -> dict[str, list[dict[str, Any]]]:
-    """Paths added, changed and deleted from ``old`` to ``new`` (mtime-only changes ignored).
+    """Paths added, changed and deleted from ``old`` to ``new``, as Docker computes
+    ``docker diff`` (:func:`layerlab.changes.between`): a directory with changes inside is
+    changed, only the top of a removed tree is deleted.
 
-    Each item has ``path``, ``kind`` and ``size`` (``old_size`` too for a change).
+    Each item has ``path``, ``kind``, ``size`` and ``why`` (``old_size`` too for a
+    change); ``kind`` and ``size`` describe the removed version for a deletion.
     """
-    before = {e.path: e for e in old.walk()}
-    after = {e.path: e for e in new.walk()}
+    from .changes import between
 
     def size(entry: Entry) -> int:
         return entry.size if entry.is_regular else 0
 
-    added = [{"path": p, "kind": str(e.kind), "size": size(e)}
-             for p, e in after.items() if p not in before]
-    deleted = [{"path": p, "kind": str(e.kind), "size": size(e)}
-               for p, e in before.items() if p not in after]
-    changed = [
-        {"path": p, "kind": str(e.kind), "size": size(e), "old_size": size(before[p])}
-        for p, e in after.items()
-        if p in before and not _same(before[p], e)
-    ]
-    return {"added": added, "changed": changed, "deleted": deleted}
-
-
-def _same(a: Entry, b: Entry) -> bool:
-    """True if ``a`` and ``b`` look the same in a tree (a hardlink counts as its file)."""
-
-    def key(e: Entry) -> tuple[Any, ...]:
-        kind = EntryKind.FILE if e.kind is EntryKind.HARDLINK else e.kind
-        link = e.linkname if e.kind is EntryKind.SYMLINK else ""
-        return (kind, e.mode, e.uid, e.gid, e.size, e.digest, link, e.devmajor, e.devminor,
-                e.xattrs)
-
-    return key(a) == key(b)
+    out: dict[str, list[dict[str, Any]]] = {"added": [], "changed": [], "deleted": []}
+    for change in between(old, new):
+        side = old if change.kind == "D" else new
+        node = side.lookup(change.path)
+        assert node is not None
+        entry = node.entry
+        item: dict[str, Any] = {"path": change.path, "kind": str(entry.kind), "size": size(entry)}
+        if change.kind == "C":
+            before = old.lookup(change.path)
+            assert before is not None
+            item["old_size"] = size(before.entry)
+        item["why"] = change.why
+        key = {"A": "added", "C": "changed", "D": "deleted"}[change.kind]
+        out[key].append(item)
+    return out
 
 
 # --- efficiency (dive's figures and CI rules) ------------------------------------------
@@ -151,7 +146,7 @@ _RULES = (("lowestEfficiency", "lowest_efficiency", "0.9"),
 
 def _human(n: float) -> str:
     """Bytes as dive prints them (go-humanize: ``32 kB``, ``2.0 kB``, ``7 B``)."""
-    from .views.analysis import go_humanize_bytes
+    from .analysis import go_humanize_bytes
 
     return go_humanize_bytes(int(n)) if n >= 0 else "-" + go_humanize_bytes(int(-n))
 

@@ -17,8 +17,9 @@ The read-write layer stays after :meth:`Container.stop` and goes with :meth:`Con
 :meth:`Container.commit` turns it into an immutable layer and returns a new image.
 
 A *running* container adds a process space (see :mod:`layerlab.processes`); the
-commands it runs go through layerlab's small simulated shell, which never touches the
-host filesystem.
+commands it runs go to an *executor* (:mod:`layerlab.executors`): layerlab's small
+simulated shell, which never touches the host filesystem, or with ``real=True`` real
+processes (namespaces, or ptrace where namespaces are refused).
 
 >>> from layerlab import Image, Layer
 >>> img = Image.from_layers([Layer.from_dict({"/etc/motd": "hello\\n"})])
@@ -43,6 +44,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from .blob import FileBlob
+from .changes import Change, between
 from .entry import Entry, EntryKind
 from .errors import (
     ContainerStateError,
@@ -54,10 +56,11 @@ from .errors import (
     PathNotFoundError,
     UnsafePathError,
 )
+from .executors import Executor, run_with
 from .image import HistoryEntry, Image
-from .layer import Layer
 from .paths import ROOT, ancestors, join, normalize, split
 from .processes import DEFAULT_HOST, Host, Process
+from .rwlayer import LiveView, ReadWriteLayer
 from .union import View, is_reserved_name
 
 if TYPE_CHECKING:
@@ -102,78 +105,6 @@ class CopyUp:
                 f"for {self.operation}")
 
 
-@dataclass(frozen=True)
-class Change:
-    """One line of ``docker diff``: ``A`` added, ``C`` changed, ``D`` deleted."""
-
-    kind: str
-    path: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.path}"
-
-
-class ReadWriteLayer:
-    """What is physically in the container's upper directory, whiteouts included.
-
-    The one mutable thing in layerlab. Read it; change it through the container.
-    """
-
-    def __init__(self) -> None:
-        self.entries: dict[str, Entry] = {}
-        #: file contents by digest (a :class:`~layerlab.blob.FileBlob` for a big file
-        #: kept on disk)
-        self.data: dict[str, bytes | FileBlob] = {}
-        self.whiteouts: set[str] = set()
-        self.opaques: set[str] = set()
-
-    @classmethod
-    def from_layer(cls, layer: Layer) -> ReadWriteLayer:
-        """A read-write layer holding what ``layer`` holds (an upper directory read back)."""
-        rw = cls()
-        for entry in layer.content_entries:
-            rw.entries[entry.path] = entry
-            if entry.kind is EntryKind.FILE and entry.digest:
-                rw.data[entry.digest] = layer.read_content(entry)
-        rw.whiteouts = set(layer.whiteouts)
-        rw.opaques = set(layer.opaques)
-        return rw
-
-    def paths(self) -> list[str]:
-        return sorted(set(self.entries) | self.whiteouts)
-
-    def __len__(self) -> int:
-        return len(self.entries) + len(self.whiteouts)
-
-    def listing(self) -> list[Entry]:
-        """Every entry in the upper directory, markers included, sorted by path."""
-        marks = [Entry(p, EntryKind.WHITEOUT) for p in self.whiteouts]
-        marks += [Entry(p, EntryKind.OPAQUE, mode=0o755) for p in self.opaques]
-        return sorted([*self.entries.values(), *marks], key=lambda e: (e.path, e.kind.is_marker))
-
-    def to_layer(self, *, created_by: str = "", comment: str = "") -> Layer:
-        """Freeze the current contents into an immutable layer (deterministic tar)."""
-        markers = [Entry(p, EntryKind.WHITEOUT) for p in self.whiteouts]
-        markers += [Entry(p, EntryKind.OPAQUE, mode=0o755) for p in self.opaques]
-        used = {e.digest for e in self.entries.values() if e.digest}
-        return Layer.from_entries(
-            [*self.entries.values(), *markers],
-            {d: b for d, b in self.data.items() if d in used},
-            created_by=created_by,
-            comment=comment,
-        )
-
-    def drop(self, top: str) -> None:
-        """Forget everything at ``top`` and below."""
-        def inside(p: str) -> bool:
-            return p == top or p.startswith(top + "/") or top == ROOT
-
-        for p in [p for p in self.entries if inside(p)]:
-            del self.entries[p]
-        self.whiteouts = {p for p in self.whiteouts if not inside(p)}
-        self.opaques = {p for p in self.opaques if not inside(p)}
-
-
 class Container:
     """An image plus a read-write layer; optionally running, with its own processes.
 
@@ -191,13 +122,21 @@ class Container:
         clock_start: int = CLOCK_START,
         real: bool = False,
         init: bool = False,
+        executor: Executor | None = None,
     ) -> None:
         Container._counter += 1
         self.image = image
         self.name = name or f"container{Container._counter}"
         self.id = hashlib.sha256(f"{image.id} {self.name}".encode()).hexdigest()
         self.host = host or DEFAULT_HOST
-        self.rw = ReadWriteLayer()
+        self._lower_count = len(image.layers)
+        #: the image's merged view: what the read-write layer sits on (never changes)
+        self._lower = image.view()
+        self._rw = ReadWriteLayer()
+        #: the live view over the read-write layer (internal: it changes under a reader)
+        self._live = LiveView(self._lower, image.layers, self._rw)
+        #: the last view handed out by view(), still good while the layer's version is equal
+        self._snapshot: LiveView | None = None
         self.copy_ups: list[CopyUp] = []
         #: callables ``f(container, event)`` told of "change" (read-write layer), "state" and
         #: "remove"; the store uses them to keep its on-disk copy in step
@@ -206,8 +145,6 @@ class Container:
         self.exit_code: int | None = None
         self._clock = clock_start
         self._ns = self.host.namespace(self.name)
-        self._live: View | None = None
-        self._lower_count = len(image.layers)
         self.env: dict[str, str] = {"PATH": DEFAULT_PATH, **image.config.env_dict()}
         self.workdir = image.config.workdir or ROOT
         #: run commands as real processes with the kernel's overlayfs (layerlab.realmode)
@@ -218,6 +155,9 @@ class Container:
         self.init = init
         #: why the last stop ended with its exit status (see :func:`processes.stop_outcome`)
         self.stop_reason = ""
+        #: who runs this container's commands (:mod:`layerlab.executors`); ``None``: the
+        #: mode rule picks one per command from ``real``
+        self.executor = executor
 
     def __repr__(self) -> str:
         return (f"<Container {self.name} ({self.id[:12]}) {self.state}: "
@@ -234,17 +174,24 @@ class Container:
         """The logical clock (seconds since the epoch) that stamps this container's mtimes."""
         return self._clock
 
-    def _tick(self) -> int:
+    def tick(self) -> int:
+        """Advance the logical clock by one second and return it (the mtime of the next
+        change; real mode stamps what the kernel wrote with it)."""
         self._clock += 1
         return self._clock
+
+    _tick = tick
 
     def _require_alive(self, action: str) -> None:
         if self.state is ContainerState.REMOVED:
             raise ContainerStateError(f"container {self.name}: cannot {action}: it was removed")
 
-    def _changed(self) -> None:
-        self._live = None
+    def notify_changed(self) -> None:
+        """Tell the listeners (a store) that the read-write layer changed. The container's
+        own operations call it; code that changes :attr:`rw` directly (real mode) too."""
         self._notify("change")
+
+    _changed = notify_changed
 
     def _notify(self, event: str) -> None:
         for listener in self.listeners:
@@ -260,38 +207,76 @@ class Container:
         self._state = value
         self._notify("remove" if value is ContainerState.REMOVED else "state")
 
-    # --- the live view ------------------------------------------------------------------
+    def restore(self, state: ContainerState, *, exit_code: int | None = None,
+                clock: int | None = None) -> None:
+        """Set the state, exit code and clock a store recorded, without telling the
+        listeners (loading a container is not a change). A running or paused record
+        comes back exited: processes do not outlive the session that ran them."""
+        if state in (ContainerState.RUNNING, ContainerState.PAUSED):
+            state = ContainerState.EXITED
+        self._state = state
+        self.exit_code = exit_code
+        if clock is not None:
+            self._clock = clock
+
+    # --- the read-write layer and the live view -----------------------------------------
+    @property
+    def rw(self) -> ReadWriteLayer:
+        """The read-write layer (the upper directory). Assigning a new one (real mode, a
+        store reading the directory back) replaces it whole: listeners then rewrite it."""
+        return self._rw
+
+    @rw.setter
+    def rw(self, value: ReadWriteLayer) -> None:
+        self._rw = value
+        value.mark_all_changed()
+        self._live = LiveView(self._lower, self.image.layers, value)
+        self._snapshot = None
+
     def view(self) -> View:
-        """The container's merged filesystem: image layers plus the read-write layer."""
+        """The container's merged filesystem: image layers plus the read-write layer.
+
+        The view shows the container as it is when asked: a later change does not show in
+        it (ask again). Nothing is merged in advance: a lookup asks the read-write layer,
+        then the image's view (:class:`~layerlab.rwlayer.LiveView`)."""
         self._require_alive("look at its filesystem")
-        if self._live is None:
-            stack = self.image._stack.extended(self.rw.to_layer())
-            self._live = View(stack, self._lower_count)
+        snap = self._snapshot
+        if snap is None or snap._rw.version != self._rw.version:
+            snap = self._snapshot = LiveView(self._lower, self.image.layers, self._rw.copy())
+        return snap
+
+    def _fs(self, action: str = "look at its filesystem") -> LiveView:
+        """The live view, for reads inside an operation (no copy; never handed out)."""
+        self._require_alive(action)
         return self._live
 
     def _lookup(self, path: str) -> Entry | None:
-        view = self.view()
-        node = view._tree.lookup(path)
+        node = self._live.lookup_clean(path)
         return node.entry if node else None
 
-    def _layer_of(self, path: str) -> int:
-        node = self.view()._tree.lookup(path)
+    def layer_of(self, path: str) -> int:
+        """The index of the layer that supplies the literal ``path`` now (the number of
+        image layers for the read-write layer; -1: nothing is there)."""
+        node = self._live.lookup(path)
         return node.layer if node else -1
 
-    def _lower_has(self, path: str) -> bool:
+    _layer_of = layer_of
+
+    def lower_has(self, path: str) -> bool:
         """True if the image below shows something at ``path`` that the read-write layer
-        has not hidden with an opaque directory above it."""
+        has not hidden with an opaque directory above it (deleting it needs a whiteout)."""
         if not self._lower_count:
             return False
-        tree = self.image._stack.tree(self._lower_count - 1)
-        if tree.lookup(path) is None:
+        if self._lower.lookup(path) is None:
             return False
         return not any(a in self.rw.opaques for a in (ROOT, *ancestors(path)))
+
+    _lower_has = lower_has
 
     def _resolve(self, path: str, *, follow: bool) -> str:
         """The real path an operation acts on: intermediate symlinks followed, and the last
         component too when ``follow`` (a dangling last link names where to create)."""
-        view = self.view()
+        view = self._fs()
         # No lexical clean-up of '..': as in the kernel (and View._node), it is the parent of
         # where the walk stands after following symlinks ('/l/..' with l -> /a/b is '/a').
         norm = path if path.startswith("/") else join(normalize(self.workdir), path)
@@ -300,9 +285,9 @@ class Container:
             if not parts:
                 return ROOT
             if parts[-1] == "..":
-                return view._node(norm, follow=True)[0]
+                return view.resolve(norm, follow=True)[0]
             parent, name = "/" + "/".join(parts[:-1]), parts[-1]
-            real_parent, node = view._node(parent, follow=True)
+            real_parent, node = view.resolve(parent, follow=True)
             if not node.entry.is_dir:
                 raise NotADirectoryError_(f"{path!r}: {real_parent!r} is not a directory")
             real = join(real_parent, name)
@@ -325,7 +310,7 @@ class Container:
                 raise PathNotFoundError(f"{anc!r}: no such file or directory")
             layer = self._layer_of(anc)
             if entry.is_regular:
-                data = self.view().read(anc)
+                data = self._live.read(anc)
                 self.rw.data[entry.digest or ""] = data
                 entry = replace(entry, kind=EntryKind.FILE, linkname="")
             self.rw.entries[anc] = entry
@@ -361,13 +346,13 @@ class Container:
 
     # --- file operations ------------------------------------------------------------------
     def read(self, path: str) -> bytes:
-        return self.view().read(self._resolve(path, follow=True))
+        return self._fs().read(self._resolve(path, follow=True))
 
     def read_text(self, path: str, encoding: str = "utf-8") -> str:
         return self.read(path).decode(encoding)
 
     def stat(self, path: str, *, follow_symlinks: bool = False) -> Entry:
-        return self.view().stat(self._resolve(path, follow=follow_symlinks))
+        return self._fs().stat(self._resolve(path, follow=follow_symlinks))
 
     def exists(self, path: str) -> bool:
         try:
@@ -377,7 +362,7 @@ class Container:
         return True
 
     def listdir(self, path: str = ROOT) -> list[str]:
-        return self.view().listdir(self._resolve(path, follow=True))
+        return self._fs().listdir(self._resolve(path, follow=True))
 
     def walk(self, top: str = ROOT) -> Iterator[Entry]:
         return self.view().walk(self._resolve(top, follow=True))
@@ -403,7 +388,7 @@ class Container:
         if entry is not None:
             if append:
                 assert not isinstance(data, FileBlob)
-                data = self.view().read(real) + data
+                data = self._live.read(real) + data
             if real not in self.rw.entries:
                 self._copy_up(real, "append" if append else "write")
                 entry = self.rw.entries[real]
@@ -472,7 +457,7 @@ class Container:
             if missing_ok:
                 return
             raise PathNotFoundError(f"{path!r}: no such file or directory")
-        if entry.is_dir and not recursive and self.view().listdir(real):
+        if entry.is_dir and not recursive and self._live.listdir(real):
             raise DirectoryNotEmptyError(f"{path!r}: directory not empty")
         self._detach_links(real)
         lower = self._lower_has(real)
@@ -484,6 +469,8 @@ class Container:
 
     def _detach_links(self, top: str) -> None:
         """Names hardlinked to a file that is going away keep its content."""
+        if not self.rw.has_hardlinks:
+            return  # the common case: nothing to look for
         inside = [p for p in self.rw.entries if p == top or p.startswith(top + "/")]
         for path, entry in list(self.rw.entries.items()):
             if entry.kind is EntryKind.HARDLINK and entry.linkname in inside and path not in inside:
@@ -512,7 +499,7 @@ class Container:
                 raise NotADirectoryError_(f"{dst!r}: not a directory")
             if not entry.is_dir and target.is_dir:
                 raise IsADirectoryError_(f"{dst!r}: is a directory")
-            if target.is_dir and self.view().listdir(real_dst):
+            if target.is_dir and self._live.listdir(real_dst):
                 raise DirectoryNotEmptyError(f"{dst!r}: directory not empty")
             self.remove(real_dst, recursive=True)
         self._copy_tree(real_src, real_dst, "rename", keep_meta=True)
@@ -531,12 +518,12 @@ class Container:
         if real_dst.startswith(real_src + "/"):
             raise PathLookupError(f"cannot copy {src!r} into itself ({dst!r})")
         if entry.is_regular:
-            self.write(real_dst, self.view().read(real_src), mode=entry.mode)
+            self.write(real_dst, self._live.read(real_src), mode=entry.mode)
             return
         self._copy_tree(real_src, real_dst, "copy", keep_meta=False)
 
     def _copy_tree(self, real_src: str, real_dst: str, operation: str, *, keep_meta: bool) -> None:
-        view = self.view()
+        view = self._live  # everything is read into lists before the first change
         top = view.stat(real_src)
         items = [top, *(view.walk(real_src) if top.is_dir else ())]
         reads = {e.path: view.read(e.path) for e in items if e.is_regular}
@@ -642,27 +629,15 @@ class Container:
     def diff(self) -> list[Change]:
         """Docker's ``docker diff``: A (added), C (changed), D (deleted), sorted by path.
 
-        Children of an opaque directory that the image had and the read-write layer
-        does not are listed as deleted.
+        The image's view against the container's, as Docker Engine 29 compares them
+        (see :mod:`layerlab.changes`): a directory with changes inside is ``C``, only the
+        top of a removed tree is ``D``, and each change says ``why``.
         """
         self._require_alive("diff")
-        changes: list[Change] = []
-        lower_tree = self.image._stack.tree(self._lower_count - 1) if self._lower_count else None
-        for path in self.rw.paths():
-            if path in self.rw.entries:
-                # A path the image has is changed (C), even when an opaque directory above
-                # it means the new entry replaced the old one rather than modified it.
-                existed = lower_tree is not None and lower_tree.lookup(path) is not None
-                changes.append(Change("C" if existed else "A", path))
-            else:
-                changes.append(Change("D", path))
-        if lower_tree is not None:
-            for d in sorted(self.rw.opaques):
-                for name in sorted(lower_tree.dirs.get(d, {})):
-                    child = join(d, name)
-                    if child not in self.rw.entries:
-                        changes.append(Change("D", child))
-        return sorted(changes, key=lambda c: c.path)
+        rw = self.rw
+        return between(self.image.view(), self.view(),
+                       touched={*rw.paths(), *rw.opaques},
+                       whiteouts=rw.whiteouts, opaques=rw.opaques)
 
     def commit(self, *, created_by: str | None = None, message: str = "",
                author: str = "", changes: Mapping[str, object] | None = None) -> Image:
@@ -681,6 +656,7 @@ class Container:
                      HistoryEntry(created_by=created_by, created=created, comment=message,
                                   author=author)),
         )
+        self._notify("commit")  # a durability point: a store makes the upper dir durable
         return image.with_config(**changes) if changes else image
 
     # --- running -------------------------------------------------------------------------
@@ -692,8 +668,9 @@ class Container:
     def start(self, *, real: bool | None = None) -> Container:
         """Start PID 1 (the image's ENTRYPOINT + CMD). A command that does not keep
         running (``touch /happy.txt``) runs through the shell and the container exits
-        with its status, like ``docker run``. ``real=True`` runs it with the kernel (see
-        :mod:`layerlab.realmode`); a long-running CMD stays simulated there."""
+        with its status, like ``docker run``. ``real=True`` runs it as a real process
+        (namespaces, else ptrace: :mod:`layerlab.executors`); a long-running CMD stays
+        simulated there."""
         self._require_alive("start")
         if self.state in (ContainerState.RUNNING, ContainerState.PAUSED):
             raise ContainerStateError(f"container {self.name} is already {self.state}")
@@ -706,7 +683,6 @@ class Container:
             self._ns.exit_all()
             self.state = ContainerState.EXITED
             self.exit_code = result.exit_code
-            self.last_output = result
         return self
 
     @property
@@ -763,7 +739,6 @@ class Container:
                     "or use force=True")
             self.kill()
         self.rw = ReadWriteLayer()
-        self._live = None
         self.state = ContainerState.REMOVED
 
     def top(self) -> list[Process]:
@@ -773,7 +748,7 @@ class Container:
     def exec(self, command: str | Sequence[str], *, detach: bool = False,
              real: bool | None = None) -> ExecResult:
         """Run a command in the running container through the simulated shell, or with
-        ``real=True`` as a real process in the real layers (:mod:`layerlab.realmode`).
+        ``real=True`` as a real process in the real layers (:mod:`layerlab.executors`).
 
         Like ``docker exec``, the command is run as it is, not wrapped in ``sh -c``: a
         string of plain words (``"sleep 100"``) is split into ``["sleep", "100"]``, so the
@@ -807,18 +782,10 @@ class Container:
         return self._run(list(argv), real=real)
 
     def _run(self, argv: Sequence[str], *, real: bool | None = None) -> ExecResult:
-        from .shell import ExecResult, run_argv
-
-        if real if real is not None else self.real:
-            from .realmode import RealModeUnavailable, run_real
-
-            try:
-                return run_real(self, list(argv))
-            except RealModeUnavailable as exc:
-                note = f"layerlab: real mode unavailable ({exc}); ran in the simulated shell\n"
-                result = run_argv(self, list(argv))
-                return ExecResult(result.exit_code, result.stdout, note + result.stderr)
-        return run_argv(self, list(argv))
+        """Hand ``argv`` to the executor: the one given to the container, else the one the
+        mode rule picks for ``real`` (:func:`layerlab.executors.choose`)."""
+        use_real = real if real is not None else self.real
+        return run_with(self, list(argv), real=bool(use_real), executor=self.executor)
 
 
 _SHELL_SYNTAX = re.compile(r"[|&;<>()$`\\*?\[\]#~{}\n]|^\s*[A-Za-z_][A-Za-z0-9_]*=")

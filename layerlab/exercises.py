@@ -652,7 +652,7 @@ class SharedLayers(Question):
     example = "1"
 
     def __init__(self, images: Mapping[str, Image]) -> None:
-        from .views.analysis import sharing_rows
+        from .analysis import sharing_rows
 
         rows = sharing_rows(images)
         self._truth = sum(1 for r in rows if r.shared)

@@ -32,7 +32,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
-from typing import IO, BinaryIO, cast
+from typing import IO, BinaryIO, Protocol, cast, overload
 
 from ._perf import paused_gc
 from .blob import FileBlob
@@ -83,6 +83,12 @@ _MEDIA_TYPES = {
     "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
     "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
 }
+
+
+class Writer(Protocol):
+    """Anything with ``write(bytes)``: a file, a socket's file, a hashing or resuming writer."""
+
+    def write(self, data: bytes, /) -> object: ...
 
 
 class _Content:
@@ -467,10 +473,17 @@ class Layer:
             self._tar = SpooledStream(spool, hashing.count, digest, "none", digest, hashing.count)
         return self._tar
 
-    def to_tar(self, out: IO[bytes] | None = None) -> bytes | None:
+    @overload
+    def to_tar(self, out: None = None) -> bytes: ...
+
+    @overload
+    def to_tar(self, out: Writer) -> None: ...
+
+    def to_tar(self, out: Writer | None = None) -> bytes | None:
         """The uncompressed tar stream (its sha256 is :attr:`diff_id`).
 
-        Returns bytes, or writes to ``out`` and returns ``None``.
+        Returns bytes, or writes to ``out`` and returns ``None`` (the type checker knows
+        which from the call).
         """
         stream = self._stream()
         return _copy_out(stream.file, out)
@@ -521,8 +534,17 @@ class Layer:
         """Length of the blob as stored, in bytes."""
         return self._blob_info()[1]
 
-    def blob(self, out: IO[bytes] | None = None) -> bytes | None:
-        """The blob as stored (compressed); its sha256 is :attr:`digest`."""
+    @overload
+    def blob(self, out: None = None) -> bytes: ...
+
+    @overload
+    def blob(self, out: Writer) -> None: ...
+
+    def blob(self, out: Writer | None = None) -> bytes | None:
+        """The blob as stored (compressed); its sha256 is :attr:`digest`.
+
+        Returns bytes, or writes to ``out`` and returns ``None``, as :meth:`to_tar`.
+        """
         _, _, holder = self._blob_info()
         if self._compression == "none":
             return _copy_out(self._stream().file, out)
@@ -597,7 +619,15 @@ def _check_root(entry: Entry, where: str) -> None:
         )
 
 
-def _copy_out(file: IO[bytes], out: IO[bytes] | None) -> bytes | None:
+@overload
+def _copy_out(file: IO[bytes], out: None) -> bytes: ...
+
+
+@overload
+def _copy_out(file: IO[bytes], out: Writer) -> None: ...
+
+
+def _copy_out(file: IO[bytes], out: Writer | None) -> bytes | None:
     fd = file.fileno()
     if out is None:
         chunks = []

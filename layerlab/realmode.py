@@ -11,7 +11,8 @@ Where it works: Linux with overlayfs and either root or unprivileged user namesp
 may mount overlayfs (kernel >= 5.11). Not on macOS or Windows, and not on a JupyterHub that
 forbids user namespaces; there :func:`detect` says why and containers fall back to the
 simulated shell with a one-line note. The image needs a ``/bin/sh``: build ``FROM
-layerlab/busybox`` (:func:`busybox_image`, made from Debian's ``busybox-static``).
+layerlab/busybox`` (:func:`layerlab.busybox.busybox_image`, made from Debian's
+``busybox-static``).
 
 Every run happens in a temporary directory with its own mount namespace: when the process
 ends (normally, on error, or killed) the kernel drops the mounts with the namespace, and
@@ -39,7 +40,6 @@ import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -47,9 +47,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .entry import Dir, File, Spec, Symlink
-from .errors import LayerlabError
-from .image import Image
+from .entry import Dir
+from .errors import RealModeError, RealModeUnavailable
 from .layer import Layer
 from .overlaydir import read_overlay_dir, write_overlay_dir
 
@@ -57,20 +56,24 @@ if TYPE_CHECKING:
     from .container import Container
     from .shell import ExecResult
 
-__all__ = ["RealModeError", "RealModeUnavailable", "Support", "busybox_image", "detect",
-           "run_real"]
+__all__ = ["RealModeError", "RealModeUnavailable", "Support", "detect", "run_real"]
+
+
+def __getattr__(name: str) -> object:
+    """``realmode.busybox_image`` moved to :mod:`layerlab.busybox` (kept one release)."""
+    if name == "busybox_image":
+        import warnings
+
+        from .busybox import busybox_image
+
+        warnings.warn("layerlab.realmode.busybox_image moved to layerlab.busybox.busybox_image",
+                      DeprecationWarning, stacklevel=2)
+        return busybox_image
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _READY = "__layerlab_real_mode_ready__"
 #: the launcher: namespaces, idmapped layers, overlay, pivot_root, dropped privileges
 _SANDBOX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox.py")
-
-
-class RealModeUnavailable(LayerlabError):
-    """This machine (or this image) cannot run real mode; the message says why."""
-
-
-class RealModeError(LayerlabError):
-    """Setting up a real-mode run failed before the command started; nothing ran."""
 
 
 @dataclass(frozen=True)
@@ -126,65 +129,16 @@ def _detect() -> Support:
 
 
 def detect() -> Support:
-    """Can this machine run real mode? (Cached; ``LAYERLAB_REAL_MODE=off`` turns it off.)"""
-    if os.environ.get("LAYERLAB_REAL_MODE", "").lower() in ("0", "off", "no", "false"):
+    """Can this machine run real mode with namespaces? (Cached; ``LAYERLAB_REAL_MODE=off``
+    or ``=ptrace`` turns it off.)"""
+    from .executors import forced_mode
+
+    forced = forced_mode()
+    if forced == "off":
         return Support(False, "", "turned off by LAYERLAB_REAL_MODE")
+    if forced == "ptrace":
+        return Support(False, "", "LAYERLAB_REAL_MODE=ptrace chooses the ptrace mode instead")
     return _detect()
-
-
-# --- the busybox base image ---------------------------------------------------------------
-
-def _is_static_elf(data: bytes) -> bool:
-    """True for an ELF executable without a PT_INTERP header (no dynamic loader needed)."""
-    if data[:4] != b"\x7fELF":
-        return False
-    is64, little = data[4] == 2, data[5] == 1
-    end = "<" if little else ">"
-    if is64:
-        phoff, = struct.unpack_from(end + "Q", data, 0x20)
-        phentsize, phnum = struct.unpack_from(end + "HH", data, 0x36)
-    else:
-        phoff, = struct.unpack_from(end + "I", data, 0x1C)
-        phentsize, phnum = struct.unpack_from(end + "HH", data, 0x2A)
-    for i in range(phnum):
-        p_type, = struct.unpack_from(end + "I", data, phoff + i * phentsize)
-        if p_type == 3:  # PT_INTERP
-            return False
-    return True
-
-
-@functools.cache
-def busybox_image(path: str | None = None) -> Image:
-    """``layerlab/busybox``: a real, tiny base image from the host's static busybox.
-
-    One layer: ``/bin/busybox`` and its applet links, ``/etc/passwd`` and ``/etc/group``,
-    empty ``/proc``, ``/dev``, ``/tmp`` and ``/root``. Reproducible for a given busybox
-    binary (its digest changes with Debian's busybox-static version).
-    """
-    binary = path or shutil.which("busybox") or "/bin/busybox"
-    try:
-        with open(binary, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise RealModeUnavailable(
-            f"no busybox at {binary} (install Debian's busybox-static)") from exc
-    if not _is_static_elf(data):
-        raise RealModeUnavailable(
-            f"{binary} is not a static executable; install Debian's busybox-static")
-    listed = subprocess.run([binary, "--list"], capture_output=True, text=True, check=True)
-    spec: dict[str, Spec] = {
-        "/bin": Dir(), "/etc": Dir(), "/proc": Dir(), "/dev": Dir(), "/root": Dir(mode=0o700),
-        "/tmp": Dir(mode=0o1777), "/usr": Dir(), "/usr/bin": Dir(),
-        "/bin/busybox": File(data, mode=0o755),
-        "/etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
-        "/etc/group": "root:x:0:\nnogroup:x:65534:\n",
-        "/etc/os-release": "NAME=layerlab busybox\nID=busybox\n",
-    }
-    for applet in sorted(set(listed.stdout.split()) - {"busybox"}):
-        spec[f"/bin/{applet}"] = Symlink("busybox")
-    layer = Layer.from_dict(spec, created_by="ADD busybox-static rootfs /")
-    path_env = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    return Image.from_layers([layer], config={"cmd": ["sh"], "env": [path_env]})
 
 
 # --- running --------------------------------------------------------------------------------
@@ -197,7 +151,7 @@ def _layer_dirs(container: Container, tmp: str,
     store's own directories when the container lives in a store written in the same
     overlay form, otherwise copies written under ``tmp``."""
     store = container.store
-    if store is not None and store._as_root == (form["xattr_namespace"] == "trusted"):
+    if store is not None and store.xattr_namespace == form["xattr_namespace"]:
         with store.real_mode_dirs(container) as dirs:
             yield dirs
         return
@@ -274,7 +228,7 @@ def run_real(container: Container, argv: Sequence[str], *, timeout: float = 60.0
         err = err.replace(_READY + "\n", "")
         status = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
         rw = ReadWriteLayer.from_layer(read_overlay_dir(upper))  # reads the bytes now
-    clock = container._tick()
+    clock = container.tick()
     host_uid, host_gid = os.getuid(), os.getgid()
     for path, entry in list(rw.entries.items()):
         uid, gid = entry.uid, entry.gid
@@ -282,9 +236,9 @@ def run_real(container: Container, argv: Sequence[str], *, timeout: float = 60.0
             uid = 0 if uid == host_uid else uid
             gid = 0 if gid == host_gid else gid
         rw.entries[path] = replace(entry, mtime=min(entry.mtime, clock), uid=uid, gid=gid)
-        if path not in before.entries and container._lower_has(path):
+        if path not in before.entries and container.lower_has(path):
             container.copy_ups.append(CopyUp(len(container.copy_ups) + 1, path, entry.kind,
-                                              container._layer_of(path), "real mode"))
+                                              container.layer_of(path), "real mode"))
     container.rw = rw
-    container._changed()
+    container.notify_changed()
     return ExecResult(status, out, err)

@@ -31,7 +31,7 @@ from typing import IO, BinaryIO, NamedTuple, cast
 from ._codecs import GzipError, GzipMembers
 from .entry import Entry, EntryKind
 from .errors import InvalidLayerError, LimitExceededError, TruncatedError
-from .fasttar import Header
+from .fasttar import Header, TarIndexer
 from .limits import DEFAULT_LIMITS, Limits
 from .paths import clean_member_name
 
@@ -531,8 +531,6 @@ def index_stream(
     (escapes refused); whiteout names are *not* interpreted here. On any error the files
     opened for the stream are closed before the error propagates.
     """
-    from .fasttar import TarIndexer
-
     members: list[RawMember] = []
     append = members.append
     max_path = limits.max_path_bytes

@@ -46,6 +46,22 @@ def test_benchmark_rows_are_well_formed(name: str) -> None:
     json.dumps([row.as_dict() for row in rows])
 
 
+def test_the_notebook_benchmark_does_not_inherit_the_outer_pytest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # what a harness running this test passes on (pytest -n 6 sets PYTEST_XDIST_*, a CI
+    # PYTEST_ADDOPTS): an option the inner pytest cannot take must not reach it
+    from benchmarks import notebooks_bench
+
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--no-such-option-from-the-harness")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
+    with scratch_dir() as workdir:
+        env = notebooks_bench._environment(Path(workdir))
+        assert not [k for k in env if k.startswith("PYTEST_")]
+        assert env["JUPYTER_RUNTIME_DIR"].startswith(workdir)
+        [time_row, _, _] = notebooks_bench.run(TINY, Path(workdir))
+    assert time_row.figure > 0
+
+
 def test_registry_has_the_engine_benchmarks() -> None:
     assert {"index", "view", "import"} <= set(REGISTRY)
 

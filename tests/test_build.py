@@ -30,15 +30,6 @@ TINY = "FROM layerlab/tiny\n"
 
 
 @pytest.fixture
-def shell() -> None:
-    """RUN needs layerlab's simulated shell."""
-    try:
-        from layerlab.shell import run_argv  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - only while the shell is being written
-        pytest.skip(f"layerlab.shell not available: {exc}")
-
-
-@pytest.fixture
 def ctx(tmp_path: Path) -> Path:
     (tmp_path / "app.py").write_text("print('hi')\n")
     (tmp_path / "src").mkdir()
@@ -188,7 +179,6 @@ def _tar(compression: str) -> bytes:
                              "/pkg/bin/tool": File(b"tool\n", mode=0o755, uid=7, gid=8),
                              "/pkg/tool-link": __import__("layerlab").Symlink("bin/tool")})
     raw = layer.to_tar()
-    assert raw is not None
     if compression == "none":
         return raw
     out = io.BytesIO()
@@ -221,7 +211,7 @@ def test_add_copies_other_files_and_copy_never_unpacks(tmp_path: Path) -> None:
 
 # --- RUN ------------------------------------------------------------------------------------
 
-def test_run_commits_the_containers_changes(shell: None) -> None:
+def test_run_commits_the_containers_changes() -> None:
     b = Builder(TINY + "ARG V=1\nRUN echo $V > /v.txt && rm /etc/hostname\n")
     img = b.run()
     run = b.results[-1]
@@ -231,7 +221,7 @@ def test_run_commits_the_containers_changes(shell: None) -> None:
     assert img.history[-1].created_by == run.created_by and not run.empty_layer
 
 
-def test_a_failing_run_raises_with_the_status_and_stderr(shell: None) -> None:
+def test_a_failing_run_raises_with_the_status_and_stderr() -> None:
     with pytest.raises(BuildError) as info:
         build(TINY + "ENV A=1\nRUN cat /nope\n")
     err = info.value
@@ -239,7 +229,7 @@ def test_a_failing_run_raises_with_the_status_and_stderr(shell: None) -> None:
     assert "nope" in err.stderr and "returned a non-zero code: 1" in str(err)
 
 
-def test_a_build_arg_change_busts_the_cache_at_the_first_run(shell: None) -> None:
+def test_a_build_arg_change_busts_the_cache_at_the_first_run() -> None:
     cache = BuildCache()
     text = TINY + "ARG V=1\nENV A=1\nRUN echo $V > /v\n"
     build(text, cache=cache)
@@ -248,7 +238,7 @@ def test_a_build_arg_change_busts_the_cache_at_the_first_run(shell: None) -> Non
     assert [s.cache for s in b.results[1:]] == ["hit", "hit", "miss"]
 
 
-def test_cleanup_in_a_separate_layer_does_not_shrink_the_image(shell: None) -> None:
+def test_cleanup_in_a_separate_layer_does_not_shrink_the_image() -> None:
     """The classic lesson: files deleted in a later layer still weigh in the earlier one."""
     split = Builder("FROM layerlab/debian-like\nRUN apt-get update && apt-get install -y curl\n"
                     "RUN rm -rf /var/lib/apt/lists/*\n")

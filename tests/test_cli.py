@@ -49,12 +49,15 @@ def test_diff_between_two_images(images: tuple[Path, Path],
     assert main(["diff", str(old), str(new), "--json"]) == 0
     changes = json.loads(capsys.readouterr().out)
     assert [c["path"] for c in changes["added"]] == ["/app", "/app/x"]
-    assert changes["changed"] == [{"path": "/etc/hostname", "kind": "file", "size": 5,
-                                   "old_size": 4}]
-    assert changes["deleted"] == [{"path": "/old", "kind": "file", "size": 4}]
+    # Docker's answer: /etc has a change inside, so it is listed as changed too
+    assert changes["changed"] == [
+        {"path": "/etc", "kind": "dir", "size": 0, "old_size": 0, "why": "changes inside"},
+        {"path": "/etc/hostname", "kind": "file", "size": 5, "old_size": 4,
+         "why": "size, content"}]
+    assert changes["deleted"] == [{"path": "/old", "kind": "file", "size": 4, "why": "gone"}]
     assert main(["diff", str(old), str(new)]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "A /app  0", "A /app/x  3", "C /etc/hostname  4 -> 5", "D /old  4"]
+        "A /app  0", "A /app/x  3", "C /etc  0 -> 0", "C /etc/hostname  4 -> 5", "D /old  4"]
 
 
 def test_flatten_and_convert(images: tuple[Path, Path], tmp_path: Path,
@@ -122,7 +125,7 @@ def wasteful(tmp_path: Path) -> Path:
 
 def test_efficiency_report_text_and_json(wasteful: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from layerlab.views.analysis import efficiency
+    from layerlab.analysis import efficiency
 
     assert main(["efficiency", str(wasteful)]) == 0  # without --ci: figures only, exit 0
     text = capsys.readouterr().out

@@ -1,6 +1,6 @@
 """Containers: file operations, copy-on-write, diff, commit and the lifecycle.
 
-Rows 10-13 and 22 refer to shared/docs/union-semantics.md.
+Rows 10-13 and 22 refer to docs/union-semantics.md.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def diff(c: Container) -> list[str]:
 
 
 def tar_names(layer: Layer) -> list[str]:
-    with tarfile.open(fileobj=io.BytesIO(layer.to_tar() or b"")) as tf:
+    with tarfile.open(fileobj=io.BytesIO(layer.to_tar())) as tf:
         return tf.getnames()
 
 
@@ -538,7 +538,7 @@ def test_committed_layer_round_trips_through_tar() -> None:
     c.remove("/etc/hostname")
     c.hardlink("/etc/motd", "/m")
     layer = c.commit().layers[-1]
-    again = Layer.from_tar(io.BytesIO(layer.to_tar() or b""))
+    again = Layer.from_tar(io.BytesIO(layer.to_tar()))
     assert again.diff_id == layer.diff_id
     assert again.entries == layer.entries
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from layerlab import Image, Layer, Whiteout
+from layerlab.analysis import efficiency, go_humanize_bytes
 from layerlab.cli import main
 from layerlab.formats import save
-from layerlab.views.analysis import efficiency, go_humanize_bytes
 
 
 @pytest.mark.parametrize(("n", "text"), [

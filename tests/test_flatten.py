@@ -234,6 +234,7 @@ def test_devices_need_root(arena: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert flatten(img, arena / "auto").skipped_devices == ["/dev/null"]
 
 
+@pytest.mark.reference
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can create device nodes")
 def test_root_creates_devices_when_asked(arena: Path) -> None:
     img = Image.from_layers([Layer.from_dict({"/dev/null": CharDevice(1, 3, mode=0o666)})])
@@ -363,6 +364,7 @@ def test_dest_that_filled_up_during_the_run_is_refused_and_left_alone(arena: Pat
     assert not [n for n in os.listdir(arena) if n.startswith(".layerlab-flatten-")]
 
 
+@pytest.mark.reference
 @pytest.mark.skipif(os.geteuid() != 0, reason="the point is what root does")
 def test_root_does_not_make_an_images_block_device_by_default(arena: Path) -> None:
     from layerlab import BlockDevice

@@ -6,7 +6,7 @@ import hashlib
 import os
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,13 @@ from layerlab.errors import DigestMismatchError, UnsupportedEntryError
 from layerlab.overlaydir import read_overlay_dir, write_overlay_dir
 
 ROOT = os.geteuid() == 0
-needs_root = pytest.mark.skipif(not ROOT, reason="needs root (mknod, trusted.* xattrs, chown)")
+_skip_unless_root = pytest.mark.skipif(not ROOT,
+                                       reason="needs root (mknod, trusted.* xattrs, chown)")
+
+
+def needs_root(test: Callable[..., None]) -> Callable[..., None]:
+    """Skip without root; marked ``reference`` so that with CI=true the skip fails."""
+    return pytest.mark.reference(_skip_unless_root(test))
 
 
 def _xattrs_supported(where: Path, name: str) -> bool:
@@ -88,6 +94,7 @@ BASIC = {
 
 @pytest.mark.parametrize("namespace", ["trusted", "user"])
 @pytest.mark.parametrize("form", ["chardev", "xattr"])
+@pytest.mark.reference  # as root only for the trusted namespace and 0/0 devices
 def test_round_trip_files_dirs_symlinks_fifos_markers(
     shm: Path, namespace: str, form: str
 ) -> None:
@@ -164,6 +171,7 @@ def test_row18_chardev_0_0_is_a_whiteout(shm: Path) -> None:
 
 
 @pytest.mark.parametrize("namespace", ["trusted", "user"])
+@pytest.mark.reference  # trusted.* needs root
 def test_row18_xattr_whiteout(shm: Path, namespace: str) -> None:
     if namespace == "trusted" and not ROOT:
         pytest.skip("trusted.* xattrs need root")
@@ -183,6 +191,7 @@ def test_row18_xattr_whiteout(shm: Path, namespace: str) -> None:
 
 
 @pytest.mark.parametrize("namespace", ["trusted", "user"])
+@pytest.mark.reference  # trusted.* needs root
 def test_row18_opaque_xattr(shm: Path, namespace: str) -> None:
     if namespace == "trusted" and not ROOT:
         pytest.skip("trusted.* xattrs need root")

@@ -19,13 +19,6 @@ def running(host: Host, image: Image = IMAGE, name: str | None = None) -> Contai
     return Container(image, host=host, name=name).start()
 
 
-@pytest.fixture
-def shell() -> None:
-    module = pytest.importorskip("layerlab.shell", reason="layerlab.shell is not there yet")
-    if not hasattr(module, "run_argv"):
-        pytest.skip("layerlab.shell is not finished yet (no run_argv)")
-
-
 def test_pid_1_is_the_image_command() -> None:
     host = Host()
     c = running(host)
@@ -93,7 +86,7 @@ def test_hosts_are_independent() -> None:
     assert two.container_processes() == []
 
 
-def test_exec_adds_a_process_while_it_runs(shell: None) -> None:
+def test_exec_adds_a_process_while_it_runs() -> None:
     host = Host()
     c = running(host)
     result = c.exec("echo hi")

@@ -83,7 +83,7 @@ class FakeRegistry:
         self.manifest = manifest_bytes(self.image)
         self.digest = "sha256:" + hashlib.sha256(self.manifest).hexdigest()
         layer = self.image.layers[0]
-        self.blobs = {layer.digest: layer.blob() or b"", self.image.id: self.image.config_bytes()}
+        self.blobs = {layer.digest: layer.blob(), self.image.id: self.image.config_bytes()}
         self.token = token
         self.override: dict[str, httpx.Response] = {}
         self.seen: list[httpx.Request] = []

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from layerlab import Image, Layer
 from layerlab.container import Container
 from layerlab.entry import Dir, EntryKind, File
-from layerlab.errors import ContainerStateError
+from layerlab.errors import ContainerStateError, InvalidImageError
 from layerlab.shell import ExecResult, run, run_argv
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n" \
@@ -446,6 +446,29 @@ def test_exec_needs_a_running_container() -> None:
     c.rm()
     with pytest.raises(ContainerStateError):
         run_argv(c, ["ls"])
+
+
+def test_the_shell_catches_file_errors_and_nothing_else(c: Container,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # a file error is what sh prints; any other layerlab error is not the command's failure
+    assert run(c, "cat /nope; echo $?").stdout == "1\n"
+
+    def broken(path: str) -> bytes:
+        raise InvalidImageError(f"image: {path!r}: broken")
+
+    monkeypatch.setattr(c, "read", broken)
+    with pytest.raises(InvalidImageError, match="broken"):
+        run(c, "cat /etc/motd")
+    with pytest.raises(InvalidImageError, match="broken"):
+        run(c, "echo x < /etc/motd")
+
+
+def test_command_substitution_nested_too_deep_is_refused_not_raised(c: Container) -> None:
+    script = "echo hi"
+    for _ in range(18):
+        script = f"echo $({script})"
+    r = run(c, script)
+    assert r.exit_code == 0 and "shells nested more than 16 deep" in r.stderr
 
 
 def test_exec_form_does_not_expand(c: Container) -> None:

@@ -178,12 +178,19 @@ def test_commit_makes_a_new_layer_blob_and_snapshot(store: ContainerdStore) -> N
     assert store.verify().ok
 
 
-def test_shared_snapshots_and_system_df(store: ContainerdStore) -> None:
+def _two_images_one_container(store: ContainerdStore) -> tuple[Image, Image]:
+    """``a`` (the store image) with the container ``c1``, and ``b``: ``a`` plus a
+    5-byte layer."""
     image = _image()
     other = image.add_layer(Layer.from_dict({"/other": "other"}))
     store.add(image, tag="a")
     store.add(other, tag="b")
     store.create_container("a", name="c1")
+    return image, other
+
+
+def test_shared_snapshots_and_system_df(store: ContainerdStore) -> None:
+    image, _ = _two_images_one_container(store)
     rows = {r.tags[0]: r for r in store.system_df()}
     assert rows["a:latest"].shared_size == image.layers[0].size + image.layers[1].size
     assert rows["b:latest"].unique_size == 5
@@ -191,11 +198,7 @@ def test_shared_snapshots_and_system_df(store: ContainerdStore) -> None:
 
 
 def test_remove_image_collects_its_blobs_and_snapshots(store: ContainerdStore) -> None:
-    image = _image()
-    other = image.add_layer(Layer.from_dict({"/other": "other"}))
-    store.add(image, tag="a")
-    store.add(other, tag="b")
-    store.create_container("a", name="c1")
+    image, other = _two_images_one_container(store)
     with pytest.raises(StoreError, match="used by containers"):
         store.remove_image("a")
     store.remove_image("b")

@@ -10,75 +10,60 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import sys
-import time
+from collections.abc import Callable
 
-from layerlab.store import Store
+import _kill
+from _store_writer import spawn
 
-WRITER = r"""
-import random, sys
 from layerlab import Image, Layer
 from layerlab.store import Store
 
-store = Store(sys.argv[1], driver="containerd")
-seed = int(sys.argv[2])
-rng = random.Random(seed)
-base = Layer.from_dict({"/etc/os-release": "ID=shared\n"}, created_by="shared base")
-print("ready", flush=True)
-for n in range(int(sys.argv[3])):
-    layers = [base] + [
-        Layer.from_dict({f"/l{i}/f{j}": rng.randbytes(rng.randint(0, 4000)) for j in range(15)},
-                        created_by=f"{seed}-{n}-{i}")
-        for i in range(4)
-    ]
-    store.add(Image.from_layers(layers), tag=f"w{seed}-{n}")
-    c = store.create_container(f"w{seed}-{n}", name=f"c{seed}-{n}")
-    c.write("/happy.txt", f"{seed}-{n}\n")
-    store.add(c.commit(message="checkpoint"), tag=f"commit{seed}-{n}")
-    if len(sys.argv) > 4:
-        store.prune()
-print("done", flush=True)
-"""
-
 
 def _spawn(root: str, seed: int, images: int, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", WRITER, root, str(seed), str(images), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    """The shared writer (tests/_store_writer.py); with ``extra`` it also
+    prunes after its commits."""
+    return spawn(root, driver="containerd", seed=seed, images=images, layers=4,
+                 steps=("commit", "prune") if extra else ("commit",))
+
+
+def _write_loop(store: Store, rng: random.Random, mark: Callable[[bytes], None]) -> None:
+    base = Layer.from_dict({"/etc/os-release": "ID=shared\n"}, created_by="shared base")
+    while True:
+        name = f"w{rng.getrandbits(32):08x}"
+        layers = [base] + [
+            Layer.from_dict({f"/l{i}/f{j}": rng.randbytes(rng.randint(0, 4000)) for j in range(15)},
+                            created_by=f"{name}-{i}")
+            for i in range(4)
+        ]
+        image = Image.from_layers(layers)
+        mark(b"W")
+        store.add(image, tag=name)
+        c = store.create_container(name, name=f"c-{name}")
+        c.write("/happy.txt", f"{name}\n")
+        store.add(c.commit(message="checkpoint"), tag=f"commit-{name}")
+        mark(b"w")
 
 
 def test_kill_9_during_import_and_commit_leaves_a_store_that_verifies(
         tmp_path: os.PathLike[str]) -> None:
     root = os.path.join(tmp_path, "store")
     Store(root, driver="containerd")
-    rng = random.Random(2026)
-    whole = _spawn(os.path.join(tmp_path, "timing"), 999, 2)
-    assert whole.stdout is not None and whole.stdout.readline().strip() == "ready"
-    start = time.monotonic()
-    _, err = whole.communicate()
-    took = time.monotonic() - start
-    assert whole.returncode == 0, err
-    interrupted = 0
-    for seed in range(30):
-        proc = _spawn(root, seed, 2)
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
-        time.sleep(rng.uniform(0.0, took * 0.9))
-        proc.kill()
-        _, err = proc.communicate()
-        if proc.returncode == -9:
-            interrupted += 1
-        else:
-            assert proc.returncode == 0, err
+
+    def check(n: int, markers: bytes) -> None:
         store = Store(root, driver="containerd")
-        report = store.verify(deep=seed % 10 == 0)
-        assert report.ok, f"after kill {seed}: {report}"
+        report = store.verify(deep=n % 10 == 0)
+        assert report.ok, f"after kill {n}: {report}"
         for record in store.images():  # every recorded image is whole
             assert len(store.get(record.id).layers) == record.layers
         for c in store.containers():
             assert c.view().listdir("/")
-    assert interrupted >= 15, f"only {interrupted} of 30 kills landed before the writer finished"
+
+    # killed inside the import, the container's creation, its write or the commit, just
+    # before a file-system call picked at random (tests/_kill.py: no sleeps)
+    kills, landed, calls = _kill.kill_rounds(lambda: Store(root, driver="containerd"),
+                                             _write_loop, b"W", kills=30, seed=2026, after=check)
+    assert kills == landed == 30, f"only {landed} of {kills} kills landed inside the writing"
+    assert calls > 30
     store = Store(root, driver="containerd")
     store.prune()
     final = store.verify()

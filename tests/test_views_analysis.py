@@ -8,7 +8,7 @@ import pytest
 from _images import three_layers
 
 from layerlab import Dir, Image, Layer, Opaque, Whiteout
-from layerlab.views.analysis import (
+from layerlab.analysis import (
     efficiency,
     efficiency_check,
     layer_changes,
@@ -23,11 +23,12 @@ def test_layer_stats_by_hand() -> None:
     # L0 adds /d /d/a /d/b /f /g: 5 paths, 10+20+100+40 = 170 B
     assert (stats[0].added, stats[0].modified, stats[0].deleted) == (5, 0, 0)
     assert (stats[0].size, stats[0].added_bytes) == (170, 170)
-    # L1 supplies /f and /g again (M, 100 + 100 B) and its whiteout deletes /d, /d/a, /d/b (30 B)
-    assert (stats[1].added, stats[1].modified, stats[1].deleted, stats[1].whiteouts) == (0, 2, 3, 1)
-    assert (stats[1].modified_bytes, stats[1].deleted_bytes) == (200, 30)
-    # L2 supplies /f again
-    assert (stats[2].added, stats[2].modified, stats[2].deleted, stats[2].size) == (0, 1, 0, 100)
+    # L1 supplies /f again unchanged (no change, as docker diff sees it), grows /g to
+    # 100 B (C) and its whiteout deletes /d: one D, carrying the 30 B of the tree under it
+    assert (stats[1].added, stats[1].modified, stats[1].deleted, stats[1].whiteouts) == (0, 1, 1, 1)
+    assert (stats[1].modified_bytes, stats[1].deleted_bytes) == (100, 30)
+    # L2 supplies /f again, identical: it stores 100 B and changes nothing
+    assert (stats[2].added, stats[2].modified, stats[2].deleted, stats[2].size) == (0, 0, 0, 100)
 
 
 def test_whiteout_of_nothing_counts_as_marker_but_deletes_nothing() -> None:
@@ -39,14 +40,20 @@ def test_whiteout_of_nothing_counts_as_marker_but_deletes_nothing() -> None:
 def test_layer_changes_rows_and_how() -> None:
     rows = [(r.path, r.change, r.kind, r.size, r.how) for r in layer_changes(three_layers(), 1)]
     assert rows == [
-        ("/d", "D", "dir", 0, "whiteout /d"),
-        ("/d/a", "D", "file", 10, "whiteout /d"),
-        ("/d/b", "D", "file", 20, "whiteout /d"),
-        ("/f", "M", "file", 100, ""),
-        ("/g", "M", "file", 100, ""),
+        ("/d", "D", "dir", 30, "whiteout /d"),
+        ("/g", "C", "file", 100, "size, content"),
     ]
     with pytest.raises(IndexError):
         layer_changes(three_layers(), 3)
+
+
+def test_layer_changes_are_the_change_models() -> None:
+    from layerlab.changes import of_layer
+
+    img = three_layers()
+    for k in range(len(img.layers)):
+        assert [(r.change, r.path) for r in layer_changes(img, k)] == [
+            (c.kind, c.path) for c in of_layer(img, k)]
 
 
 def test_opaque_directory_changes() -> None:
@@ -55,8 +62,9 @@ def test_opaque_directory_changes() -> None:
         Layer.from_dict({"/o": Opaque(), "/o/y": "1234567"}),
     ])
     rows = [(r.path, r.change, r.size, r.how) for r in layer_changes(img, 1)]
-    # the opaque marker hides /o/x (5 B); /o/y is new; /o itself stays layer 0's directory
-    assert rows == [("/o/x", "D", 5, "opaque /o"), ("/o/y", "A", 7, "")]
+    # the opaque marker hides /o/x (5 B); /o/y is new; /o has changes inside
+    assert rows == [("/o", "C", 0, "changes inside"), ("/o/x", "D", 5, "opaque /o"),
+                    ("/o/y", "A", 7, "")]
     assert layer_stats(img)[1].opaque_dirs == 1
 
 
@@ -157,3 +165,17 @@ def test_sharing_rows_by_chain_id() -> None:
     assert [(r.size, r.used_by, r.shared) for r in rows] == [
         (1, ("a", "b"), True), (2, ("b",), False), (2, ("c",), False)]
     assert rows[1].diff_id == rows[2].diff_id and rows[1].chain_id != rows[2].chain_id
+
+
+def test_old_module_name_still_imports_with_a_deprecation_warning() -> None:
+    import importlib
+    import sys
+
+    import layerlab.analysis as moved
+
+    sys.modules.pop("layerlab.views.analysis", None)
+    with pytest.warns(DeprecationWarning, match="layerlab.analysis"):
+        old = importlib.import_module("layerlab.views.analysis")
+    assert old.efficiency is moved.efficiency and old.layer_changes is moved.layer_changes
+    assert sorted(old.__all__) == sorted(moved.__all__)
+    assert not hasattr(old, "short_id")  # dead code, removed

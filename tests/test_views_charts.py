@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
+from typing import Any
 
+import matplotlib
 import pytest
+from _chartcheck import _clipped, _overlaps, _rendered_px, _sizes
 from _images import three_layers
 
 from layerlab import Image, Layer, Whiteout
@@ -15,9 +20,6 @@ from layerlab.views import (
     sharing_chart,
     stack_diagram,
 )
-
-matplotlib = pytest.importorskip("matplotlib")
-
 
 
 def png(fig: object) -> bytes:
@@ -123,24 +125,6 @@ def test_efficiency_chart() -> None:
     assert "no duplicated or hidden bytes" in texts(empty)
 
 
-def test_lecture_mode_enlarges_chart_fonts() -> None:
-    small = layer_sizes(three_layers()).axes[0].title.get_fontsize()
-    lecture_mode()
-    try:
-        big = layer_sizes(three_layers()).axes[0].title.get_fontsize()
-    finally:
-        lecture_mode(False)
-    assert big == pytest.approx(small * 1.6)
-    lecture_mode()
-    try:  # the figure grows with its fonts, so the layout stays the same
-        size = stack_diagram(three_layers()).get_size_inches()
-    finally:
-        lecture_mode(False)
-    assert list(size) == pytest.approx([x * 1.6 for x in stack_diagram(three_layers())
-                                        .get_size_inches()])
-    assert matplotlib.rcParams["font.size"] == matplotlib.rcParamsDefault["font.size"]
-
-
 def test_figures_show_themselves_as_png() -> None:
     fig = layer_sizes(three_layers())
     assert fig._repr_png_().startswith(b"\x89PNG")  # type: ignore[attr-defined]
@@ -156,28 +140,132 @@ def test_efficiency_chart_keeps_the_end_of_long_paths() -> None:
     assert all(label.replace("\n", "").endswith("_Packages") for label in labels)
 
 
-def _overlaps(fig: object) -> list[tuple[str, str]]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)  # type: ignore[arg-type]
-    canvas.draw()
-    renderer = canvas.get_renderer()
-    texts = [t for ax in fig.axes for t in ax.texts if t.get_text()]  # type: ignore[attr-defined]
-    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
-    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:]
-            if box_a.overlaps(box_b)]
+# --- layout: what a room reads, in both modes ------------------------------------------------
 
 
-@pytest.mark.parametrize("lecture", [False, True])
-def test_no_text_overlaps_in_the_stack_diagram_and_layer_sizes(lecture: bool) -> None:
+def _both(draw: Any) -> tuple[Any, Any]:
+    lecture_mode(False)
+    normal = draw()
+    lecture_mode()
+    try:
+        return normal, draw()
+    finally:
+        lecture_mode(False)
+
+
+def _check_pair(name: str, normal: Any, lecture: Any) -> None:
+    """Same pixel width; every text at least 1.5x (smallest and median); no overlap, no
+    clipping in either mode."""
+    assert normal.get_size_inches()[0] == lecture.get_size_inches()[0], name
+    assert normal.dpi == lecture.dpi, name
+    small, big = _sizes(normal), _sizes(lecture)
+    assert big[0] >= 1.5 * small[0], (name, small[0], big[0])
+    assert big[len(big) // 2] >= 1.5 * small[len(small) // 2], name
+    # and as the renderer draws them, in pixels
+    small_px, big_px = _rendered_px(normal), _rendered_px(lecture)
+    assert big_px[0] >= 1.5 * small_px[0], (name, small_px[0], big_px[0])
+    assert big_px[len(big_px) // 2] >= 1.5 * small_px[len(small_px) // 2], name
+    for mode, fig in (("normal", normal), ("lecture", lecture)):
+        assert _overlaps(fig) == [], (name, mode)
+        assert _clipped(fig) == [], (name, mode)
+
+
+def _fixture_charts() -> dict[str, Any]:
     long = Layer.from_dict({"/etc/motd": "v9\n"},
                            created_by="RUN apt-get update && apt-get install -y curl git")
     image = three_layers().add_layer(long)
-    lecture_mode(lecture)
+    container = three_layers().create_container(name="c")
+    container.write("/g", "changed")
+    a = Image.from_layers(three_layers().layers[:2])
+    return {
+        "stack /etc/motd": lambda: stack_diagram(image, trace="/etc/motd"),
+        "stack /f": lambda: stack_diagram(image, trace="/f"),
+        "stack deleted": lambda: stack_diagram(image, trace="/d/a"),
+        "stack container": lambda: stack_diagram(container, trace="/g"),
+        "sizes": lambda: layer_sizes(image),
+        "efficiency": lambda: efficiency_chart(image),
+        "stack scratch": lambda: stack_diagram(Image.scratch()),
+        "stack scratch container": lambda: stack_diagram(
+            Image.scratch().create_container(name="empty")),
+        "sharing": lambda: sharing_chart({"b": a.add_layer(Layer.from_dict({"/z": "zz"})),
+                                          "a": a}),
+    }
+
+
+@pytest.mark.parametrize("name", list(_fixture_charts()))
+def test_lecture_mode_is_bigger_text_at_the_same_width_without_overlap(name: str) -> None:
+    _check_pair(name, *_both(_fixture_charts()[name]))
+    assert matplotlib.rcParams["font.size"] == matplotlib.rcParamsDefault["font.size"]
+
+
+CHARTS = ("stack_diagram", "layer_sizes", "sharing_chart", "efficiency_chart", "size_chart")
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _notebook_charts() -> list[tuple[str, Any, Any]]:
+    """Every chart the notebooks draw: each notebook that calls a chart function is run
+    (real mode off) in this process up to its last chart, and each call draws
+    its chart twice, in normal and in lecture mode, with the objects as they are then."""
+    import os
+
+    import layerlab.views as views_pkg
+    from layerlab.views import charts, sizes
+
+    drawn: list[tuple[str, Any, Any]] = []
+    originals = {name: getattr(charts if hasattr(charts, name) else sizes, name)
+                 for name in CHARTS}
+
+    def recorder(nb: str, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            normal, lecture = _both(lambda: originals[name](*args, **kwargs))
+            drawn.append((f"{nb}: {name}", normal, lecture))
+            return normal
+        return call
+
+    saved_env = os.environ.get("LAYERLAB_REAL_MODE")
+    os.environ["LAYERLAB_REAL_MODE"] = "off"
+    cwd = os.getcwd()
     try:
-        figs = [stack_diagram(image, trace="/etc/motd"), stack_diagram(image, trace="/f"),
-                layer_sizes(image)]
+        os.chdir(NOTEBOOKS)  # the notebooks open data/ relative to themselves
+        for path in sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")):
+            cells = [("".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+                     for c in json.loads(path.read_text())["cells"]
+                     if c["cell_type"] == "code"]
+            last = max((i for i, src in enumerate(cells)
+                        if any(f"{name}(" in src for name in CHARTS)), default=None)
+            if last is None:
+                continue
+            for name in CHARTS:
+                patched = recorder(path.stem, name)
+                for module in (charts, sizes, views_pkg):
+                    if hasattr(module, name):
+                        setattr(module, name, patched)
+            # the cells as a kernel runs them, minus the display (the notebooks use no magics)
+            space: dict[str, Any] = {"__name__": "__main__"}
+            for i, src in enumerate(cells[: last + 1]):
+                exec(compile(src, f"{path.name}[{i}]", "exec"), space)
     finally:
+        os.chdir(cwd)
+        for name, fn in originals.items():
+            for module in (charts, sizes, views_pkg):
+                if hasattr(module, name):
+                    setattr(module, name, fn)
         lecture_mode(False)
-    for fig in figs:
-        assert _overlaps(fig) == []
+        if saved_env is None:
+            os.environ.pop("LAYERLAB_REAL_MODE", None)
+        else:
+            os.environ["LAYERLAB_REAL_MODE"] = saved_env
+    return drawn
+
+
+@pytest.fixture(scope="module")
+def notebook_charts() -> list[tuple[str, Any, Any]]:
+    return _notebook_charts()
+
+
+def test_every_chart_the_notebooks_draw_reads_in_lecture_mode(
+        notebook_charts: list[tuple[str, Any, Any]]) -> None:
+    names = {name.split(": ")[1] for name, _, _ in notebook_charts}
+    assert names == set(CHARTS)  # each kind is drawn somewhere, so each is checked
+    for name, normal, lecture in notebook_charts:
+        _check_pair(name, normal, lecture)

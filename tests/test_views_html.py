@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from layerlab import Dir, Image, Layer, Whiteout
 from layerlab.views import container_html, image_html, layer_html, lecture_mode, view_html
 
@@ -71,12 +68,3 @@ def test_lecture_mode_enlarges_html() -> None:
     finally:
         lecture_mode(False)
 
-
-def test_import_layerlab_does_not_import_pandas_or_matplotlib() -> None:
-    code = (
-        "import sys, layerlab, layerlab.views, layerlab.views.analysis\n"
-        "heavy = ('pandas', 'matplotlib', 'ipywidgets', 'humanize')\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

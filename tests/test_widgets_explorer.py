@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("ipywidgets")
-
-from layerlab import Dir, Image, Layer, Opaque, Symlink, Whiteout
-from layerlab.views import analysis
+from layerlab import Dir, Image, Layer, Opaque, Symlink, Whiteout, analysis
 from layerlab.widgets import LayerExplorer
 from layerlab.widgets.explorer import LAYER_ONLY, MERGED
 
@@ -49,9 +46,9 @@ def test_slider_changes_the_tree_and_marks(image: Image) -> None:
     explorer.slider.value = 1
     after = explorer.rows()
     assert after != before
-    assert "M   motd  🟧L1  8 B" in after
+    assert "C   motd  🟧L1  8 B" in after
     assert "D   os-release  (whiteout in layer 1)" in after
-    assert explorer.marks()["/etc/motd"] == "M"
+    assert explorer.marks()["/etc/motd"] == "C"
     assert explorer.marks()["/old"] == "D"
 
 
@@ -103,7 +100,8 @@ def test_marks_agree_with_analysis_layer_changes(image: Image) -> None:
         explorer = LayerExplorer(image, upto=k)
         for _ in range(3):  # directories only exist once their parent is open
             open_everything(explorer)
-        shown = explorer.marks()
+        # a "*" directory has changes inside: docker diff's C for it
+        shown = {**explorer.marks(), **{p: "C" for p in explorer.inside_marks()}}
         expected = {}
         deleted = set()
         for row in analysis.layer_changes(image, k):
@@ -157,7 +155,9 @@ def test_show_changes_uses_analysis(image: Image) -> None:
     explorer = LayerExplorer(image, upto=1)
     rows = explorer.show_changes()
     assert rows == analysis.layer_changes(image, 1)
-    assert "deleted" in explorer.details.value and "/old/x" in explorer.details.value
+    # docker diff lists the top of a removed tree only
+    assert "deleted" in explorer.details.value and "<code>/old</code>" in explorer.details.value
+    assert "/old/x" not in explorer.details.value
 
 
 def test_small_images_get_exact_counts(image: Image) -> None:
@@ -206,3 +206,13 @@ def test_collapsed_directories_mark_changes_inside() -> None:
     assert explorer.rows()[0].startswith("* ")
     explorer.slider.value = 0  # layer 0 added everything: its own marks, no "*" needed
     assert explorer.inside_marks() == []
+
+
+def test_a_path_supplied_again_unchanged_has_no_mark() -> None:
+    img = Image.from_layers([Layer.from_dict({"/f": "x", "/g": "1"}),
+                             Layer.from_dict({"/f": "x", "/g": "22"})])
+    explorer = LayerExplorer(img)
+    assert explorer.marks() == {"/g": "C"}  # /f is the same as below: docker diff omits it
+    assert [(r.change, r.path) for r in analysis.layer_changes(img, 1)] == [("C", "/g")]
+    explorer.mode.value = LAYER_ONLY  # the tar holds both again
+    assert explorer.marks() == {"/f": "C", "/g": "C"}

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-pytest.importorskip("ipywidgets")
-
 from layerlab import Layer
 from layerlab.build import base_image
 from layerlab.store import Store

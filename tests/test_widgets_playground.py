@@ -6,8 +6,6 @@ import os
 
 import pytest
 
-pytest.importorskip("ipywidgets")
-
 from layerlab import Image, Layer
 from layerlab.build import base_image
 from layerlab.container import ContainerState

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("ipywidgets")
-
 from layerlab.build import BuildCache
 from layerlab.widgets import BuildStepper
 

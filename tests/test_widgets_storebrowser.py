@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
-
-pytest.importorskip("ipywidgets")
 
 from layerlab.build import base_image
 from layerlab.store import Store
@@ -59,7 +59,7 @@ def test_text_metadata_files(store: Store) -> None:
 
 def test_refresh_sees_a_new_container(store: Store) -> None:
     browser = StoreBrowser(store)
-    assert "▸ containers/" not in browser.rows() or "0 containers" in browser.header.value
+    assert "▸ containers/" not in browser.rows() and "0 containers" in browser.header.value
     c = store.create_container("tiny", name="web")
     c.write("/happy.txt", "hi\n")
     browser.refresh_button.click()
@@ -75,7 +75,12 @@ def test_whiteouts_on_disk_are_shown(store: Store) -> None:
     rel = top[len(store.root) + 1:] + "/etc/hostname"
     browser = StoreBrowser(store)
     browser.select(rel)
-    assert "whiteout" in browser.content.value or "0 bytes" in browser.content.value
+    st = os.lstat(top + "/etc/hostname")
+    if stat.S_ISREG(st.st_mode):  # the unprivileged (xattr) form: an empty file
+        pytest.xfail("the browser shows an xattr whiteout as an empty file (it reads no "
+                     "overlay xattrs; the codec is to be layerlab/whiteout.py's)")
+    assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+    assert "character device 0/0: an overlayfs whiteout" in browser.content.value
 
 
 def test_static_html_and_system_df_table(store: Store) -> None:

@@ -129,7 +129,7 @@ def base_image(name: str) -> Image:
     """The built-in teaching image ``name`` (``layerlab/tiny``, ...). Immutable, so shared."""
     key = name.removesuffix(":latest")
     if key == REAL_BASE:
-        from ..realmode import busybox_image
+        from ..busybox import busybox_image
 
         return busybox_image()
     if key not in BASE_IMAGES:

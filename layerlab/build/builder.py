@@ -51,13 +51,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..container import CLOCK_START, Change, Container
+from ..changes import Change, of_layer
+from ..container import CLOCK_START, Container
 from ..digest import short
 from ..errors import LayerlabError, LimitExceededError
 from ..image import EPOCH, HistoryEntry, Image
 from ..layer import Layer
 from ..limits import DEFAULT_LIMITS, Limits
-from ..paths import ROOT, ancestors, join, normalize
+from ..paths import ROOT, join, normalize
 from .base import BASE_IMAGES, base_image, is_base_image
 from .cache import BuildCache, CacheEntry, step_key
 from .context import BuildContext, ContextItem, Source, summary_digest
@@ -478,7 +479,8 @@ class Builder:
             self.cache.store(CacheEntry(key, key_text, parent.id, dict(sources), image, layer))
             state.missed = True
         state.image = image
-        changes = _changes(parent, layer) if layer is not None else ()
+        # what the step's layer did to its parent, as Docker's layer Changes() sees it
+        changes = tuple(of_layer(image, len(image.layers) - 1)) if layer is not None else ()
         return BuildStep(index, total, ins, text, cache, why, created_by, layer, image,
                          changes, output, key, state.stage)
 
@@ -947,22 +949,3 @@ def _is_dir(image: Image, path: str) -> bool:
         return False
     view = image.view()
     return view.exists(path) and view.stat(path, follow_symlinks=True).is_dir
-
-
-def _changes(parent: Image, layer: Layer) -> tuple[Change, ...]:
-    """What ``layer`` does to ``parent``'s filesystem, like ``docker diff``."""
-    below = parent.view() if parent.layers else None
-
-    def existed(path: str) -> bool:
-        hidden = any(a in layer.opaques for a in (ROOT, *ancestors(path)))
-        return below is not None and not hidden and below.exists(path)
-
-    out = [Change("C" if existed(e.path) else "A", e.path)
-           for e in layer.content_entries if e.path != ROOT]
-    out += [Change("D", p) for p in layer.whiteouts]
-    if below is not None:
-        for d in layer.opaques:
-            if below.exists(d) and below.stat(d).is_dir:
-                out += [Change("D", join(d, n)) for n in below.listdir(d)
-                        if layer.get(join(d, n)) is None]
-    return tuple(sorted(out, key=lambda ch: ch.path))

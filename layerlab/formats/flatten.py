@@ -1,7 +1,7 @@
 """Flatten: materialize a merged view as a real directory (or a tar), through a scoped writer.
 
 A real unpacker writes untrusted names onto the host, which is where container
-escapes happen (shared/docs/hostile-input.md). The writer here holds a file
+escapes happen (docs/hostile-input.md). The writer here holds a file
 descriptor for the destination root and creates every entry *relative to a
 directory descriptor* (``os.open(name, ..., dir_fd=parent)``), opening each parent
 component with ``O_NOFOLLOW | O_DIRECTORY``. It never follows a symlink at all: in a

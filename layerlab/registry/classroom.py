@@ -213,9 +213,7 @@ def classroom_registry(*, live: bool = False,
         repo, _, tag = name.rpartition(":")
         repo = repo if "/" in repo else f"library/{repo}"
         for layer in image.layers:
-            data = layer.blob()
-            assert data is not None
-            server.blobs[layer.digest] = data
+            server.blobs[layer.digest] = layer.blob()
         server.blobs[image.id] = image.config_bytes()
         manifest = manifest_bytes(image)
         digest = sha256_digest(manifest)
@@ -236,7 +234,7 @@ def classroom_registry(*, live: bool = False,
 def compare(images: Mapping[str, Image]) -> list[dict[str, Any]]:
     """Per image: layers, bytes to download (compressed), size on disk (uncompressed), dive's
     efficiency and wasted bytes, and the layers it shares with the others (by chain_id)."""
-    from ..views.analysis import efficiency
+    from ..analysis import efficiency
 
     chains = {name: set(img.chain_ids) for name, img in images.items()}
     rows = []
@@ -253,7 +251,7 @@ def compare(images: Mapping[str, Image]) -> list[dict[str, Any]]:
 
 def compare_text(images: Mapping[str, Image]) -> str:
     """:func:`compare` as an aligned table (sizes as dive and docker print them)."""
-    from ..views.analysis import go_humanize_bytes
+    from ..analysis import go_humanize_bytes
 
     head = f"{'IMAGE':<18} {'LAYERS':>6} {'DOWNLOAD':>9} {'SIZE':>9} {'EFFICIENCY':>10} " \
            f"{'WASTED':>9} {'SHARED':>6}"

@@ -12,7 +12,7 @@ import fnmatch
 import re
 from typing import TYPE_CHECKING
 
-from ..errors import ContainerStateError, LayerlabError
+from ..errors import ExpansionError, FilesystemError
 from .lexer import CmdSub, Lit, Param, Part, Word
 
 if TYPE_CHECKING:
@@ -21,10 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["ExpansionError", "expand_string", "expand_words"]
 
 _IFS = re.compile(r"[ \t\n]+")
-
-
-class ExpansionError(Exception):
-    """``${VAR:?message}`` or ``set -u`` on an unset variable: the command is not run."""
 
 
 class _Field:
@@ -176,17 +172,13 @@ def _join(base: str, name: str) -> str:
 def _listdir(sh: Shell, base: str) -> list[str]:
     try:
         return sh.container.listdir(sh.abspath(base or "."))
-    except ContainerStateError:
-        raise
-    except LayerlabError:
+    except FilesystemError:
         return []
 
 
 def _exists(sh: Shell, path: str) -> bool:
     try:
         sh.container.stat(sh.abspath(path))
-    except ContainerStateError:
-        raise
-    except LayerlabError:
+    except FilesystemError:
         return False
     return True

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import (
-    ContainerStateError,
     DirectoryNotEmptyError,
+    FilesystemError,
     IsADirectoryError_,
     LayerlabError,
     NotADirectoryError_,
     PathExistsError,
     PathNotFoundError,
+    RedirectError,
     UnsafePathError,
 )
 from ..paths import ROOT, normalize
@@ -40,7 +41,13 @@ _MAX_DEPTH = 16
 
 
 class ShellExit(Exception):
-    """``exit N`` (or ``set -e`` after a failure): leave the current shell."""
+    """``exit N`` (or ``set -e`` after a failure): leave the current shell.
+
+    Not a :class:`~layerlab.errors.LayerlabError`, on purpose: it unwinds the interpreter as
+    :class:`SystemExit` unwinds Python, so a handler for layerlab's errors must not stop it.
+    :meth:`Shell.run_script` and :meth:`Shell.run_argv` turn it into the exit status; it never
+    leaves the shell.
+    """
 
     def __init__(self, code: int) -> None:
         super().__init__(code)
@@ -111,12 +118,6 @@ def describe(exc: LayerlabError) -> str:
         if isinstance(exc, cls):
             return text
     return str(exc)
-
-
-class _RedirectError(Exception):
-    def __init__(self, message: str, status: int = 2) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class Shell:
@@ -217,7 +218,12 @@ class Shell:
         return self.status
 
     def command_substitution(self, script: str) -> str:
-        child = self.subshell(inherit_all=True)
+        try:
+            child = self.subshell(inherit_all=True)
+        except ShellUnsupportedError as e:  # $( $( ... ) ) too deep: refused, as sh -c is
+            self._err.write(f"{self.argv0}: 1: layerlab: {e}\n")
+            self.status = 2
+            return ""
         self.substitutions += 1
         out = Sink()
         self.status = child.run_script(script, IO("", out, self._err))
@@ -265,7 +271,7 @@ class Shell:
                 self.set_var(name, value, export=name in self.exported)
         try:
             cio, sinks = self._redirect(command.redirects, io)
-        except _RedirectError as e:
+        except RedirectError as e:
             io.err.write(f"{self.argv0}: 1: {e}\n")
             return e.status
         if not argv:
@@ -293,9 +299,7 @@ class Shell:
         for sink in sinks:
             try:
                 sink.close()
-            except ContainerStateError:
-                raise
-            except LayerlabError as e:
+            except FilesystemError as e:
                 io.err.write(f"{self.argv0}: 1: cannot write {getattr(sink, 'path', '?')}: "
                              f"{describe(e)}\n")
                 status = 1
@@ -308,10 +312,10 @@ class Shell:
             try:
                 target = expand_string(self, r.target)
             except ExpansionError as e:
-                raise _RedirectError(str(e)) from None
+                raise RedirectError(str(e)) from None
             if r.op in (">&", "<&"):
                 if target not in ("1", "2", "-"):
-                    raise _RedirectError(f"Syntax error: Bad fd number: {target}")
+                    raise RedirectError(f"Syntax error: Bad fd number: {target}")
                 src = {"1": out, "2": err, "-": NullSink()}[target]
                 if r.fd == 1:
                     out = src
@@ -336,11 +340,9 @@ class Shell:
             return ""
         try:
             return from_bytes(self.container.read(self.abspath(target)))
-        except ContainerStateError:
-            raise
-        except LayerlabError as e:
+        except FilesystemError as e:
             reason = "No such file" if isinstance(e, PathNotFoundError) else describe(e)
-            raise _RedirectError(f"cannot open {target}: {reason}") from None
+            raise RedirectError(f"cannot open {target}: {reason}") from None
 
     def _open_output(self, target: str, *, append: bool, io: IO) -> Sink:
         if target == "/dev/null":
@@ -351,13 +353,11 @@ class Shell:
         try:
             if not append or not self.container.exists(path):
                 self.container.write(path, b"")
-        except ContainerStateError:
-            raise
         except UnsafePathError as e:  # a '.wh.' name: refused, as the container API refuses it
-            raise _RedirectError(f"cannot create {target}: {e}", 1) from None
-        except LayerlabError as e:
+            raise RedirectError(f"cannot create {target}: {e}", 1) from None
+        except FilesystemError as e:
             reason = "Directory nonexistent" if isinstance(e, PathNotFoundError) else describe(e)
-            raise _RedirectError(f"cannot create {target}: {reason}") from None
+            raise RedirectError(f"cannot create {target}: {reason}") from None
         return FileSink(self, path)
 
     # --- commands -----------------------------------------------------------------------------
@@ -376,9 +376,7 @@ class Shell:
                     return 127
                 return run_program(self, found, argv, io)
             return impl(self, argv, io)
-        except ContainerStateError:
-            raise
-        except LayerlabError as e:
+        except FilesystemError as e:
             io.err.write(f"{base}: {describe(e)}\n")
             return 1
 
@@ -389,9 +387,7 @@ class Shell:
             path = self.abspath(f"{d}/{name}" if d else name)
             try:
                 entry = self.container.stat(path, follow_symlinks=True)
-            except ContainerStateError:
-                raise
-            except LayerlabError:
+            except FilesystemError:
                 continue
             if not entry.is_dir:
                 return path

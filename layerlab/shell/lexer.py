@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import ShellSyntaxError, ShellUnsupportedError
+
 __all__ = [
     "CmdSub",
     "Lit",
@@ -32,14 +34,6 @@ _NAME_START = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
 _NAME_CHARS = _NAME_START + "0123456789"
 _SPECIAL_PARAMS = "?$#!@*-0123456789"
 _PARAM_OPS = (":-", ":=", ":+", ":?", "-", "=", "+", "?")
-
-
-class ShellSyntaxError(Exception):
-    """Malformed input (sh answers with exit status 2)."""
-
-
-class ShellUnsupportedError(Exception):
-    """Valid sh that layerlab's small shell deliberately does not implement (exit status 2)."""
 
 
 @dataclass(frozen=True)

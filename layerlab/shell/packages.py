@@ -26,8 +26,10 @@ __all__ = [
     "PACKAGES",
     "PIP_PACKAGES",
     "SCALE",
+    "AptIndex",
     "Package",
     "PkgFile",
+    "apt_indexes",
     "blob",
     "file_bytes",
 ]
@@ -206,16 +208,94 @@ _PIP = [
 #: pip's catalogue (lower-case project names)
 PIP_PACKAGES: dict[str, Package] = {p.name: p for p in _PIP}
 
-#: what ``apt-get update`` downloads into /var/lib/apt/lists (real sizes in KB)
-APT_LISTS = (
-    ("{mirror}_dists_{suite}_InRelease", 256),
-    ("{mirror}_dists_{suite}-updates_InRelease", 126),
-    ("{mirror}_dists_{suite}-security_InRelease", 126),
-    ("{mirror}_dists_{suite}_main_binary-amd64_Packages.lz4", 5939),
-    ("{mirror}_dists_{suite}_universe_binary-amd64_Packages.lz4", 30720),
-    ("{mirror}_dists_{suite}-updates_main_binary-amd64_Packages.lz4", 4096),
-    ("{mirror}_dists_{suite}-security_main_binary-amd64_Packages.lz4", 2560),
-)
+@dataclass(frozen=True)
+class AptIndex:
+    """One file ``apt-get update`` fetches: the ``InRelease`` of ``dist`` (``component``
+    empty) or the amd64 ``Packages`` index of one component, from the archive at ``base``
+    (``deb.debian.org/debian``). ``download_kb`` is what apt prints in brackets (the
+    ``.xz`` on the wire), ``stored_kb`` what the file takes in ``/var/lib/apt/lists``:
+    Docker's Debian and Ubuntu images set ``Acquire::GzipIndexes`` (their
+    ``/etc/apt/apt.conf.d/docker-gzip-indexes``), so apt keeps the indexes compressed, as
+    ``.lz4``. Both are real sizes in KB; the simulation divides them by :data:`SCALE`.
+
+    >>> i = AptIndex("deb.debian.org/debian-security", "bookworm-security", "main", 241, 500)
+    >>> i.filename
+    'deb.debian.org_debian-security_dists_bookworm-security_main_binary-amd64_Packages.lz4'
+    >>> i.get_line
+    'http://deb.debian.org/debian-security bookworm-security/main amd64 Packages'
+    """
+
+    base: str
+    dist: str
+    component: str
+    download_kb: float
+    stored_kb: float
+
+    @property
+    def filename(self) -> str:
+        """The name apt gives the file in ``/var/lib/apt/lists`` (``/`` turned to ``_``)."""
+        prefix = f"{self.base.replace('/', '_')}_dists_{self.dist}"
+        if not self.component:
+            return f"{prefix}_InRelease"
+        return f"{prefix}_{self.component}_binary-amd64_Packages.lz4"
+
+    @property
+    def get_line(self) -> str:
+        """What apt prints after ``Get:N``, before the size."""
+        if not self.component:
+            return f"http://{self.base} {self.dist} InRelease"
+        return f"http://{self.base} {self.dist}/{self.component} amd64 Packages"
+
+
+def apt_indexes(distro: str, suite: str) -> tuple[AptIndex, ...]:
+    """What ``apt-get update`` fetches in Docker's ``debian`` or ``ubuntu`` image of
+    ``suite``, in the order the simulation prints it (the release files, then the
+    indexes).
+
+    Debian (bookworm, trixie: ``/etc/apt/sources.list.d/debian.sources``) has one
+    component, ``main``, in ``SUITE``, ``SUITE-updates`` and, from ``deb.debian.org/
+    debian-security``, ``SUITE-security``. Ubuntu (noble: ``ubuntu.sources``) has ``main
+    restricted universe multiverse`` in ``SUITE``, ``SUITE-updates`` and
+    ``SUITE-backports`` from ``archive.ubuntu.com`` and ``SUITE-security`` from
+    ``security.ubuntu.com``. Sizes are rounded figures of real runs.
+
+    >>> [i.get_line for i in apt_indexes("debian", "trixie")][3]
+    'http://deb.debian.org/debian trixie/main amd64 Packages'
+    >>> sorted({i.component for i in apt_indexes("ubuntu", "noble")} - {""})
+    ['main', 'multiverse', 'restricted', 'universe']
+    """
+    if distro == "debian":
+        main, security = "deb.debian.org/debian", "deb.debian.org/debian-security"
+        return (
+            AptIndex(main, suite, "", 151, 151),
+            AptIndex(main, f"{suite}-updates", "", 55.4, 55.4),
+            AptIndex(security, f"{suite}-security", "", 48.0, 48.0),
+            AptIndex(main, suite, "main", 8780, 17408),
+            AptIndex(main, f"{suite}-updates", "main", 13.5, 28),
+            AptIndex(security, f"{suite}-security", "main", 241, 512),
+        )
+    archive, security = "archive.ubuntu.com/ubuntu", "security.ubuntu.com/ubuntu"
+    # (dist, host, {component: (download KB, stored KB)})
+    layout = (
+        (suite, archive, {"main": (1808, 5939), "restricted": (117, 380),
+                          "universe": (19300, 30720), "multiverse": (331, 1024)}),
+        (f"{suite}-updates", archive, {"main": (1200, 4096), "restricted": (1100, 3072),
+                                       "universe": (1400, 4608), "multiverse": (27, 96)}),
+        (f"{suite}-backports", archive, {"main": (48, 160), "universe": (30, 100)}),
+        (f"{suite}-security", security, {"main": (900, 2560), "restricted": (1000, 2816),
+                                         "universe": (1000, 3584), "multiverse": (22, 80)}),
+    )
+    releases = [AptIndex(host, dist, "", 256 if dist == suite else 126,
+                         256 if dist == suite else 126) for dist, host, _ in layout]
+    indexes = [AptIndex(host, dist, component, down, stored)
+               for dist, host, components in layout
+               for component, (down, stored) in components.items()]
+    return (*releases, *indexes)
+
+
+#: (file name, stored KB) of what ``apt-get update`` writes to /var/lib/apt/lists in
+#: Docker's Debian bookworm image; :func:`apt_indexes` has every distribution and suite
+APT_LISTS = tuple((i.filename, i.stored_kb) for i in apt_indexes("debian", "bookworm"))
 
 
 def blob(seed: str, size: int, *, text: bool = False) -> bytes:

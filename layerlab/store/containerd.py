@@ -41,14 +41,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .._fsutil import remove_tree
 from ..container import Container, ContainerState, ReadWriteLayer
-from ..digest import chain_ids, sha256_digest, short
+from ..digest import sha256_digest, short
 from ..errors import InvalidImageError, LayerlabError
 from ..image import Image
 from ..layer import Layer
@@ -65,16 +63,17 @@ from .containerd_layout import (
     MetaDB,
     SnapshotDB,
 )
+from .containerd_snapshots import Snapshots
 from .content import ContentStore, Ingest
-from .durable import TMP_MARK, replace_dir
+from .durable import TMP_MARK
 from .initlayer import init_layer
 from .store import (
-    ImageRecord,
     PruneReport,
     Store,
     StoreError,
     VerifyReport,
     _finish_swap,
+    _loaded_clock,
     _tag,
 )
 
@@ -168,14 +167,7 @@ class ContainerdStore(Store):
 
     def snapshot_records(self) -> list[dict[str, Any]]:
         """Every snapshot: key, kind, number (directory), parent, labels, sorted by number."""
-        meta, snaps = self._meta(), self._snaps()
-        rows = []
-        for key, rec in meta.snapshots.items():
-            backend = snaps.snapshots.get(rec.get("name", ""), {})
-            rows.append({"key": key, "kind": backend.get("kind", "?"),
-                         "number": backend.get("id"), "parent": rec.get("parent", ""),
-                         "labels": dict(rec.get("labels", {}))})
-        return sorted(rows, key=lambda r: (r["number"] is None, r["number"] or 0))
+        return self._snapshots.records()
 
     # --- content -------------------------------------------------------------------------
     def _put_blob(self, meta: MetaDB, data: bytes | None, digest: str, size: int,
@@ -185,7 +177,7 @@ class ContainerdStore(Store):
                 ref = f"{NAMESPACE}/import/{digest}"  # that the next import resumes
                 with self.content.ingest(ref, expected_digest=digest, expected_size=size) as ing:
                     if not ing.complete:
-                        layer.blob(_Resume(ing))  # type: ignore[arg-type]
+                        layer.blob(_Resume(ing))
             else:
                 assert data is not None
                 self.content.write(data, expected_digest=digest, expected_size=size)
@@ -193,63 +185,33 @@ class ContainerdStore(Store):
         record["updatedat"] = TIMESTAMP
         record.setdefault("labels", {}).update(labels)
 
-    # --- snapshots -----------------------------------------------------------------------
+    # --- snapshots (layerlab.store.containerd_snapshots) ----------------------------------
+    @property
+    def _snapshots(self) -> Snapshots:
+        return Snapshots(self._layout)
+
     def _prepare(self, key: str, parent: str | None) -> int:
         """An active snapshot ``key`` on ``parent`` (a committed key): records, then dirs."""
-        meta, snaps = self._meta(), self._snaps()
-        parent_name = ""
-        if parent is not None:
-            if parent not in meta.snapshots:
-                raise StoreError(f"snapshot {key}: parent snapshot {parent} does not exist")
-            parent_name = meta.snapshots[parent]["name"]
-        name = f"{NAMESPACE}/{meta.next_seq()}/{key}"
-        number = snaps.next_id()
-        snaps.snapshots[name] = {"id": number, "kind": "active", "parent": parent_name,
-                                 "createdat": TIMESTAMP, "labels": {}, "size": 0, "inodes": 0}
-        snaps.save()  # the snapshotter first: a kill here leaves an orphan gc removes
-        meta.snapshots[key] = {"name": name, "parent": parent or "", "createdat": TIMESTAMP,
-                               "updatedat": TIMESTAMP, "labels": {}}
-        meta.save()
-        return number
+        try:
+            return self._snapshots.prepare(key, parent)
+        except LookupError as exc:
+            raise StoreError(str(exc.args[0])) from None
 
     def _fill(self, number: int, layer: Layer) -> None:
-        fs = self._layout.snapshot_fs(number)
-        with contextlib.suppress(FileNotFoundError):
-            if not os.listdir(fs):
-                os.rmdir(fs)
-        replace_dir(lambda tmp: write_overlay_dir(layer, tmp, **self._overlay_form()), fs)
-        os.makedirs(self._layout.snapshot_work(number), exist_ok=True)
+        self._snapshots.fill(number, layer, self._overlay_form())
 
     def _commit(self, key: str, name: str, labels: dict[str, str], size: int) -> None:
         """Commit the active snapshot ``key`` as ``name`` (same directory, new record)."""
-        meta, snaps = self._meta(), self._snaps()
-        active = meta.snapshots.pop(key)
-        backend = snaps.snapshots.pop(active["name"])
-        seq = active["name"].split("/")[1]
-        committed = f"{NAMESPACE}/{seq}/{name}"
-        backend.update(kind="committed", size=size)
-        snaps.snapshots[committed] = backend
-        snaps.save()
-        parent = active.get("parent", "")
-        meta.snapshots[name] = {"name": committed, "parent": parent, "createdat": TIMESTAMP,
-                                "updatedat": TIMESTAMP, "labels": labels, "children": []}
-        if parent and parent in meta.snapshots:
-            kids = meta.snapshots[parent].setdefault("children", [])
-            if name not in kids:
-                kids.append(name)
-                kids.sort()
-        meta.save()
+        self._snapshots.commit(key, name, labels, size)
 
     def _unpack(self, layer: Layer, chain: str, parent: str | None) -> None:
-        if chain in self._meta().snapshots:
-            return
-        key = f"extract-{short(chain)}-{os.getpid()}"
-        number = self._prepare(key, parent)
-        self._fill(number, layer)
-        self._commit(key, chain, {"containerd.io/snapshot.ref": chain}, layer.size)
+        try:
+            self._snapshots.unpack(layer, chain, parent, self._overlay_form())
+        except LookupError as exc:
+            raise StoreError(str(exc.args[0])) from None
 
     def _has_layer(self, chain_id: str) -> bool:
-        return chain_id in self._meta().snapshots
+        return self._snapshots.has(chain_id)
 
     def layer_dir(self, image: Image | str, index: int) -> str:
         """The ``fs`` directory of the committed snapshot of layer ``index``."""
@@ -315,17 +277,6 @@ class ContainerdStore(Store):
                        {"containerd.io/gc.ref.content.m.0": sha256_digest(manifest)})
         meta.leases[lease]["content"] = sorted(meta.blobs)
         meta.save()
-
-    def _full(self, exc: OSError, image: Image) -> None:
-        import errno
-
-        from .store import StoreFullError
-
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise StoreFullError(
-                f"store {self.root}: no space left on the device while importing image "
-                f"{short(image.id)} ({exc.strerror}); the image was not recorded. Free some "
-                "space (store.remove_image(...), store.prune()) and add it again") from exc
 
     @staticmethod
     def _name(meta: MetaDB, name: str, target: str, size: int) -> None:
@@ -431,27 +382,12 @@ class ContainerdStore(Store):
         backend = snaps.snapshots.get(rec["name"], {}) if rec else {}
         return int(backend.get("size", 0))
 
-    def images(self) -> list[ImageRecord]:
-        by_image: dict[str, list[str]] = {}
-        for t, i in sorted(self.tags().items()):
-            by_image.setdefault(i, []).append(t)
-        out = []
-        for image_id in self._image_ids():
-            config = self._config(image_id)
-            diff_ids = config["rootfs"]["diff_ids"]
-            size = sum(self._layer_size(c) for c in chain_ids(diff_ids))
-            out.append(ImageRecord(image_id, tuple(by_image.get(image_id, ())), len(diff_ids),
-                                   size, str(config.get("created", ""))))
-        return out
-
     def remove_image(self, ref: str | Image, *, force: bool = False) -> None:
         """``docker rmi``: drop the image records; garbage collection takes what nobody
         references any more (blobs and snapshots)."""
         with self._lock.held():
             image_id = self._resolve(ref)
-            users = [c.name for c in self.containers() if c.image.id == image_id]
-            if users and not force:
-                raise StoreError(f"image {short(image_id)} is used by containers {users}")
+            self._check_unused(image_id, force)
             meta = self._meta()
             for name, _ in self._targets_of(image_id):
                 meta.images.pop(name, None)
@@ -467,10 +403,9 @@ class ContainerdStore(Store):
         return sorted(lease for lease in meta.leases
                       if lease not in meta.containers and not lease.startswith("layerlab-"))
 
-    def _sync(self, c: Container) -> None:
-        """Write the container's read-write layer into its active snapshot's ``fs``."""
-        if c.id in self._mounted or c.state is ContainerState.REMOVED:
-            return
+    def _rewrite_upper(self, c: Container) -> None:
+        """Write the whole read-write layer into its active snapshot's ``fs`` (the store's
+        ``_sync`` writes only what changed when it can)."""
         if c.id not in self._meta().snapshots:
             self._prepare_container(c)
         diff = self._layout.container_diff(c.id)
@@ -484,7 +419,6 @@ class ContainerdStore(Store):
             os.rename(diff, old)
         os.rename(tmp, diff)
         remove_tree(old)
-        self._write_container(c)
 
     def _prepare_container(self, c: Container) -> None:
         """Docker's order: a lease named after the container, the ``-init`` snapshot
@@ -514,7 +448,7 @@ class ContainerdStore(Store):
             "labels": {"com.docker/engine.bundle.path":
                        f"/var/run/docker/containerd/{c.id}"},
             "layerlab": {"name": c.name, "image_id": c.image.id, "status": str(c.state),
-                         "exit_code": c.exit_code or 0, "clock": c._clock,
+                         "exit_code": c.exit_code or 0, "clock": c.clock,
                          "copy_ups": len(c.copy_ups), "cmd": c.default_argv(),
                          "env": [f"{k}={v}" for k, v in c.env.items()],
                          "workdir": c.workdir},
@@ -524,14 +458,12 @@ class ContainerdStore(Store):
     def _load_container(self, cid: str) -> None:
         doc = self._meta().containers[cid]["layerlab"]
         image = self.get(doc["image_id"])
-        c = Container(image, name=doc["name"], host=self.host,
-                      clock_start=int(doc.get("clock", 0)) or 1767225600)
+        c = Container(image, name=doc["name"], host=self.host)
         c.rw = ReadWriteLayer.from_layer(read_overlay_dir(self._layout.container_diff(cid)))
-        status = doc.get("status", "created")
-        c._state = (ContainerState.EXITED if status in ("running", "paused")
-                    else ContainerState(status))
-        c.exit_code = doc.get("exit_code")
+        c.restore(ContainerState(doc.get("status", "created")), exit_code=doc.get("exit_code"),
+                  clock=_loaded_clock(c, doc.get("clock", 0)))
         self._attach(c)
+        self._track_upper(c)
 
     def _forget(self, c: Container) -> None:
         with self._lock.held():
@@ -542,6 +474,7 @@ class ContainerdStore(Store):
             meta.leases.pop(c.id, None)
             meta.save()
             self._containers.pop(c.id, None)
+            self._upper_dirs().pop(c.id, None)
             self._gc()
 
     def container_dir(self, container: Container | str) -> str:
@@ -555,47 +488,8 @@ class ContainerdStore(Store):
         return [self._layout.init_diff(c.id)] + [
             self._layout.layer_diff(ch) for ch in reversed(c.image.chain_ids)]
 
-    @contextlib.contextmanager
-    def real_mode_dirs(self, container: Container) -> Iterator[tuple[list[str], str, str]]:
-        self._sync(container)
-        lowers = list(reversed(self._lowers(container)))  # base first, as realmode wants
-        work = self._layout.container_work(container.id)
-        remove_tree(work)
-        os.makedirs(work)
-        self._mounted.add(container.id)
-        try:
-            yield lowers, self.container_dir(container), work
-        finally:
-            self._mounted.discard(container.id)
-            remove_tree(work)
-            os.makedirs(work, exist_ok=True)
-
-    def mount_options(self, container: Container) -> str:
-        """The overlay options containerd's snapshotter returns for the container."""
-        return (f"lowerdir={':'.join(self._lowers(container))},"
-                f"upperdir={self.container_dir(container)},"
-                f"workdir={self._layout.container_work(container.id)}")
-
-    def mount(self, container: Container) -> str:
-        """Mount the container's snapshot chain with the kernel's overlayfs (needs root)."""
-        if not self._as_root:
-            raise StoreError("mounting overlayfs needs root here; use the simulated view "
-                             "(container.view()) instead")
-        merged = self._layout.container_merged(container.id)
-        if container.id in self._mounted:
-            return merged
-        self._sync(container)
-        work = self._layout.container_work(container.id)
-        remove_tree(work)
-        os.makedirs(work)
-        os.makedirs(merged, exist_ok=True)
-        result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
-                                 self.mount_options(container), merged],
-                                capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise StoreError(f"mount -t overlay failed: {result.stderr.strip()}")
-        self._mounted.add(container.id)
-        return merged
+    #: a snapshot directory keeps its (empty) ``work/`` after real mode
+    _KEEP_WORK = True
 
     # --- garbage collection, prune, verify (in containerd_gc) ---------------------------
     def _gc(self) -> tuple[list[str], int]:
@@ -606,12 +500,14 @@ class ContainerdStore(Store):
 
     def prune(self) -> PruneReport:
         """Drop stale leases and interrupted writes, then collect garbage."""
-        return containerd_gc.prune(self)
+        with self._lock.held():
+            return containerd_gc.prune(self)
 
     def verify(self, *, deep: bool = True) -> VerifyReport:
         """Re-hash every blob; check every image, snapshot and container record; ``deep``
         also compares each unpacked snapshot with its layer blob."""
-        return containerd_gc.verify(self, deep=deep)
+        with self._lock.held():
+            return containerd_gc.verify(self, deep=deep)
 
     # --- looking at the host -------------------------------------------------------------
     _TREE_HIDDEN = frozenset({".lock"})

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from .._fsutil import remove_tree
 from ..digest import chain_ids, short
 from ..errors import LayerlabError
 from ..layer import Layer
@@ -23,18 +22,52 @@ from .containerd_layout import (
     GC_SNAPSHOT,
     SNAPSHOTTER,
     UNCOMPRESSED,
+    ContainerdLayout,
     MetadataError,
     MetaDB,
     SnapshotDB,
     snapshot_id,
 )
-from .durable import TMP_MARK
-from .store import PruneReport, VerifyReport, _discard_dir
+from .content import ContentStore
+from .durable import TMP_MARK, remove_paths
+from .durable import discard_dir as _discard_dir
+from .fsck import compare_diff
+from .records import PruneReport, VerifyReport
 
-if TYPE_CHECKING:
-    from .containerd import ContainerdStore
+__all__ = ["GcStore", "collect", "leftovers", "prune", "verify"]
 
-__all__ = ["collect", "leftovers", "prune", "verify"]
+
+class GcStore(Protocol):
+    """What the collector and :func:`verify` ask of the store: the internal interface
+    :class:`~layerlab.store.containerd.ContainerdStore` gives them, and nothing more.
+    The caller holds the store's lock."""
+
+    root: str
+    #: the content store (``io.containerd.content.v1.content``)
+    content: ContentStore
+
+    @property
+    def _layout(self) -> ContainerdLayout:
+        """The paths of the store root."""
+
+    def _meta(self) -> MetaDB:
+        """``meta.db`` as it is on disk now (``save()`` writes it back)."""
+
+    def _snaps(self) -> SnapshotDB:
+        """The snapshotter's ``metadata.db`` as it is on disk now."""
+
+    def _image_ids(self) -> list[str]:
+        """The config digests of every image record whose blobs are here."""
+
+    def _config_of_target(self, target: str) -> str:
+        """The config digest an image record's target (its index) leads to."""
+
+    def _manifest(self, image_id: str) -> dict[str, Any]:
+        """The image's manifest."""
+
+    def _config(self, image_id: str) -> dict[str, Any]:
+        """The image's config."""
+
 
 
 def _familiar(name: str) -> str:
@@ -76,7 +109,7 @@ def _marked(meta: MetaDB) -> tuple[set[str], set[str]]:
     return blobs, snaps
 
 
-def _garbage(store: ContainerdStore) -> tuple[list[str], list[str], list[str], list[int]]:
+def _garbage(store: GcStore) -> tuple[list[str], list[str], list[str], list[int]]:
     """(unmarked blobs, unmarked snapshot keys, backend names nobody refers to,
     snapshot directory numbers nobody refers to)."""
     meta, snapdb = store._meta(), store._snaps()
@@ -98,7 +131,7 @@ def _garbage(store: ContainerdStore) -> tuple[list[str], list[str], list[str], l
     return dead_blobs, dead_keys, dead_backend, sorted(dead_dirs)
 
 
-def collect(store: ContainerdStore) -> tuple[list[str], int]:
+def collect(store: GcStore) -> tuple[list[str], int]:
     """Sweep: records first (one write each), then directories, then blobs, so a kill
     part-way leaves only garbage the next collection finds."""
     dead_blobs, dead_keys, dead_backend, dead_dirs = _garbage(store)
@@ -132,7 +165,7 @@ def _stale_leases(meta: MetaDB) -> list[str]:
     return sorted(k for k in meta.leases if k not in meta.containers)
 
 
-def leftovers(store: ContainerdStore) -> list[str]:
+def leftovers(store: GcStore) -> list[str]:
     lay = store._layout
     found: list[str] = []
     for top in (store.root, lay.blobs_root(), os.path.dirname(lay.meta_db()),
@@ -159,49 +192,40 @@ def leftovers(store: ContainerdStore) -> list[str]:
     return sorted(set(found))
 
 
-def prune(store: ContainerdStore) -> PruneReport:
+def prune(store: GcStore) -> PruneReport:
     """Drop stale leases and interrupted writes, then collect garbage."""
-    with store._lock.held():
-        try:
-            return _prune(store)
-        except _SHAPE as exc:
-            raise MetadataError(f"store {store.root}: prune stopped. " + _shape_problem(exc)
-                                ) from exc
+    try:
+        return _prune(store)
+    except _SHAPE as exc:
+        raise MetadataError(f"store {store.root}: prune stopped. " + _shape_problem(exc)
+                            ) from exc
 
 
-def _prune(store: ContainerdStore) -> PruneReport:
+def _prune(store: GcStore) -> PruneReport:
     meta = store._meta()
     found = leftovers(store)
     for lease in _stale_leases(meta):
         meta.leases.pop(lease, None)
     meta.save()
     removed, reclaimed = collect(store)
-    for path in found:
-        if not path.startswith(store.root):
-            continue
-        if os.path.isdir(path) and not os.path.islink(path):
-            remove_tree(path)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+    remove_paths([p for p in found if p.startswith(store.root)])
     return PruneReport(tuple(removed), reclaimed, tuple(found))
 
 
-def verify(store: ContainerdStore, *, deep: bool = True) -> VerifyReport:
+def verify(store: GcStore, *, deep: bool = True) -> VerifyReport:
     """Re-hash every blob; check every image, snapshot and container record; ``deep``
     also compares each unpacked snapshot with its layer blob."""
     report = VerifyReport()
-    with store._lock.held():
-        try:
-            meta, snapdb = store._meta(), store._snaps()
-        except MetadataError as exc:
-            report.problems.append(str(exc))
-            return report
-        try:
-            _verify_all(store, report, meta, snapdb, deep)
-            report.leftovers = leftovers(store)
-        except _SHAPE as exc:  # a hand-edited or hostile metadata file
-            report.problems.append(_shape_problem(exc))
+    try:
+        meta, snapdb = store._meta(), store._snaps()
+    except MetadataError as exc:
+        report.problems.append(str(exc))
+        return report
+    try:
+        _verify_all(store, report, meta, snapdb, deep)
+        report.leftovers = leftovers(store)
+    except _SHAPE as exc:  # a hand-edited or hostile metadata file
+        report.problems.append(_shape_problem(exc))
     return report
 
 
@@ -214,7 +238,7 @@ def _shape_problem(exc: BaseException) -> str:
             f"({type(exc).__name__}: {str(exc)[:200]}); the layout cannot be trusted")
 
 
-def _verify_all(store: ContainerdStore, report: VerifyReport, meta: MetaDB,
+def _verify_all(store: GcStore, report: VerifyReport, meta: MetaDB,
                 snapdb: SnapshotDB, deep: bool) -> None:
     # a temporary file of an interrupted write is a leftover (prune removes it)
     report.problems += [p for p in store.content.verify() if TMP_MARK not in p]
@@ -243,7 +267,7 @@ def _verify_all(store: ContainerdStore, report: VerifyReport, meta: MetaDB,
                 report.problems.append(f"{where}: upper directory (fs) is missing")
 
 
-def _verify_images(store: ContainerdStore, report: VerifyReport, meta: MetaDB, deep: bool) -> None:
+def _verify_images(store: GcStore, report: VerifyReport, meta: MetaDB, deep: bool) -> None:
     checked: set[str] = set()
     for name, rec in sorted(meta.images.items()):
         where = f"image {_familiar(name)}"
@@ -277,7 +301,7 @@ def _verify_images(store: ContainerdStore, report: VerifyReport, meta: MetaDB, d
                 _deep(store, report, lw, desc["digest"], diff_id, chains[i])
 
 
-def _deep(store: ContainerdStore, report: VerifyReport, where: str, digest: str, diff_id: str,
+def _deep(store: GcStore, report: VerifyReport, where: str, digest: str, diff_id: str,
           chain: str) -> None:
     try:
         layer = Layer.from_tar(str(store.content.path(digest)))
@@ -291,10 +315,10 @@ def _deep(store: ContainerdStore, report: VerifyReport, where: str, digest: str,
     elif not os.path.isdir(fs):
         report.problems.append(f"{where}: snapshot directory {fs} is missing")
     else:
-        store._compare_diff(report, where, layer, fs)
+        compare_diff(report, where, layer, fs)
 
 
-def _verify_snapshots(store: ContainerdStore, report: VerifyReport, meta: MetaDB,
+def _verify_snapshots(store: GcStore, report: VerifyReport, meta: MetaDB,
                       snapdb: SnapshotDB) -> None:
     for key, rec in sorted(meta.snapshots.items()):
         if key.startswith("extract-") or key.endswith("-init-key") or (

@@ -42,7 +42,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import LayerlabError
+from ..errors import MetadataError
 from .durable import atomic_write
 
 __all__ = ["NAMESPACE", "SNAPSHOTTER", "STAND_IN", "ContainerdLayout", "MetaDB", "MetadataError",
@@ -62,10 +62,6 @@ UNCOMPRESSED = "containerd.io/uncompressed"
 STAND_IN = "readable stand-in for a bolt database"
 
 _ID = re.compile(r"[0-9a-f]{64}")
-
-
-class MetadataError(LayerlabError):
-    """A metadata database of the containerd layout cannot be read."""
 
 
 def _load(path: str, fresh: dict[str, Any]) -> dict[str, Any]:

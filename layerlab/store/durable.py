@@ -23,7 +23,8 @@ from typing import IO
 from .._fsutil import remove_tree
 from ..errors import DigestMismatchError
 
-__all__ = ["TMP_MARK", "StoreLock", "atomic_write", "fsync_dir", "replace_dir", "write_blob"]
+__all__ = ["TMP_MARK", "StoreLock", "atomic_write", "discard_dir", "finish_swap", "fsync_dir",
+           "hash_file", "read_text", "remove_paths", "replace_dir", "write_blob", "write_text"]
 
 #: part of the name of every temporary file or directory the store makes
 TMP_MARK = ".tmp-"
@@ -105,6 +106,59 @@ def replace_dir(build: Callable[[str], object], path: str) -> None:
     finally:
         remove_tree(tmp)
     fsync_dir(os.path.dirname(path))
+
+
+def write_text(path: str, text: str) -> None:
+    """Write a small record file inside a directory that :func:`replace_dir` renames into
+    place (no fsync of its own: the rename makes the whole directory appear at once)."""
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def read_text(path: str) -> str:
+    """A small record file's text, stripped (``FileNotFoundError`` when it is absent)."""
+    with open(path) as f:
+        return f.read().strip()
+
+
+def hash_file(path: str) -> str:
+    """``sha256:<hex>`` of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def discard_dir(path: str) -> None:
+    """Rename ``path`` to a leftover name (atomic), then delete it: a kill part-way leaves
+    a leftover the next prune removes, never a half-deleted directory under its own name."""
+    gone = f"{path}{TMP_MARK}gone"
+    try:
+        os.rename(path, gone)
+    except FileNotFoundError:
+        return
+    remove_tree(gone)
+
+
+def remove_paths(paths: list[str]) -> None:
+    """Delete each path: a directory with all it holds, anything else unlinked; a path
+    already gone is skipped."""
+    for path in paths:
+        if os.path.isdir(path) and not os.path.islink(path):
+            remove_tree(path)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+
+def finish_swap(diff: str) -> None:
+    """Complete a read-write layer swap that a kill interrupted between its two renames
+    (``diff`` -> ``diff.tmp-old``, then ``diff.tmp-sync`` -> ``diff``). The new tree was
+    whole before the first rename, so roll forward; without it, roll back."""
+    tmp, old = diff + TMP_MARK + "sync", diff + TMP_MARK + "old"
+    if not os.path.isdir(diff) and os.path.isdir(old):
+        os.rename(tmp if os.path.isdir(tmp) else old, diff)
 
 
 class StoreLock:

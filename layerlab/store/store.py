@@ -4,8 +4,26 @@ Images, layers and containers live under one root directory as real files: a lay
 files under its ``diff`` directory, its metadata in ``layerdb`` (overlay2) or ``graph``
 (aufs), image configs in ``imagedb``, tags in ``repositories.json``, containers in
 ``containers/<id>/config.v2.json`` with their read-write layer as a real directory. So
-``happy.txt`` written in a container is on disk after ``stop`` and gone after ``rm``,
-exactly as the source text shows. See :mod:`layerlab.store.layout` for the paths.
+``happy.txt`` written in a container is in that directory as soon as it is written
+(only what changed is written: :mod:`layerlab.store.upperdir`; ``stop`` and ``commit``
+fsync it), still there after ``stop`` and gone after ``rm``, exactly as the source
+text shows. See :mod:`layerlab.store.layout` for the paths.
+
+:class:`Store` is the facade; what it does is kept in one module a concern, each working
+on the :class:`~layerlab.store.layout.Layout` and none reaching into another's state:
+
+- :mod:`~layerlab.store.layers`: blobs, layer directories and layerdb records;
+- :mod:`~layerlab.store.imagedb`: image configs (an image's id is its config's digest);
+- :mod:`~layerlab.store.refs`: tags in ``repositories.json``;
+- :mod:`~layerlab.store.gc`: unused layers and the leftovers of interrupted writes;
+- :mod:`~layerlab.store.fsck`: ``verify``; :mod:`~layerlab.store.df`: ``docker images``
+  and ``docker system df``; :mod:`~layerlab.store.treeview`: ``tree``;
+- :mod:`~layerlab.store.records`: the rows and reports every layout returns;
+- :mod:`~layerlab.store.durable`: atomic writes and the lock.
+
+Containers (their directories and ``config.v2.json``) and the kernel overlay mount stay
+in this module. The containerd layout (:mod:`layerlab.store.containerd`) subclasses
+:class:`Store` and overrides the hooks its layout answers differently.
 
 >>> from layerlab import Image, Layer
 >>> from layerlab.store import Store
@@ -26,40 +44,39 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
-import stat
 import subprocess
 import tempfile
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from .._fsutil import remove_tree
 from ..container import Container, ContainerState, ReadWriteLayer
-from ..digest import chain_ids, sha256_digest, short
-from ..entry import EntryKind
-from ..errors import InvalidImageError, LayerlabError
+from ..digest import chain_ids, short
+from ..errors import StoreError, StoreFullError
 from ..image import Image
-from ..layer import Layer
 from ..overlaydir import read_overlay_dir, write_overlay_dir
 from ..processes import Host
-from .durable import TMP_MARK, StoreLock, atomic_write, fsync_dir, replace_dir, write_blob
+from . import df, fsck, gc
+from . import mount as _mount
+from . import treeview as _treeview
+from .durable import TMP_MARK, StoreLock, atomic_write, finish_swap, remove_paths
+from .imagedb import ImageDB
 from .initlayer import overlay2_init_id, remove_overlay2_init, write_overlay2_init
+from .layers import LayerFiles, overlay_form
 from .layout import Layout
+from .records import DfRow, ImageRecord, PruneReport, VerifyReport
+from .refs import Repositories, normalize_tag
+from .upperdir import UpperDir
 
 __all__ = ["DfRow", "ImageRecord", "PruneReport", "Store", "StoreError", "StoreFullError",
            "VerifyReport", "default_root"]
 
-
-class StoreError(LayerlabError):
-    """A store operation that cannot be done (unknown image, name in use, image in use)."""
-
-
-class StoreFullError(StoreError):
-    """The disk holding the store filled up (ENOSPC) or hit a quota; nothing was recorded."""
+#: the short names the layouts' container code uses (``from .store import _finish_swap``)
+_finish_swap = finish_swap
+_tag = normalize_tag
 
 
 def default_root() -> str:
@@ -70,63 +87,6 @@ def default_root() -> str:
     import platformdirs
 
     return os.path.join(platformdirs.user_data_dir("layerlab", appauthor=False), "store")
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """One row of ``docker images``."""
-
-    id: str
-    tags: tuple[str, ...]
-    layers: int
-    size: int
-    created: str
-
-
-@dataclass(frozen=True)
-class DfRow:
-    """One row of ``docker system df -v``: shared bytes are in layers another image uses."""
-
-    image: str
-    tags: tuple[str, ...]
-    size: int
-    shared_size: int
-    unique_size: int
-    containers: int
-
-
-@dataclass
-class VerifyReport:
-    """What :meth:`Store.verify` found. ``ok`` is true when nothing is corrupt; leftovers of
-    interrupted writes are listed but are not corruption (``prune()`` removes them)."""
-
-    problems: list[str] = field(default_factory=list)
-    leftovers: list[str] = field(default_factory=list)
-    layers: int = 0
-    images: int = 0
-    containers: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def __str__(self) -> str:
-        head = (f"{'ok' if self.ok else 'CORRUPT'}: {self.layers} layers, {self.images} images, "
-                f"{self.containers} containers checked")
-        lines = [head, *(f"problem: {p}" for p in self.problems),
-                 *(f"leftover: {p}" for p in self.leftovers)]
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class PruneReport:
-    layers_removed: tuple[str, ...]
-    bytes_reclaimed: int
-    leftovers_removed: tuple[str, ...]
-
-
-def _tag(name: str) -> str:
-    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
 
 class Store:
@@ -215,83 +175,43 @@ class Store:
         from ..views.html import store_html
 
         return store_html(self)
+    @property
+    def xattr_namespace(self) -> str:
+        """The xattr namespace of the overlay form this store writes: ``"trusted"`` when it
+        runs as root (the kernel's own form, whiteouts as character devices 0/0), ``"user"``
+        otherwise. :mod:`layerlab.realmode` mounts the store's own directories only when it
+        mounts in the same form."""
+        return "trusted" if self._as_root else "user"
 
-    # --- layers --------------------------------------------------------------------------
+    # --- layers (layerlab.store.layers) ---------------------------------------------------
+    @property
+    def _layer_files(self) -> LayerFiles:
+        return LayerFiles(self.layout)
+
     def _overlay_form(self) -> dict[str, Any]:
-        safety = {"allow_setuid": self.allow_setuid, "create_devices": self.allow_devices}
-        if self._as_root:
-            return {"xattr_namespace": "trusted", "whiteout_form": "chardev", **safety}
-        return {"xattr_namespace": "user", "whiteout_form": "xattr", **safety}
+        return overlay_form(as_root=self._as_root, allow_setuid=self.allow_setuid,
+                            allow_devices=self.allow_devices)
 
     def _has_layer(self, chain_id: str) -> bool:
-        return os.path.isfile(os.path.join(self.layout.layerdb(chain_id), "diff"))
+        return self._layer_files.has(chain_id)
 
-    def _put_layer(self, layer: Layer, chain: str, parent: str | None,
-                   parents: list[str], legacy: dict[str, Any]) -> None:
-        if self._has_layer(chain):
-            return
-        layout = self.layout
-        blob = layout.blob(layer.diff_id)
-        fresh = not os.path.exists(blob)
-        write_blob(blob, layer.diff_id, layer.tar_size, lambda f: layer.to_tar(f))
-        try:
-            self._put_layer_files(layer, chain, parent, parents, legacy)
-        except BaseException:
-            if fresh:  # a layer that cannot be written (a full disk) leaves no orphan blob
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(blob)
-            raise
-
-    def _put_layer_files(self, layer: Layer, chain: str, parent: str | None,
-                         parents: list[str], legacy: dict[str, Any]) -> None:
-        layout = self.layout
-        layer_id = layout.layer_id(chain)
-        form = self._overlay_form()
-        if self.driver == "overlay2":
-            short_name = layout.short_link(layer_id)
-            lower = ":".join(f"l/{layout.short_link(layout.layer_id(p))}" for p in parents)
-
-            def build(tmp: str) -> None:
-                os.makedirs(tmp)
-                write_overlay_dir(layer, os.path.join(tmp, "diff"), **form)
-                _write(os.path.join(tmp, "link"), short_name)
-                if lower:
-                    _write(os.path.join(tmp, "lower"), lower)
-
-            replace_dir(build, layout.layer_home(layer_id))
-            links = os.path.join(self.root, "overlay2", "l")
-            os.makedirs(links, exist_ok=True)
-            with contextlib.suppress(FileExistsError):
-                os.symlink(f"../{layer_id}/diff", os.path.join(links, short_name))
-        else:
-            replace_dir(lambda tmp: write_overlay_dir(layer, tmp, **form),
-                        layout.layer_home(layer_id))
-            atomic_write(layout.aufs_layers(layer_id),
-                         "".join(f"{layout.layer_id(p)}\n" for p in parents).encode())
-            graph = dict(legacy, id=layer_id)
-            if parent is not None:
-                graph["parent"] = layout.layer_id(parent)
-            atomic_write(os.path.join(layout.graph(layer_id), "json"),
-                         json.dumps(graph, sort_keys=True).encode())
-            atomic_write(os.path.join(layout.graph(layer_id), "layersize"),
-                         str(layer.size).encode())
-
-        def record(tmp: str) -> None:  # the layer exists once its layerdb entry does
-            os.makedirs(tmp)
-            _write(os.path.join(tmp, "diff"), layer.diff_id)
-            _write(os.path.join(tmp, "size"), str(layer.size))
-            _write(os.path.join(tmp, "cache-id"), layer_id)
-            if parent is not None:
-                _write(os.path.join(tmp, "parent"), parent)
-
-        replace_dir(record, layout.layerdb(chain))
+    def _layer_size(self, chain: str) -> int:
+        return self._layer_files.size(chain)
 
     def layer_dir(self, image: Image | str, index: int) -> str:
         """The ``diff`` directory holding layer ``index`` of an image in this store."""
         img = self.get(image) if isinstance(image, str) else image
-        return self.layout.layer_diff(self.layout.layer_id(img.chain_ids[index]))
+        return self._layer_files.diff_dir(img.chain_ids[index])
 
-    # --- images --------------------------------------------------------------------------
+    # --- images (layerlab.store.imagedb) and tags (layerlab.store.refs) --------------------
+    @property
+    def _imagedb(self) -> ImageDB:
+        return ImageDB(self.layout)
+
+    @property
+    def _repos(self) -> Repositories:
+        return Repositories(self.layout.repositories())
+
     def add(self, image: Image, *, tag: str | None = None) -> str:
         """Record an image (its layers first, then its config, then the tag); returns its id.
 
@@ -300,76 +220,50 @@ class Store:
         with self._lock.held():
             chains = image.chain_ids
             legacy = image.legacy_layers
+            layers, form = self._layer_files, self._overlay_form()
             try:
                 for i, layer in enumerate(image.layers):
                     parents = list(reversed(chains[:i]))
-                    self._put_layer(layer, chains[i], chains[i - 1] if i else None, parents,
-                                    dict(legacy[i].json))
-                path = self.layout.imagedb(image.id)
-                if not os.path.exists(path):
-                    atomic_write(path, image.config_bytes())
+                    layers.put(layer, chains[i], chains[i - 1] if i else None, parents,
+                               dict(legacy[i].json), form)
+                self._imagedb.put(image)
             except OSError as exc:
                 if exc.errno == errno.ENAMETOOLONG:
                     raise StoreError(
                         f"store {self.root}: image {short(image.id)} has a path too long for "
                         f"this file system below the store's root ({len(exc.filename or '')} "
                         "bytes; PATH_MAX is 4096); the image was not recorded") from None
-                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-                    raise
-                raise StoreFullError(
-                    f"store {self.root}: no space left on the device while importing image "
-                    f"{short(image.id)} ({exc.strerror}); the image was not recorded. Free "
-                    "some space (store.remove_image(...), store.prune()) and add it again"
-                ) from exc
+                self._full(exc, image)
+                raise
             self._images[image.id] = image
             if tag is not None:
-                self._set_tag(tag, image.id)
+                self._repos.set(tag, image.id)
         return image.id
 
-    def _read_repositories(self) -> dict[str, dict[str, str]]:
-        try:
-            with open(self.layout.repositories()) as f:
-                data: dict[str, dict[str, str]] = json.load(f).get("Repositories", {})
-                return data
-        except FileNotFoundError:
-            return {}
-
-    def _write_repositories(self, repos: dict[str, dict[str, str]]) -> None:
-        atomic_write(self.layout.repositories(),
-                     json.dumps({"Repositories": repos}, sort_keys=True, indent=2).encode())
-
-    def _set_tag(self, tag: str, image_id: str) -> None:
-        tag = _tag(tag)
-        repos = self._read_repositories()
-        repos.setdefault(tag.rsplit(":", 1)[0], {})[tag] = image_id
-        self._write_repositories(repos)
+    def _full(self, exc: OSError, image: Image) -> None:
+        """Raise :class:`StoreFullError` when ``exc`` says the disk is full (or a quota)."""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StoreFullError(
+                f"store {self.root}: no space left on the device while importing image "
+                f"{short(image.id)} ({exc.strerror}); the image was not recorded. Free "
+                "some space (store.remove_image(...), store.prune()) and add it again"
+            ) from exc
 
     def tags(self) -> dict[str, str]:
         """``{"name:tag": image id}`` for every tag."""
-        return {t: i for repo in self._read_repositories().values() for t, i in repo.items()}
+        return self._repos.tags()
 
     def tag(self, ref: str | Image, tag: str) -> None:
         with self._lock.held():
-            self._set_tag(tag, self._resolve(ref))
+            self._repos.set(tag, self._resolve(ref))
 
     def untag(self, tag: str) -> None:
         with self._lock.held():
-            tag = _tag(tag)
-            repos = self._read_repositories()
-            repo = repos.get(tag.rsplit(":", 1)[0], {})
-            if tag not in repo:
-                raise StoreError(f"no such tag {tag!r} in {self.root}")
-            del repo[tag]
-            if not repo:
-                del repos[tag.rsplit(":", 1)[0]]
-            self._write_repositories(repos)
+            if not self._repos.remove(tag):
+                raise StoreError(f"no such tag {_tag(tag)!r} in {self.root}")
 
     def _image_ids(self) -> list[str]:
-        try:
-            names = os.listdir(self.layout.imagedb_root())
-        except FileNotFoundError:
-            return []
-        return sorted("sha256:" + n for n in names if TMP_MARK not in n)
+        return self._imagedb.ids()
 
     def _resolve(self, ref: str | Image) -> str:
         if isinstance(ref, Image):
@@ -389,71 +283,30 @@ class Store:
         image_id = self._resolve(ref)
         if image_id in self._images:
             return self._images[image_id]
-        with open(self.layout.imagedb(image_id), "rb") as f:
-            raw = f.read()
-        if sha256_digest(raw) != image_id:
-            raise InvalidImageError(f"image {short(image_id)}: config does not hash to its id")
-        from ..formats.loaded import image_from_config
-
-        config = json.loads(raw)
-        diff_ids = config["rootfs"]["diff_ids"]
-
-        def load(i: int, diff_id: str, history: Any) -> Layer:
-            return Layer.from_tar(self.layout.blob(diff_id),
-                                  created_by=str(history.get("created_by", "")),
-                                  comment=str(history.get("comment", "")))
-
-        # the loaders' own rules (a missing or short history is blank), so what add()
-        # accepted, get() reads back
-        image = image_from_config(config, len(diff_ids), load, where=f"image {short(image_id)}",
-                                  raw=raw)
+        image = self._imagedb.load(image_id, self.layout.blob)
         self._images[image_id] = image
         return image
 
     def images(self) -> list[ImageRecord]:
         """Every image, like ``docker images``."""
-        by_image: dict[str, list[str]] = {}
-        for t, i in sorted(self.tags().items()):
-            by_image.setdefault(i, []).append(t)
-        out = []
-        for image_id in self._image_ids():
-            try:
-                config = self._config(image_id)
-            except FileNotFoundError:  # removed by another process since the listing
-                continue
-            diff_ids = config["rootfs"]["diff_ids"]
-            size = sum(self._layer_size(c) for c in chain_ids(diff_ids))
-            out.append(ImageRecord(image_id, tuple(by_image.get(image_id, ())), len(diff_ids),
-                                   size, str(config.get("created", ""))))
-        return out
+        return df.image_records(self.tags(), self._image_ids(), self._config, self._layer_size)
 
     def _config(self, image_id: str) -> dict[str, Any]:
-        with open(self.layout.imagedb(image_id), "rb") as f:
-            data: dict[str, Any] = json.loads(f.read())
-            return data
+        return self._imagedb.config(image_id)
 
-    def _layer_size(self, chain: str) -> int:
-        try:
-            with open(os.path.join(self.layout.layerdb(chain), "size")) as f:
-                return int(f.read())
-        except (FileNotFoundError, ValueError):
-            return 0
+    def _check_unused(self, image_id: str, force: bool) -> None:
+        """Refuse to remove an image a container uses (unless ``force``)."""
+        users = [c.name for c in self.containers() if c.image.id == image_id]
+        if users and not force:
+            raise StoreError(f"image {short(image_id)} is used by containers {users}")
 
     def remove_image(self, ref: str | Image, *, force: bool = False) -> None:
         """``docker rmi``: forget the image and its tags; layers nobody uses go too."""
         with self._lock.held():
             image_id = self._resolve(ref)
-            users = [c.name for c in self.containers() if c.image.id == image_id]
-            if users and not force:
-                raise StoreError(f"image {short(image_id)} is used by containers {users}")
-            repos = self._read_repositories()
-            for name in list(repos):
-                repos[name] = {t: i for t, i in repos[name].items() if i != image_id}
-                if not repos[name]:
-                    del repos[name]
-            self._write_repositories(repos)
-            os.unlink(self.layout.imagedb(image_id))
-            fsync_dir(self.layout.imagedb_root())
+            self._check_unused(image_id, force)
+            self._repos.drop_image(image_id)
+            self._imagedb.remove(image_id)
             self._images.pop(image_id, None)
             self._prune_layers()
 
@@ -487,28 +340,48 @@ class Store:
         container's upper directory and a work directory beside it. While the kernel
         writes there, the store does not rewrite the directory from the model."""
         self._sync(container)
-        chains = container.image.chain_ids
-        lowers = [self.layout.layer_diff(self.layout.layer_id(ch)) for ch in chains]
-        if self.driver == "overlay2":
-            lowers.append(self._init_diff(container.id))
-        work = self.layout.container_work(container.id)
-        remove_tree(work)
-        os.makedirs(work)
+        lowers = list(reversed(self._lowers(container)))  # base first, as realmode wants
+        work = self._fresh_work(container)
         self._mounted.add(container.id)
         try:
             yield lowers, self.container_dir(container), work
         finally:
             self._mounted.discard(container.id)
             remove_tree(work)
+            if self._KEEP_WORK:
+                os.makedirs(work, exist_ok=True)
 
     def _on_event(self, container: Container, event: str) -> None:
         with self._lock.held():
             if event == "remove":
                 self._forget(container)
             elif event == "change":
-                self._sync(container)
+                # write through: the changed paths land in the upper directory now; no
+                # fsync, no record rewritten (the durability points are below)
+                self._sync(container, record=False)
             else:
+                # a state change (stop, kill...) or a commit: make the upper directory
+                # durable, then record the container
+                self._sync(container, record=False)
+                upper = self._upper_dirs().get(container.id)
+                if upper is not None:
+                    upper.flush()
                 self._write_container(container)
+
+    def _upper_dirs(self) -> dict[str, UpperDir]:
+        """Container id -> its upper directory as last written (made on first use)."""
+        uppers: dict[str, UpperDir] | None = self.__dict__.get("_uppers")
+        if uppers is None:
+            uppers = {}
+            self.__dict__["_uppers"] = uppers
+        return uppers
+
+    def _track_upper(self, c: Container) -> None:
+        """Say that the container's upper directory holds its read-write layer as it is."""
+        c.rw.take_changes()
+        upper = UpperDir(self.container_dir(c), **self._overlay_form())
+        upper.reset(c.rw)
+        self._upper_dirs()[c.id] = upper
 
     def _write_container(self, c: Container) -> None:
         image_chains = c.image.chain_ids
@@ -521,7 +394,7 @@ class Store:
                       "Paused": c.state is ContainerState.PAUSED, "ExitCode": c.exit_code or 0},
             "Config": {"Cmd": c.default_argv(), "Env": [f"{k}={v}" for k, v in c.env.items()],
                        "WorkingDir": c.workdir},
-            "layerlab": {"clock": c._clock, "copy_ups": len(c.copy_ups)},
+            "layerlab": {"clock": c.clock, "copy_ups": len(c.copy_ups)},
         }
         home = self.layout.container_home(c.id)
         atomic_write(os.path.join(home, "config.v2.json"),
@@ -537,10 +410,26 @@ class Store:
             atomic_write(self.layout.aufs_layers(c.id), "".join(
                 f"{self.layout.layer_id(ch)}\n" for ch in reversed(image_chains)).encode())
 
-    def _sync(self, c: Container) -> None:
-        """Write the container's read-write layer to its directory (one rename swaps it)."""
+    def _sync(self, c: Container, *, record: bool = True) -> None:
+        """Bring the container's upper directory in step with its read-write layer: the
+        paths that changed (:class:`~layerlab.store.upperdir.UpperDir`), or the whole
+        directory when the layer was replaced or is not on disk yet; then (``record``)
+        write the container's record."""
         if c.id in self._mounted or c.state is ContainerState.REMOVED:
             return
+        upper = self._upper_dirs().get(c.id)
+        changed = c.rw.take_changes()
+        if upper is None or changed is None or not os.path.isdir(upper.root):
+            self._rewrite_upper(c)
+            self._track_upper(c)
+        elif changed:
+            upper.apply(c.rw, changed)
+        if record:
+            self._write_container(c)
+
+    def _rewrite_upper(self, c: Container) -> None:
+        """Write the whole read-write layer to the container's directory (one rename
+        swaps it in)."""
         diff = self.layout.container_diff(c.id)
         os.makedirs(os.path.dirname(diff), exist_ok=True)
         if self.driver == "overlay2" and not os.path.isdir(self._init_diff(c.id)):
@@ -554,7 +443,6 @@ class Store:
             os.rename(diff, old)
         os.rename(tmp, diff)
         remove_tree(old)
-        self._write_container(c)
 
     def _forget(self, c: Container) -> None:
         with self._lock.held():
@@ -569,6 +457,7 @@ class Store:
             else:
                 remove_overlay2_init(self.layout, c.id)
             self._containers.pop(c.id, None)
+            self._upper_dirs().pop(c.id, None)
 
     def _init_diff(self, container_id: str) -> str:
         return self.layout.layer_diff(overlay2_init_id(self.layout, container_id))
@@ -611,17 +500,45 @@ class Store:
         with open(os.path.join(self.layout.container_home(cid), "config.v2.json")) as f:
             doc = json.load(f)
         image = self.get(doc["Image"])
-        c = Container(image, name=doc["Name"].lstrip("/"), host=self.host,
-                      clock_start=int(doc.get("layerlab", {}).get("clock", 0)) or 1767225600)
+        c = Container(image, name=doc["Name"].lstrip("/"), host=self.host)
         c.rw = ReadWriteLayer.from_layer(read_overlay_dir(self.layout.container_diff(cid)))
-        status = doc.get("State", {}).get("Status", "created")
-        # processes do not survive the session that ran them: a running container exited
-        c._state = (ContainerState.EXITED if status in ("running", "paused")
-                    else ContainerState(status))
-        c.exit_code = doc.get("State", {}).get("ExitCode")
+        state = doc.get("State", {})
+        c.restore(ContainerState(state.get("Status", "created")), exit_code=state.get("ExitCode"),
+                  clock=_loaded_clock(c, doc.get("layerlab", {}).get("clock", 0)))
         self._attach(c)
+        self._track_upper(c)
 
     # --- the real kernel overlay ------------------------------------------------------------
+    # (the overlay options, mount and umount: layerlab.store.mount)
+    #: keep the empty ``work/`` directory after real mode (containerd's snapshot directories
+    #: always hold ``fs/`` and ``work/``; overlay2 and aufs make it when they mount)
+    _KEEP_WORK = False
+
+    def _lowers(self, container: Container) -> list[str]:
+        """The container's lower directories in the kernel's order, nearest first: the
+        ``-init`` layer (overlay2), then the image's layers from the top down."""
+        chains = container.image.chain_ids
+        lowers = [self.layout.layer_diff(self.layout.layer_id(ch)) for ch in reversed(chains)]
+        if self.driver == "overlay2":  # the -init layer's mount points are the top lower
+            lowers.insert(0, self._init_diff(container.id))
+        return lowers
+
+    def _fresh_work(self, container: Container) -> str:
+        """The container's overlay work directory, emptied (the kernel wants it so)."""
+        return _mount.empty_dir(self.layout.container_work(container.id))
+
+    def mount_options(self, container: Container) -> str:
+        """The ``-o`` options of ``mount -t overlay`` for the container: its lower
+        directories nearest first, its upper directory and its work directory."""
+        lowers = self._lowers(container)
+        if not lowers:  # overlayfs needs one lower directory: an image without layers
+            empty = os.path.join(self.root, "overlay2" if self.driver == "overlay2" else "aufs",
+                                 "empty")
+            os.makedirs(empty, exist_ok=True)
+            lowers = [empty]
+        return _mount.overlay_options(lowers, self.container_dir(container),
+                                      self.layout.container_work(container.id))
+
     def mount(self, container: Container) -> str:
         """Mount the container's layers with the kernel's overlayfs (needs root); returns the
         merged directory, where ``ls`` shows the union view. :meth:`unmount` reads the upper
@@ -629,29 +546,14 @@ class Store:
         if not self._as_root:
             raise StoreError("mounting overlayfs needs root here; use the simulated view "
                              "(container.view()) instead")
-        if container.id in self._mounted:
-            return self.layout.container_merged(container.id)
-        self._sync(container)
-        chains = container.image.chain_ids
-        lowers = [self.layout.layer_diff(self.layout.layer_id(ch)) for ch in reversed(chains)]
-        if self.driver == "overlay2":  # the -init layer's mount points are the top lower
-            lowers.insert(0, self._init_diff(container.id))
-        if not lowers:
-            empty = os.path.join(self.root, "overlay2" if self.driver == "overlay2" else "aufs",
-                                 "empty")
-            os.makedirs(empty, exist_ok=True)
-            lowers = [empty]
-        work = self.layout.container_work(container.id)
         merged = self.layout.container_merged(container.id)
-        remove_tree(work)
-        os.makedirs(work)
-        os.makedirs(merged, exist_ok=True)
-        options = (f"lowerdir={':'.join(lowers)},upperdir={self.container_dir(container)},"
-                   f"workdir={work}")
-        result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, merged],
-                                capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise StoreError(f"mount -t overlay failed: {result.stderr.strip()}")
+        if container.id in self._mounted:
+            return merged
+        self._sync(container)
+        self._fresh_work(container)
+        failed = _mount.mount_overlay(self.mount_options(container), merged)
+        if failed is not None:
+            raise StoreError(f"mount -t overlay failed: {failed}")
         self._mounted.add(container.id)
         return merged
 
@@ -660,21 +562,14 @@ class Store:
         if container.id not in self._mounted:
             return
         merged = self.layout.container_merged(container.id)
-        result = subprocess.run(["umount", merged], capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise StoreError(f"umount {merged} failed: {result.stderr.strip()}")
+        failed = _mount.unmount_overlay(merged)
+        if failed is not None:
+            raise StoreError(f"umount {merged} failed: {failed}")
         self._mounted.discard(container.id)
         container.rw = ReadWriteLayer.from_layer(read_overlay_dir(self.container_dir(container)))
-        container._changed()
+        container.notify_changed()
 
-    # --- housekeeping ------------------------------------------------------------------------
-    def _layerdb_chains(self) -> list[str]:
-        try:
-            names = os.listdir(self.layout.layerdb_root())
-        except FileNotFoundError:
-            return []
-        return sorted("sha256:" + n for n in names if TMP_MARK not in n)
-
+    # --- housekeeping (layerlab.store.gc, fsck, df) ----------------------------------------
     def _referenced_chains(self) -> set[str]:
         used: set[str] = set()
         for image_id in self._image_ids():
@@ -684,229 +579,43 @@ class Store:
 
     def _leftovers(self) -> list[str]:
         """Temporary files and directories left by interrupted writes."""
-        roots = [self.root, self.layout.blobs_root(), self.layout.layerdb_root(),
-                 self.layout.imagedb_root(), os.path.dirname(self.layout.repositories()),
-                 self.layout.containers_root(), os.path.join(self.root, "overlay2"),
-                 os.path.join(self.root, "aufs", "diff"), os.path.join(self.root, "aufs", "layers"),
-                 os.path.join(self.root, "graph"),
-                 os.path.join(self.root, "image", self.driver, "layerdb", "mounts")]
-        found = []
-        for top in roots:
-            try:
-                names = os.listdir(top)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            for name in names:
-                path = os.path.join(top, name)
-                if TMP_MARK in name:
-                    found.append(path)
-                elif os.path.isdir(path) and not os.path.islink(path) and top != self.root:
-                    with contextlib.suppress(OSError):
-                        found += [os.path.join(path, n) for n in os.listdir(path) if TMP_MARK in n]
-        # a container whose creation was cut before its config.v2.json was written
-        for cid in self._container_ids(finished=False):
-            found += [p for p in (self.layout.container_home(cid),
-                                  self.layout.container_layer_home(cid),
-                                  self.layout.layer_home(overlay2_init_id(self.layout, cid)),
-                                  self.layout.mounts(cid)) if os.path.lexists(p)]
-        # a blob whose layer was never recorded (an import interrupted or out of space)
-        recorded = {self._layerdb_diff(c) for c in self._layerdb_chains()}
-        with contextlib.suppress(FileNotFoundError):
-            found += [os.path.join(self.layout.blobs_root(), n)
-                      for n in os.listdir(self.layout.blobs_root())
-                      if TMP_MARK not in n and f"sha256:{n}" not in recorded]
-        return sorted(set(found))
+        return gc.leftovers(self.layout, self._layer_files, self._container_ids(finished=False))
 
     def _prune_layers(self) -> tuple[list[str], int]:
-        used = self._referenced_chains()
-        removed, reclaimed = [], 0
-        still = {c: self._layerdb_diff(c) for c in self._layerdb_chains() if c in used}
-        for chain in self._unused_top_down(used):
-            layer_id = self.layout.layer_id(chain)
-            diff_id = self._layerdb_diff(chain)
-            reclaimed += self._layer_size(chain)
-            # one rename takes each directory out of the store, so a kill -9 mid-way leaves
-            # a leftover (removed by the next prune), never a half-deleted record or layer
-            _discard_dir(self.layout.layerdb(chain))
-            _discard_dir(self.layout.layer_home(layer_id))
-            if self.driver == "overlay2":
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(self.root, "overlay2", "l",
-                                           self.layout.short_link(layer_id)))
-            else:
-                remove_tree(self.layout.graph(layer_id))
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.layout.aufs_layers(layer_id))
-            if diff_id and diff_id not in still.values():
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.layout.blob(diff_id))
-            removed.append(chain)
-        return removed, reclaimed
-
-    def _unused_top_down(self, used: set[str]) -> list[str]:
-        """Unused layers, every layer before its parent: a kill between two removals must
-        not leave a recorded layer whose parent is gone."""
-        unused = [c for c in self._layerdb_chains() if c not in used]
-        parent_of: dict[str, str] = {}
-        for chain in unused:
-            with contextlib.suppress(FileNotFoundError):
-                parent_of[chain] = _read(os.path.join(self.layout.layerdb(chain), "parent"))
-
-        def depth(chain: str) -> int:
-            n = 0
-            while chain in parent_of and n <= len(parent_of):
-                chain, n = parent_of[chain], n + 1
-            return n
-
-        return sorted(unused, key=depth, reverse=True)
-
-    def _layerdb_diff(self, chain: str) -> str:
-        try:
-            with open(os.path.join(self.layout.layerdb(chain), "diff")) as f:
-                return f.read().strip()
-        except FileNotFoundError:
-            return ""
+        return gc.prune_layers(self._layer_files, self._referenced_chains())
 
     def prune(self) -> PruneReport:
         """Remove layers no image uses and the leftovers of interrupted writes."""
         with self._lock.held():
             removed, reclaimed = self._prune_layers()
             leftovers = self._leftovers()
-            for path in leftovers:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    remove_tree(path)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(path)
+            remove_paths(leftovers)
         return PruneReport(tuple(removed), reclaimed, tuple(leftovers))
 
     def system_df(self) -> list[DfRow]:
         """Per image: size, and how much of it is shared with other images (by chain id)."""
-        chains_of = {r.id: chain_ids(self._config(r.id)["rootfs"]["diff_ids"])
-                     for r in self.images()}
-        users: dict[str, int] = {}
-        for chains in chains_of.values():
-            for ch in set(chains):
-                users[ch] = users.get(ch, 0) + 1
-        containers: dict[str, int] = {}
-        for c in self.containers():
-            containers[c.image.id] = containers.get(c.image.id, 0) + 1
-        rows = []
-        for record in self.images():
-            chains = chains_of[record.id]
-            shared = sum(self._layer_size(ch) for ch in chains if users[ch] > 1)
-            rows.append(DfRow(record.id, record.tags, record.size, shared,
-                              record.size - shared, containers.get(record.id, 0)))
-        return rows
+        records = self.images()
+        chains_of = {r.id: chain_ids(self._config(r.id)["rootfs"]["diff_ids"]) for r in records}
+        return df.df_rows(records, chains_of, self._layer_size,
+                          [c.image.id for c in self.containers()])
 
     def verify(self, *, deep: bool = True) -> VerifyReport:
         """Re-hash every blob and check every record; ``deep`` also compares each layer's
         files on disk with its blob. Every problem is reported, not just the first."""
         report = VerifyReport()
         with self._lock.held():
-            self._verify_layers(report, deep)
-            self._verify_images(report)
-            self._verify_containers(report)
+            fsck.verify_layers(report, self._layer_files, deep=deep)
+            fsck.verify_images(report, self._imagedb, self.tags(), self._has_layer)
+            fsck.verify_containers(report, self.layout, self._container_ids(),
+                                   self._image_ids())
             report.leftovers = self._leftovers()
         return report
 
-    def _verify_layers(self, report: VerifyReport, deep: bool) -> None:
-        for chain in self._layerdb_chains():
-            report.layers += 1
-            where = f"layer {short(chain)}"
-            db = self.layout.layerdb(chain)
-            try:
-                diff_id = _read(os.path.join(db, "diff"))
-                size = int(_read(os.path.join(db, "size")))
-                cache_id = _read(os.path.join(db, "cache-id"))
-            except (FileNotFoundError, ValueError) as exc:
-                report.problems.append(f"{where}: layerdb record incomplete ({exc})")
-                continue
-            parent = _read(os.path.join(db, "parent")) if os.path.exists(
-                os.path.join(db, "parent")) else None
-            expected = diff_id if parent is None else sha256_digest(
-                f"{parent} {diff_id}".encode())
-            if expected != chain:
-                report.problems.append(f"{where}: chain id does not match parent + diff_id")
-            if parent is not None and not self._has_layer(parent):
-                report.problems.append(f"{where}: parent layer {short(parent)} is missing")
-            blob = self.layout.blob(diff_id)
-            if not os.path.exists(blob):
-                report.problems.append(f"{where}: blob {diff_id} is missing ({blob})")
-                continue
-            actual = _hash_file(blob)
-            if actual != diff_id:
-                report.problems.append(f"{where}: blob {blob} hashes to {actual}, not {diff_id}")
-                continue
-            diff = self.layout.layer_diff(cache_id)
-            if not os.path.isdir(diff):
-                report.problems.append(f"{where}: diff directory {diff} is missing")
-                continue
-            layer = Layer.from_tar(blob)
-            if layer.size != size:
-                report.problems.append(f"{where}: size file says {size}, layer has {layer.size}")
-            if deep:
-                self._compare_diff(report, where, layer, diff)
-
-    @staticmethod
-    def _compare_diff(report: VerifyReport, where: str, layer: Layer, diff: str) -> None:
-        try:
-            on_disk = read_overlay_dir(diff)
-        except (LayerlabError, OSError) as exc:
-            report.problems.append(f"{where}: cannot read {diff}: {exc}")
-            return
-        want = {e.path: e.digest for e in layer.content_entries if e.kind is EntryKind.FILE}
-        have = {e.path: e.digest for e in on_disk.content_entries
-                if e.kind in (EntryKind.FILE, EntryKind.HARDLINK)}
-        for path, digest in sorted(want.items()):
-            if path not in have:
-                report.problems.append(f"{where}: file {path} is missing from {diff}")
-            elif have[path] is not None and have[path] != digest:
-                report.problems.append(f"{where}: file {path} in {diff} was changed "
-                                       f"(hashes to {have[path]}, layer says {digest})")
-
-    def _verify_images(self, report: VerifyReport) -> None:
-        images = set(self._image_ids())
-        for image_id in sorted(images):
-            report.images += 1
-            where = f"image {short(image_id)}"
-            path = self.layout.imagedb(image_id)
-            actual = _hash_file(path)
-            if actual != image_id:
-                report.problems.append(f"{where}: config {path} hashes to {actual}")
-                continue
-            try:
-                diff_ids = self._config(image_id)["rootfs"]["diff_ids"]
-            except (ValueError, KeyError) as exc:
-                report.problems.append(f"{where}: config is not a valid image config ({exc})")
-                continue
-            for i, chain in enumerate(chain_ids(diff_ids)):
-                if not self._has_layer(chain):
-                    report.problems.append(f"{where}: layer {i} ({short(chain)}) is missing")
-        for tag, image_id in sorted(self.tags().items()):
-            if image_id not in images:
-                report.problems.append(f"tag {tag}: points at missing image {short(image_id)}")
-
-    def _verify_containers(self, report: VerifyReport) -> None:
-        for cid in self._container_ids():  # unfinished ones are leftovers, not corruption
-            report.containers += 1
-            where = f"container {cid[:12]}"
-            try:
-                with open(os.path.join(self.layout.container_home(cid), "config.v2.json")) as f:
-                    doc = json.load(f)
-            except (FileNotFoundError, ValueError) as exc:
-                report.problems.append(f"{where}: config.v2.json unreadable ({exc})")
-                continue
-            if doc.get("Image") not in set(self._image_ids()):
-                report.problems.append(f"{where}: its image {doc.get('Image')} is missing")
-            if not os.path.isdir(self.layout.container_diff(cid)):
-                report.problems.append(f"{where}: read-write layer directory is missing")
-
-    # --- looking at the host -----------------------------------------------------------------
+    # --- looking at the host (layerlab.store.treeview) --------------------------------------
     _TREE_HIDDEN = frozenset({".lock", "blobs"})
 
     def _tree_note(self, full: str) -> str:
-        return _marker(full)
+        return _treeview.whiteout_note(full)
 
     def tree(self, top: Container | str | None = None, *, max_depth: int = 4,
              max_entries: int = 400) -> str:
@@ -920,83 +629,8 @@ class Store:
             start = self.container_dir(top)
         else:
             start = os.path.join(self.root, top) if top else self.root
-        lines = ["."]
-        count = 0
-
-        def walk(path: str, prefix: str, depth: int) -> None:
-            nonlocal count
-            try:
-                names = sorted(n for n in os.listdir(path) if n not in self._TREE_HIDDEN)
-            except OSError:
-                return
-            for i, name in enumerate(names):
-                if count >= max_entries:
-                    return
-                count += 1
-                last = i == len(names) - 1
-                full = os.path.join(path, name)
-                is_dir = os.path.isdir(full) and not os.path.islink(full)
-                suffix = "/" if is_dir else (f" -> {os.readlink(full)}"
-                                             if os.path.islink(full) else self._tree_note(full))
-                lines.append(f"{prefix}{'└── ' if last else '├── '}{name}{suffix}")
-                if is_dir and depth < max_depth:
-                    walk(full, prefix + ("    " if last else "│   "), depth + 1)
-
-        walk(start, "", 1)
-        if count >= max_entries:
-            lines.append(f"... (stopped after {max_entries} entries)")
-        return "\n".join(lines)
-
-
-def _marker(path: str) -> str:
-    """How ``tree`` output marks an overlay whiteout on disk. Both forms (a character
-    device 0/0 as root, a file with ``user.overlay.whiteout`` otherwise) print the same,
-    so the output does not depend on who runs it."""
-    st = os.lstat(path)
-    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-        return "  (whiteout)"
-    for ns in ("trusted", "user"):
-        with contextlib.suppress(OSError):
-            os.getxattr(path, f"{ns}.overlay.whiteout", follow_symlinks=False)
-            return "  (whiteout)"
-    return ""
-
-
-def _write(path: str, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
-
-
-def _read(path: str) -> str:
-    with open(path) as f:
-        return f.read().strip()
-
-
-def _finish_swap(diff: str) -> None:
-    """Complete a read-write layer swap that a kill interrupted between its two renames
-    (``diff`` -> ``diff.tmp-old``, then ``diff.tmp-sync`` -> ``diff``). The new tree was
-    whole before the first rename, so roll forward; without it, roll back."""
-    tmp, old = diff + TMP_MARK + "sync", diff + TMP_MARK + "old"
-    if not os.path.isdir(diff) and os.path.isdir(old):
-        os.rename(tmp if os.path.isdir(tmp) else old, diff)
-
-
-def _discard_dir(path: str) -> None:
-    """Rename ``path`` to a leftover name (atomic), then delete it."""
-    gone = f"{path}{TMP_MARK}gone"
-    try:
-        os.rename(path, gone)
-    except FileNotFoundError:
-        return
-    remove_tree(gone)
-
-
-def _hash_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
+        return _treeview.tree(start, hidden=self._TREE_HIDDEN, note=self._tree_note,
+                              max_depth=max_depth, max_entries=max_entries)
 
 
 def _cleanup(root: str, mounted: set[str], layout: Layout) -> None:
@@ -1005,3 +639,15 @@ def _cleanup(root: str, mounted: set[str], layout: Layout) -> None:
                        capture_output=True)
     remove_tree(root)
 
+
+def _loaded_clock(c: Container, recorded: int) -> int:
+    """The clock of a container read back: the recorded one, or later if the upper
+    directory holds later changes (the record is written at stop and commit; changes
+    are written through as they happen). A copy-up keeps the image's mtime: not a tick."""
+    lower = c.image.view() if c.image.layers else None
+    newest = 0
+    for e in c.rw.entries.values():
+        below = lower.lookup(e.path) if lower is not None else None
+        if e.mtime > newest and (below is None or below.entry.mtime != e.mtime):
+            newest = e.mtime
+    return max(int(recorded or 0) or c.clock, newest)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..digest import short
 from ..exercises import Question, Verdict
+from .initlayer import overlay2_init_id
 
 if TYPE_CHECKING:
     from ..container import Container
@@ -90,7 +91,8 @@ def places(store: Store, image: Image | str, container: Container | None = None
                              f"committed snapshot {container.id[:12]}...-init"))
             note = f"active snapshot {container.id[:12]}..."
         elif store.driver == "overlay2":
-            out.append(Place("container: -init layer", _rel(store, store._init_diff(container.id)),
+            init = lay.layer_diff(overlay2_init_id(lay, container.id))
+            out.append(Place("container: -init layer", _rel(store, init),
                              "layerdb/mounts/<id>/init-id"))
             note = "layerdb/mounts/<id>/mount-id"
         else:

@@ -13,7 +13,7 @@ table or chart imports its library when it is called.
 
 from __future__ import annotations
 
-from .analysis import EfficiencyReport, efficiency, efficiency_check, parse_bytes
+from ..analysis import EfficiencyReport, efficiency, efficiency_check, parse_bytes
 from .charts import efficiency_chart, layer_sizes, sharing_chart, stack_diagram
 from .html import container_html, image_html, layer_html, view_html
 from .lecture import is_lecture_mode, lecture_mode

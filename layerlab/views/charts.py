@@ -5,7 +5,9 @@ without touching ``rcParams``; sizes are fixed, inputs sorted and nothing carrie
 timestamp, so the same image draws the same picture. Change kinds differ by hatch and
 letter as well as by color (:mod:`layerlab.views.palette`), the background is white so
 the charts read in light and dark notebook themes, and fonts follow
-:func:`layerlab.views.lecture_mode`.
+:func:`layerlab.views.lecture_mode`: in lecture mode a chart is as wide as in normal mode
+(JupyterLab shrinks wider images, which would undo the bigger fonts) and re-flows for its
+1.6x text, with taller rows, wrapped labels, stacked panels and legends below the axes.
 
 >>> from layerlab import Image, Layer
 >>> from layerlab.views import stack_diagram
@@ -20,8 +22,8 @@ import io
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import analysis
 from ..digest import short
-from . import analysis
 from .lecture import font_scale
 from .palette import CHANGE_HATCH, NEUTRAL, OKABE_ITO, change_color
 
@@ -47,8 +49,30 @@ def _fs(points: float) -> float:
     return points * font_scale()
 
 
-def _figure(width: float, height: float) -> Figure:
-    """A Figure that also shows itself as PNG where no matplotlib display hook exists."""
+def _lecture() -> bool:
+    return font_scale() > 1.0
+
+
+#: the advance of one character of DejaVu Sans Mono, in em
+_MONO_EM = 0.602
+
+
+def _mono_chars(width_in: float, points: float) -> int:
+    """How many monospace characters of ``points`` fit in ``width_in`` inches."""
+    return max(int(width_in * 72 / (points * _MONO_EM)), 4)
+
+
+def _line_in(points: float) -> float:
+    """The height of one line of ``points`` text, in inches (with leading)."""
+    return points * 1.4 / 72
+
+
+def _figure(width: float, height: float, *, constrained: bool = True) -> Figure:
+    """A Figure that also shows itself as PNG where no matplotlib display hook exists.
+
+    Lecture mode keeps ``width``, so a chart is as many pixels wide as in normal mode and
+    JupyterLab shrinks it no more than then: its 1.6x fonts reach the room at 1.6x. Each
+    chart makes room for them itself (more height, wrapped labels, legends outside)."""
     from matplotlib.figure import Figure
 
     class LabFigure(Figure):
@@ -57,11 +81,8 @@ def _figure(width: float, height: float) -> Figure:
             self.savefig(buf, format="png", metadata={"Software": None})
             return buf.getvalue()
 
-    # lecture mode scales the figure with its fonts, so the layout (and what does not
-    # overlap) stays the same, only bigger
-    scale = font_scale()
-    return LabFigure(figsize=(width * scale, height * scale), facecolor=_BG,
-                     layout="constrained")
+    return LabFigure(figsize=(width, height), facecolor=_BG,
+                     layout="constrained" if constrained else None)
 
 
 def _style(ax: Axes, title: str) -> None:
@@ -144,6 +165,11 @@ def stack_diagram(image_or_container: Image | Container, *, trace: str | None = 
     ``trace="/etc/motd"`` follows one path: the layer that supplies it is outlined and
     marked ``A``/``M`` in the view, the layers whose versions it hides are hatched and say
     why, and an arrow joins the supplying layer to the path in the unified view.
+
+    The drawing is laid out in inches (one data unit is one inch), so text of any size
+    gets the room it needs: each layer's box holds its lines (id and ``created_by``, the
+    legacy ids, the "hides" note), and in lecture mode the boxes and lines are taller,
+    not the figure wider.
     """
     from matplotlib.patches import FancyArrowPatch, Rectangle
 
@@ -155,16 +181,7 @@ def stack_diagram(image_or_container: Image | Container, *, trace: str | None = 
     legacy = image.legacy_layers
     n_ro = len(image.layers)
     n = n_ro + (1 if container is not None else 0)
-    height = max(3.0, 0.9 * n + 1.6)
-    fig = _figure(11.0, height)
-    ax = fig.add_subplot()
-    ax.set_xlim(0, 11)
-    ax.set_ylim(-0.6, n + 0.4)
-    ax.axis("off")
-    ax.set_facecolor(_BG)
-    title = ("container = image layers + read-write layer" if container is not None
-             else "image = a stack of read-only layers")
-    ax.set_title(title, fontsize=_fs(12), color=_TEXT)
+    lecture = _lecture()
 
     supplier: int | None = None
     hidden: dict[int, str] = {}
@@ -172,13 +189,83 @@ def stack_diagram(image_or_container: Image | Container, *, trace: str | None = 
     if trace is not None:
         if view.exists(trace):
             supplier = view.provenance(trace)
-        for s in view.shadowed(trace):
-            hidden[s.layer] = f"{s.reason} by layer {s.hidden_by}"
-            replaced = replaced or s.hidden_by == supplier
+        for sh in view.shadowed(trace):
+            hidden[sh.layer] = f"{sh.reason} by layer {sh.hidden_by}"
+            replaced = replaced or sh.hidden_by == supplier
 
-    x0, w, h = 0.9, 5.2, 0.7
+    # sizes (points) and geometry (inches)
+    f_title, f_label, f_small, f_view, f_note = _fs(12), _fs(9), _fs(7.5), _fs(10), _fs(7)
+    width = 11.0
+    x0 = 1.0 if not lecture else 1.35          # left edge of the layer boxes
+    bw = 5.1 if not lecture else 4.95          # their width
+    vx = x0 + bw + 0.85                        # the unified view's left edge
+    vw = width - vx - 0.15
+    pad = 0.08
+    label_chars = _mono_chars(bw - 2 * pad, f_label)
+    small_chars = _mono_chars(bw - 2 * pad, f_small)
+
+    def box_lines(k: int) -> list[tuple[str, float, str]]:
+        """(text, size, role) top to bottom inside layer ``k``'s box."""
+        if k == n_ro:
+            rw = len(container.rw) if container else 0
+            out = [(f"read-write layer · {rw} paths", f_label, "label"),
+                   (_clip("container's upper dir: copy-up on first write", small_chars),
+                    f_small, "sub")]
+        else:
+            layer = image.layers[k]
+            made = layer.created_by or "(no created_by)"
+            head = f"{k}  {short(layer.diff_id)}"
+            one = f"{head}  {_clip(made, 34)}"
+            out = ([(one, f_label, "label")] if not lecture and len(one) <= label_chars else
+                   [(head, f_label, "label"), (_clip(made, label_chars), f_label, "made")])
+            out.append((_clip(f"id {legacy[k].id[:12]}  parent "
+                              f"{(legacy[k].parent or '—')[:12]}", small_chars), f_small, "sub"))
+        if k in hidden:
+            # sans-serif runs narrower than monospace: the mono count is a safe bound
+            out.append((_clip(f"hides {trace}: {hidden[k]}", small_chars), f_small, "hides"))
+        return out
+
+    contents = [box_lines(k) for k in range(n)]
+    f_gone = _fs(8)
+    gone: list[str] = []
+    if trace is not None and (supplier is None or not view.exists(trace)):
+        import textwrap
+
+        why = max(hidden.items())[1] if hidden else "it was never there"
+        # a safe bound: sans-serif is narrower than monospace
+        gone = textwrap.wrap(f"{trace} is not in the view: {why}",
+                             _mono_chars(vw - 2 * pad, f_gone), max_lines=3, placeholder="…")
+    box_h = max((sum(_line_in(size) for _, size, _ in lines) for lines in contents),
+                default=0.0) + 2 * pad
+    gap = 0.3 * (1.25 if lecture else 1.0)     # room for the parent arrows
+    stack_h = max(n * box_h + (n - 1) * gap, 0.0)  # FROM scratch: no layer at all
+    v_line = _line_in(f_small) * 1.05
+    more_h = v_line                            # "… and N more"
+    # the view needs room for a few lines even beside a short stack
+    panel_h = max(stack_h, 6 * v_line + more_h + 2 * pad)
+    # "parent pointers" under the stack, "not in the view" under the view
+    bottom = max(2 * _line_in(f_note), len(gone) * _line_in(f_gone)) + 0.15
+    view_title_h = _line_in(f_view) + 0.05
+    title_h = _line_in(f_title) + 0.1
+    # whole pixels at matplotlib's 100 dpi
+    height = round(bottom + panel_h + view_title_h + title_h + 0.1, 2)
+
+    fig = _figure(width, height, constrained=False)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.axis("off")
+    ax.set_facecolor(_BG)
+    title = ("container = image layers + read-write layer" if container is not None
+             else "image = a stack of read-only layers")
+    ax.text(width / 2, height - 0.08, title, fontsize=f_title, color=_TEXT, ha="center",
+            va="top", gid="title")
+
+    def box_y(k: int) -> float:
+        return bottom + k * (box_h + gap)
+
     for k in range(n):
-        y = k
+        y = box_y(k)
         rw = k == n_ro
         color = OKABE_ITO["sky_blue"] if rw else OKABE_ITO["blue"]
         hatch = CHANGE_HATCH["RW"] if rw else ""
@@ -187,66 +274,63 @@ def stack_diagram(image_or_container: Image | Container, *, trace: str | None = 
             color, hatch = OKABE_ITO["grey"], CHANGE_HATCH["D"]
         if supplier == k:
             edge, lw = OKABE_ITO["vermillion"], 3.0
-        ax.add_patch(Rectangle((x0, y), w, h, facecolor=color, alpha=0.35, edgecolor=edge,
+        ax.add_patch(Rectangle((x0, y), bw, box_h, facecolor=color, alpha=0.35, edgecolor=edge,
                                linewidth=lw, hatch=hatch, gid=f"layer-{k}"))
-        if rw:
-            label = f"read-write layer · {len(container.rw) if container else 0} paths"
-            sub = "container's upper dir: copy-up on first write"
-        else:
-            layer = image.layers[k]
-            made = _clip(layer.created_by or "(no created_by)", 34)
-            label = f"{k}  {short(layer.diff_id)}  {made}"
-            sub = f"id {legacy[k].id[:12]}  parent {(legacy[k].parent or '—')[:12]}"
-        ax.text(x0 + 0.1, y + 0.45, label, fontsize=_fs(9), color=_TEXT, va="center",
-                family="monospace")
-        ax.text(x0 + 0.1, y + 0.17, sub, fontsize=_fs(7.5), color=_TEXT, va="center",
-                family="monospace")
-        if k in hidden:
-            ax.text(x0 + w - 0.1, y + 0.45, f"hides {trace}: {hidden[k]}", fontsize=_fs(7.5),
-                    color=_TEXT, ha="right", va="center")
+        line_top = y + box_h - pad
+        for text, size, role in contents[k]:
+            mid = line_top - _line_in(size) / 2
+            ax.text(x0 + pad, mid, text, fontsize=size, color=_TEXT, va="center",
+                    family="sans-serif" if role == "hides" else "monospace",
+                    gid=f"{role}-{k}")
+            line_top -= _line_in(size)
         if k > 0:
             # the parent pointer: this layer's json names the one below
-            ax.add_patch(FancyArrowPatch((x0 - 0.25, y + 0.35), (x0 - 0.25, y - 0.3 + 0.05),
-                                         arrowstyle="-|>", mutation_scale=12, color=NEUTRAL,
-                                         connectionstyle="arc3,rad=0.5", gid=f"parent-{k}"))
-    ax.text(x0 - 0.55, -0.45, "parent\npointers", fontsize=_fs(7), color=_TEXT, ha="center")
+            ax.add_patch(FancyArrowPatch((x0 - 0.25, y + box_h / 2),
+                                         (x0 - 0.25, box_y(k - 1) + box_h / 2),
+                                         arrowstyle="-|>", mutation_scale=12 * font_scale(),
+                                         color=NEUTRAL, connectionstyle="arc3,rad=0.5",
+                                         gid=f"parent-{k}"))
+    ax.text(x0 / 2, bottom - 0.06, "parent\npointers", fontsize=f_note, color=_TEXT,
+            ha="center", va="top", gid="parent-note")
 
     # the unified view
-    vx, vw = 7.0, 3.8
-    ax.add_patch(Rectangle((vx, 0), vw, n - 1 + h, facecolor=OKABE_ITO["bluish_green"],
+    top_y = bottom + panel_h
+    ax.add_patch(Rectangle((vx, bottom), vw, panel_h, facecolor=OKABE_ITO["bluish_green"],
                            alpha=0.12, edgecolor=NEUTRAL, linewidth=1.0, gid="view"))
-    ax.text(vx + vw / 2, n - 1 + h + 0.15, f"unified view · {len(view):,} paths",
-            fontsize=_fs(10), color=_TEXT, ha="center")
+    ax.text(vx + vw / 2, top_y + 0.05, f"unified view · {len(view):,} paths",
+            fontsize=f_view, color=_TEXT, ha="center", va="bottom", gid="view-title")
     lines: list[tuple[str, int]] = [(e.path, layer) for e, layer in view.nodes()]
-    shown = lines[:VIEW_LINES]
+    fit = max(int((panel_h - 2 * pad - more_h) / v_line), 1)
+    limit = min(VIEW_LINES, fit if len(lines) > fit else len(lines))
+    shown = lines[:limit]
     if trace is not None and supplier is not None and all(p != trace for p, _ in shown):
-        shown = [*shown[: VIEW_LINES - 1], (trace, supplier)]
-    top = n - 1 + h - 0.25
-    step = min(0.3, (n - 1 + h - 0.3) / max(len(shown) + 1, 1))
+        shown = [*shown[: limit - 1], (trace, supplier)]
+    who_w = 0.5 * font_scale()                 # "← rw" / "← 12" on the right
+    path_chars = _mono_chars(vw - 2 * pad - who_w, f_small) - 2
     trace_y = None
     for i, (path, supplied_by) in enumerate(shown):
-        line_y = top - i * step
+        line_y = top_y - pad - (i + 0.5) * v_line
         mark = ""
         if path == trace:
             mark = "M " if replaced else "A "
             trace_y = line_y
         who = "rw" if supplied_by == n_ro and container is not None else str(supplied_by)
-        ax.text(vx + 0.1, line_y, f"{mark}{_clip(path, 30)}", fontsize=_fs(7.5), color=_TEXT,
-                family="monospace", va="center",
-                fontweight="bold" if path == trace else "normal")
-        ax.text(vx + vw - 0.1, line_y, f"← {who}", fontsize=_fs(7.5), color=_TEXT, ha="right",
-                va="center")
+        ax.text(vx + pad, line_y, f"{mark}{_clip(path, path_chars)}", fontsize=f_small,
+                color=_TEXT, family="monospace", va="center",
+                fontweight="bold" if path == trace else "normal", gid=f"path-{i}")
+        ax.text(vx + vw - pad, line_y, f"← {who}", fontsize=f_small, color=_TEXT, ha="right",
+                va="center", gid=f"who-{i}")
     if len(lines) > len(shown):
-        ax.text(vx + 0.1, top - len(shown) * step, f"… and {len(lines) - len(shown):,} more",
-                fontsize=_fs(7.5), color=_TEXT, style="italic", va="center")
+        ax.text(vx + pad, top_y - pad - (len(shown) + 0.5) * v_line,
+                f"… and {len(lines) - len(shown):,} more", fontsize=f_small, color=_TEXT,
+                style="italic", va="center", gid="more")
     if trace is not None and supplier is not None and trace_y is not None:
-        ax.add_patch(FancyArrowPatch((x0 + w, supplier + h / 2), (vx, trace_y),
-                                     arrowstyle="-|>", mutation_scale=14,
+        ax.add_patch(FancyArrowPatch((x0 + bw, box_y(supplier) + box_h / 2), (vx, trace_y),
+                                     arrowstyle="-|>", mutation_scale=14 * font_scale(),
                                      color=OKABE_ITO["vermillion"], linewidth=2, gid="trace"))
-    elif trace is not None:
-        gone = max(hidden.items())[1] if hidden else "it was never there"
-        ax.text(vx + vw / 2, -0.4, f"{trace} is not in the view: {gone}", fontsize=_fs(8),
-                color=_TEXT, ha="center")
+    elif gone:
+        ax.text(vx + vw / 2, bottom - 0.06, "\n".join(gone), fontsize=f_gone, color=_TEXT,
+                ha="center", va="top", linespacing=1.2, gid="gone")
     return fig
 
 
@@ -258,34 +342,65 @@ def layer_sizes(image: Image) -> Figure:
     shows (solid) and what a later layer hides (hatched ``xx``: replaced or whited out,
     still stored and pulled), with the size written on each bar and a line of the
     cumulative image size. A layer that only deletes stores 0 B: its bar is empty and
-    its label says how many whiteouts it carries. Sizes are human (kB, MB)."""
+    its label says how many whiteouts it carries. Sizes are human (kB, MB).
+
+    In lecture mode the bars lie down (one row per layer, base on top), so the bigger
+    step labels get a row's width instead of a column's, and the legend sits below."""
     stats = analysis.stored_bytes(image)
-    fig = _figure(8.0, 4.8)
-    ax = fig.add_subplot()
-    _style(ax, "bytes each layer stores")
-    xs = [s.index for s in stats]
-    visible = [s.visible for s in stats]
-    hidden = [s.hidden for s in stats]
-    ax.bar(xs, visible, color=OKABE_ITO["blue"], edgecolor=_TEXT, linewidth=0.6, alpha=0.9,
-           label="still in the final view")
-    ax.bar(xs, hidden, bottom=visible, color=OKABE_ITO["grey"], hatch=CHANGE_HATCH["D"],
-           edgecolor=_TEXT, linewidth=0.6, alpha=0.9,
-           label="hidden by a later layer (still stored here)")
     total = 0
     cumulative = []
     for st in stats:
         total += st.size
         cumulative.append(total)
-    ax.plot(xs, cumulative, color=_TEXT, marker="o", linewidth=1.5, label="image size so far")
     top = max([*cumulative, 1])
+    xs = [s.index for s in stats]
+    visible = [s.visible for s in stats]
+    hidden = [s.hidden for s in stats]
+    lecture = _lecture()
+    fig = _figure(8.0, max(4.8, 0.95 * len(stats) + 3.2) if lecture else 4.8)
+    ax = fig.add_subplot()
+    _style(ax, "bytes each layer stores")
+    solid: dict[str, Any] = {"color": OKABE_ITO["blue"], "edgecolor": _TEXT, "linewidth": 0.6,
+                             "alpha": 0.9, "label": "still in the final view"}
+    hatched: dict[str, Any] = {"color": OKABE_ITO["grey"], "hatch": CHANGE_HATCH["D"],
+                               "edgecolor": _TEXT, "linewidth": 0.6, "alpha": 0.9,
+                               "label": "hidden by a later layer (still stored here)"}
+    if lecture:
+        ax.barh(xs, visible, **solid)
+        ax.barh(xs, hidden, left=visible, **hatched)
+    else:
+        ax.bar(xs, visible, **solid)
+        ax.bar(xs, hidden, bottom=visible, **hatched)
+    if lecture:
+        ax.plot(cumulative, xs, color=_TEXT, marker="o", linewidth=1.5,
+                label="image size so far")
+    else:
+        ax.plot(xs, cumulative, color=_TEXT, marker="o", linewidth=1.5,
+                label="image size so far")
     for st in stats:
         note = _human(st.size)
         if st.whiteouts:
             note += f"\n{st.whiteouts} whiteout{'s' if st.whiteouts != 1 else ''}"
-        ax.text(st.index, st.size + top * 0.02, note, ha="center", va="bottom",
-                fontsize=_fs(8), color=_TEXT, gid=f"size-{st.index}")
+        if lecture:
+            ax.text(st.size + top * 0.02, st.index, note, ha="left", va="center",
+                    fontsize=_fs(8), color=_TEXT, gid=f"size-{st.index}")
+        else:
+            ax.text(st.index, st.size + top * 0.02, note, ha="center", va="bottom",
+                    fontsize=_fs(8), color=_TEXT, gid=f"size-{st.index}")
+    ticks = [f"{i}\n{step_label(image.layers[i].created_by)}" for i in xs]
+    if lecture:
+        # room on the right for the size notes of the longest bars and the line's end
+        ax.set_xlim(0, top * 1.6)
+        ax.set_yticks(xs, [f"{i} {step_label(image.layers[i].created_by, 18)}" for i in xs])
+        ax.set_ylim(len(xs) - 0.5, -0.5)
+        ax.set_ylabel("layer (base first)", fontsize=_fs(10), color=_TEXT)
+        ax.set_xlabel("stored", fontsize=_fs(10), color=_TEXT)
+        _human_axis(ax.xaxis)
+        _few_ticks(ax.xaxis, 4)
+        fig.legend(fontsize=_fs(8), loc="outside lower center", ncol=1, frameon=False)
+        return fig
     ax.set_ylim(0, top * 1.25)
-    ax.set_xticks(xs, [f"{i}\n{step_label(image.layers[i].created_by)}" for i in xs])
+    ax.set_xticks(xs, ticks)
     ax.set_xlabel("layer (base first)", fontsize=_fs(10), color=_TEXT)
     ax.set_ylabel("stored", fontsize=_fs(10), color=_TEXT)
     _human_axis(ax.yaxis)
@@ -294,19 +409,32 @@ def layer_sizes(image: Image) -> Figure:
     return fig
 
 
+def _few_ticks(axis: Any, n: int) -> None:
+    """At most ``n`` major ticks: big tick labels need the room."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(nbins=n, steps=[1, 2, 2.5, 5, 10]))
+
+
 # --- sharing -------------------------------------------------------------------------------
 
 
 def sharing_chart(images: Mapping[str, Image]) -> Figure:
     """Left: an images x layers matrix (a filled cell with ``x`` = the image uses the
     layer; shared layers' labels end in ``*``). Right: each image's shared vs unique
-    bytes (unique hatched ``//``)."""
+    bytes (unique hatched ``//``). In lecture mode the two panels are stacked, the matrix
+    on top, each with the whole width."""
     from matplotlib.colors import ListedColormap
 
     names = sorted(images)
     layers = analysis.sharing_rows(images)
-    fig = _figure(11.0, max(3.0, 0.5 * len(names) + 2.2))
-    left, right = fig.subplots(1, 2, width_ratios=[3, 2])
+    lecture = _lecture()
+    if lecture:
+        fig = _figure(11.0, max(6.0, 1.3 * len(names) + 5.0))
+        left, right = fig.subplots(2, 1, height_ratios=[3, 2])
+    else:
+        fig = _figure(11.0, max(3.0, 0.5 * len(names) + 2.2))
+        left, right = fig.subplots(1, 2, width_ratios=[3, 2])
     _style(left, "which image uses which layer")
     matrix = [[1 if name in s.used_by else 0 for s in layers] for name in names]
     cmap = ListedColormap(["#f2f2f2", OKABE_ITO["blue"]])
@@ -319,7 +447,7 @@ def sharing_chart(images: Mapping[str, Image]) -> Figure:
     left.set_yticks(range(len(names)), names)
     left.set_xticks(range(len(layers)),
                     [short(s.chain_id, 6) + ("*" if s.shared else "") for s in layers],
-                    rotation=60, ha="right")
+                    rotation=60, ha="right", rotation_mode="anchor")
     left.set_xlabel("layers by chain_id (* shared)", fontsize=_fs(9), color=_TEXT)
 
     _style(right, "shared vs unique bytes")
@@ -335,9 +463,11 @@ def sharing_chart(images: Mapping[str, Image]) -> Figure:
     left.set_ylim(len(names) - 0.5, -0.5)
     right.set_xlabel("stored", fontsize=_fs(9), color=_TEXT)
     _human_axis(right.xaxis)
-    right.tick_params(axis="x", labelrotation=30)
-    right.legend(fontsize=_fs(8), loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2,
-                 frameon=False)
+    _few_ticks(right.xaxis, 5 if lecture else 3)
+    if lecture:
+        fig.legend(fontsize=_fs(8), loc="outside lower center", ncol=2, frameon=False)
+        return fig
+    fig.legend(fontsize=_fs(8), loc="outside lower right", ncol=2, frameon=False)
     return fig
 
 
@@ -347,10 +477,15 @@ def sharing_chart(images: Mapping[str, Image]) -> Figure:
 def efficiency_chart(image: Image) -> Figure:
     """Dive's "wasted" bytes next to the reclaimable bytes, per path (the largest
     :data:`EFFICIENCY_ROWS`), with dive's efficiency score and both totals in the title.
-    Dive's figure is hatched ``xx``; reclaimable bytes are solid."""
+    Dive's figure is hatched ``xx``; reclaimable bytes are solid. In lecture mode the
+    path labels wrap narrower, the rows are taller and the legend is one column."""
     report = analysis.efficiency(image)
     rows = report.inefficiencies[:EFFICIENCY_ROWS]
-    fig = _figure(10.0, max(3.0, 0.55 * len(rows) + 2.0))
+    lecture = _lecture()
+    if lecture:
+        fig = _figure(10.0, max(4.5, 0.85 * len(rows) + 3.4))
+    else:
+        fig = _figure(10.0, max(3.0, 0.55 * len(rows) + 2.0))
     ax = fig.add_subplot()
     _style(ax, f"efficiency {report.efficiency:.1%} (dive) · dive wasted "
                f"{_human(report.wasted_bytes)}\nreclaimable {_human(report.reclaimable_bytes)}")
@@ -362,15 +497,19 @@ def efficiency_chart(image: Image) -> Figure:
     ax.barh([y + hgt / 2 for y in ys], [r.reclaimable for r in rows], height=hgt,
             color=change_color("A"), edgecolor=_TEXT, linewidth=0.6,
             label="reclaimable (all but the kept copy)")
-    ax.set_yticks(ys, [_path_label(r.path) for r in rows], family="monospace")
+    ax.set_yticks(ys, [_path_label(r.path, 26 if lecture else 44) for r in rows],
+                  family="monospace")
     ax.invert_yaxis()
     ax.set_xlabel("bytes", fontsize=_fs(10), color=_TEXT)
     _human_axis(ax.xaxis)
-    if rows:
+    if lecture:
+        _few_ticks(ax.xaxis, 4)
+    if rows and lecture:
+        fig.legend(fontsize=_fs(8), loc="outside lower center", ncol=1, frameon=False)
+    elif rows:
         ax.legend(fontsize=_fs(8), loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2,
                   frameon=False)
     else:
         ax.text(0.5, 0.5, "no duplicated or hidden bytes", transform=ax.transAxes,
                 ha="center", fontsize=_fs(10), color=_TEXT)
     return fig
-

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import TYPE_CHECKING
 
+from ..analysis import regular_size
 from ..digest import short
-from . import analysis
 from .lecture import font_scale
 from .palette import NEUTRAL, change_color, pill_style
 
@@ -93,7 +93,7 @@ def _kv(pairs: Sequence[tuple[str, str]]) -> str:
 def _entry_cells(entry: Entry) -> list[str]:
     target = f" → {escape(entry.linkname)}" if entry.linkname else ""
     return [_code(entry.filemode), _code(entry.path) + target,
-            escape(naturalsize(analysis.regular_size(entry)))]
+            escape(naturalsize(regular_size(entry)))]
 
 
 def layer_html(layer: Layer) -> str:

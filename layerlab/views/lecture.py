@@ -3,8 +3,11 @@
 ``lecture_mode()`` in a notebook's first cell shows a style block that scales what
 JupyterLab draws (markdown, code, outputs, tables, widget text and controls) through
 JupyterLab's own CSS variables, and turns on bigger fonts in the kit's HTML reprs and
-charts; charts grow with their fonts, so their layout, and what does not overlap, stays
-the same. ``lecture_mode(False)`` shows the style that puts JupyterLab's sizes back. The
+charts. Charts keep their pixel width (JupyterLab shrinks an image to the output's width,
+so a wider chart would bring its bigger text back down) and lay themselves out for the
+bigger text instead: taller rows, wrapped labels, legends outside the axes
+(:mod:`layerlab.views.charts`). ``lecture_mode(False)`` shows the style that puts
+JupyterLab's sizes back. The
 setting itself is module-level and read at render time; nothing changes matplotlib's
 global ``rcParams``.
 

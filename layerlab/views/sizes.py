@@ -2,7 +2,7 @@
 
 Used by ``09-smaller-images``: the same program built three ways (naive, cleanup in the
 same ``RUN``, multi-stage). :func:`size_comparison` is the table, :func:`size_chart`
-the chart; both only read the engine (:func:`layerlab.views.analysis.efficiency`).
+the chart; both only read the engine (:func:`layerlab.analysis.efficiency`).
 
 >>> from layerlab.build import build
 >>> small = build("FROM layerlab/tiny\\n")
@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .analysis import efficiency
-from .charts import _figure, _fs, _human_axis, _style
+from ..analysis import efficiency
+from .charts import _figure, _fs, _human_axis, _lecture, _style
 from .palette import OKABE_ITO
 
 if TYPE_CHECKING:
@@ -47,10 +47,13 @@ def size_comparison(images: Mapping[str, Image]) -> pd.DataFrame:
 
 def size_chart(images: Mapping[str, Image]) -> Figure:
     """Horizontal bars per image: bytes stored, and dive's wasted bytes beside them
-    (a logarithmic axis: the sizes differ by orders of magnitude)."""
+    (a logarithmic axis: the sizes differ by orders of magnitude). In lecture mode the
+    rows are taller and the legend sits below the axes instead of over the bars."""
     table = size_comparison(images)
     names = list(table.index)
-    fig = _figure(9.0, 1.0 + 0.9 * len(names))
+    lecture = _lecture()
+    # lecture mode: the same width, taller rows for the bigger labels, the legend below
+    fig = _figure(9.0, 2.4 + 1.25 * len(names) if lecture else 1.0 + 0.9 * len(names))
     ax = fig.subplots()
     _style(ax, "bytes stored and wasted bytes (log scale)")
     ys = list(range(len(names)))
@@ -63,5 +66,8 @@ def size_chart(images: Mapping[str, Image]) -> Figure:
     _human_axis(ax.xaxis)
     ax.set_yticks(ys, [f"{n}\n{int(table.loc[n, 'layers'])} layers" for n in names])
     ax.invert_yaxis()
-    ax.legend(fontsize=_fs(9), loc="lower right")
+    if lecture:
+        fig.legend(fontsize=_fs(9), loc="outside lower center", ncol=2, frameon=False)
+    else:
+        ax.legend(fontsize=_fs(9), loc="lower right")
     return fig

@@ -1,7 +1,7 @@
 """pandas tables of layers, files, changes, history, cache, sharing and efficiency.
 
 One function per table; each docstring lists the columns. The numbers come from
-:mod:`layerlab.views.analysis`, which the CLI shares. pandas is imported when a table
+:mod:`layerlab.analysis`, which the CLI shares. pandas is imported when a table
 is asked for, never when :mod:`layerlab` is.
 
 >>> from layerlab import Image, Layer
@@ -14,12 +14,11 @@ is asked for, never when :mod:`layerlab` is.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import analysis
 from ..digest import short
-from . import analysis
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,9 +63,10 @@ def layers_table(image: Image) -> pd.DataFrame:
     the layer with everything below it), ``legacy_id`` and ``legacy_parent`` (the v1 ids
     and parent pointers of :attr:`Image.legacy_layers`; the base has no parent: ``None``),
     ``created_by``, ``size`` (regular-file bytes the layer stores), then counts against
-    the view below: ``added`` / ``modified`` / ``deleted`` paths (a deleted directory
-    counts with everything under it), and the ``whiteouts`` / ``opaque_dirs`` markers the
-    layer carries (a whiteout of a missing path deletes nothing but still counts here).
+    the view below: ``added`` / ``modified`` / ``deleted`` paths (the A / C / D rows of
+    :func:`changes_table`: a deleted directory counts once), and the ``whiteouts`` /
+    ``opaque_dirs`` markers the layer carries (a whiteout of a missing path deletes
+    nothing but still counts here).
     """
     legacy = image.legacy_layers
     chains = image.chain_ids
@@ -116,10 +116,13 @@ def files_table(view: View, *, layer: int | None = None, change: str | None = No
 def changes_table(image: Image, k: int) -> pd.DataFrame:
     """What layer ``k`` changed in the view below it, sorted by path.
 
-    Columns: ``path``, ``change`` (``A`` added, ``M`` modified: the layer supplies the
-    path again, ``D`` deleted), ``kind`` (entry type of the new version, or of the removed
-    one for ``D``), ``size`` (its regular-file bytes) and ``how`` (for ``D``: what removed
-    it: ``whiteout /x``, ``opaque /d`` or ``parent replaced /p``).
+    The rows are Docker's answer (:func:`layerlab.analysis.layer_changes`, from
+    :mod:`layerlab.changes`). Columns: ``path``, ``change`` (``A`` added, ``C`` changed:
+    it differs from the version below, or it is a directory with changes inside, ``D``
+    deleted: the top of a removed tree), ``kind`` (entry type of the new version, or of the
+    removed one for ``D``), ``size`` (its regular-file bytes; for ``D`` those of the whole
+    removed tree) and ``how`` (what differs for ``C``; for ``D`` what removed it:
+    ``whiteout /x`` or ``opaque /d``).
     """
     rows = [dataclasses.asdict(r) for r in analysis.layer_changes(image, k)]
     for row in rows:
@@ -148,22 +151,6 @@ def diff_table(container: Container) -> pd.DataFrame:
     return frame.astype({"size": "Int64", "copied_up_from": "Int64"})
 
 
-_MISSING_WHY = (
-    "<missing>: no image of its own. Docker names intermediate images only when this "
-    "daemon built them step by step (the classic builder); layers that were pulled, or "
-    "built with BuildKit, are known by content (diff_id) only"
-)
-
-
-def _build_history_rows() -> Callable[[Image], Any] | None:
-    try:
-        build = importlib.import_module("layerlab.build")
-    except ImportError:
-        return None
-    fn = getattr(build, "history_rows", None)
-    return fn if callable(fn) else None
-
-
 def _as_dict(row: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(row) and not isinstance(row, type):
         return {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
@@ -175,36 +162,16 @@ def _as_dict(row: Any) -> dict[str, Any]:
 def history_table(image: Image) -> pd.DataFrame:
     """The image's history as ``docker history`` prints it: newest step first.
 
-    If :mod:`layerlab.build` provides ``history_rows(image)``, its rows are used as they
-    are. Otherwise the columns are ``image`` (the short image ID on the top row,
-    ``<missing>`` below it), ``created``, ``created_by``, ``size`` (the layer's bytes; 0
-    for a step that made no layer), ``comment``, ``layer`` (layer index, empty for
-    metadata-only steps such as ``ENV``), ``empty_layer`` and ``why`` (why the IMAGE
-    column says what it says).
+    The rows are the engine's (:func:`layerlab.build.history`, :meth:`Image.history_rows`);
+    columns: ``image`` (the short image ID on the top row, ``<missing>`` below it),
+    ``created``, ``created_by``, ``size`` (the layer's bytes; 0 for a step that made no
+    layer), ``comment``, ``layer`` (layer index, empty for metadata-only steps such as
+    ``ENV``), ``empty_layer`` and ``why`` (why the IMAGE column says what it says).
     """
-    rows_fn = _build_history_rows()
-    if rows_fn is not None:
-        import pandas as pd
-
-        return pd.DataFrame([_as_dict(r) for r in rows_fn(image)])
-    steps = image.layer_history()
-    rows = []
-    k = len(image.layers)
-    for i in range(len(steps) - 1, -1, -1):
-        entry, layer = steps[i]
-        if layer is not None:
-            k -= 1
-        top = i == len(steps) - 1
-        rows.append({
-            "image": short(image.id) if top else "<missing>",
-            "created": entry.created,
-            "created_by": entry.created_by,
-            "size": layer.size if layer is not None else 0,
-            "comment": entry.comment,
-            "layer": k if layer is not None else None,
-            "empty_layer": entry.empty_layer,
-            "why": "the image itself: its ID is the digest of its config" if top else _MISSING_WHY,
-        })
+    rows = [{"image": r.image_id_column, "created": r.created, "created_by": r.created_by,
+             "size": r.size, "comment": r.comment, "layer": r.layer,
+             "empty_layer": r.empty_layer, "why": r.why}
+            for r in image.history_rows()]
     frame = _frame(rows, ["image", "created", "created_by", "size", "comment", "layer",
                           "empty_layer", "why"])
     return frame.astype({"layer": "Int64"})

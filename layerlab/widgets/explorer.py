@@ -3,15 +3,18 @@
 A slider (and step buttons) picks layer ``k``. The tree shows the merged view after
 layer ``k`` ("merged up to here") or only what layer ``k`` itself holds ("this layer
 only", dive's two modes). Each row carries the layer that supplies the path (a colored
-square and ``L2``) and what layer ``k`` did to it: ``A`` added, ``M`` modified (it
-replaces a lower version), ``D`` deleted (by a whiteout, an opaque directory or a
-replaced parent), ``O`` an opaque directory; ``*`` marks a directory with such a change
-somewhere below it, so a change shows even inside a collapsed directory. Selecting a
+square and ``L2``) and what layer ``k`` did to it, as ``docker diff`` says it
+(:mod:`layerlab.changes`): ``A`` added, ``C`` changed (it differs from the lower
+version), ``D`` deleted (by a whiteout or an opaque directory), ``O`` an opaque
+directory; ``*`` marks a directory with a change somewhere below it (Docker's ``C``
+"changes inside"), so a change shows even inside a collapsed directory. In "this layer
+only" every entry of the tar is marked: ``A`` if the view below has no such path, ``C``
+if it has. Selecting a
 directory opens or closes it; only open directories are rendered, so a 100,000-file
 image stays responsive. Selecting a file shows its content (text, or hex for binary) and
 every version of it down the stack with the layer that hides it.
 
-The marks follow :func:`layerlab.views.analysis.layer_changes` (the tests check they
+The marks follow :func:`layerlab.analysis.layer_changes` (the tests check they
 agree) but are computed one open directory at a time: the full list costs seconds on a
 big image, so it is only computed when asked for (:meth:`LayerExplorer.show_changes`).
 
@@ -34,12 +37,13 @@ from typing import Any
 
 import ipywidgets as W
 
+from .. import analysis
+from ..changes import differences
 from ..entry import Entry, EntryKind
 from ..image import Image
 from ..layer import Layer
 from ..paths import ROOT, ancestors, join, split
 from ..union import Node, View
-from ..views import analysis
 from ..views.palette import readable_on
 from ._base import MONO, StaticFallback, badge, content_html, layer_color, mono_css
 
@@ -194,7 +198,7 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
         return [row.label for row in self._rows]
 
     def marks(self) -> dict[str, str]:
-        """Path -> mark (A, M, D, O) of the rows shown that layer ``k`` changed."""
+        """Path -> mark (A, C, D, O) of the rows shown that layer ``k`` changed."""
         return {row.path: row.mark for row in self._rows if row.mark.strip() not in ("", "*")}
 
     def inside_marks(self) -> list[str]:
@@ -212,9 +216,9 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
             for r in rows[:MAX_CHILDREN])
         more = f"<div>… and {len(rows) - MAX_CHILDREN:,} more</div>" if len(
             rows) > MAX_CHILDREN else ""
-        counts = {c: sum(1 for r in rows if r.change == c) for c in "AMD"}
+        counts = {c: sum(1 for r in rows if r.change == c) for c in "ACD"}
         self.details.value = (
-            f"<b>layer {self.k}: {counts['A']:,} added, {counts['M']:,} modified, "
+            f"<b>layer {self.k}: {counts['A']:,} added, {counts['C']:,} changed, "
             f"{counts['D']:,} deleted</b><div style='max-height:24em;overflow:auto'>"
             f"{items}{more}</div>")
         return rows
@@ -276,8 +280,8 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
         counts = ""
         if self.k in self._changes or len(self._view()) <= EXACT_COUNTS_UPTO:
             changes = self._layer_changes()
-            a, m, d = (sum(1 for r in changes if r.change == c) for c in "AMD")
-            counts = (f"{badge('A')} {a:,} added, {badge('M')} {m:,} modified, "
+            a, m, d = (sum(1 for r in changes if r.change == c) for c in "ACD")
+            counts = (f"{badge('A')} {a:,} added, {badge('C')} {m:,} changed, "
                       f"{badge('D')} {d:,} deleted; ")
         return (f"{head}{counts}{len(layer):,} entries in the tar, "
                 f"{len(layer.whiteouts):,} whiteouts, {badge('O')} {len(layer.opaques):,} "
@@ -334,8 +338,8 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
             mark = " "
             if entry.is_dir and entry.path in layer_k.opaques:
                 mark = "O"
-            elif node.layer == k:
-                mark = "M" if below is not None and below.lookup(entry.path) else "A"
+            elif node.layer == k and self._supplied_mark(below, entry):
+                mark = self._supplied_mark(below, entry)
             elif entry.is_dir and entry.path in self._changed_inside():
                 mark = "*"  # layer k changed something below: seen even when collapsed
             is_open = entry.is_dir and entry.path in self._open
@@ -355,6 +359,15 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
             rows.append(Row(f"  {'  ' * depth}… {len(kids) - MAX_CHILDREN:,} more (search finds "
                             "them)", "\0more" + directory))
         return rows
+
+    @staticmethod
+    def _supplied_mark(below: View | None, entry: Entry) -> str:
+        """``A`` or ``C`` for a path layer ``k`` supplies, as docker diff sees it; ``""``
+        when it is the same as the version below (no change)."""
+        lower = below.lookup(entry.path) if below is not None else None
+        if lower is None:
+            return "A"
+        return "C" if differences(lower.entry, entry) else ""
 
     def _deleted_rows(self, directory: str, depth: int, view: View, below: View | None,
                       layer_k: Layer) -> list[Row]:
@@ -414,7 +427,7 @@ class LayerExplorer(StaticFallback, W.VBox):  # type: ignore[misc]
             elif node.entry is None:
                 mark = "·"  # implied: the tar has no entry for it
             else:
-                mark = "M" if below is not None and below.lookup(path) is not None else "A"
+                mark = "C" if below is not None and below.lookup(path) is not None else "A"
             is_open = entry.is_dir and path in self._open
             label = self._label(depth, mark, entry, self.k, is_open, name)
             if node.entry is None:

@@ -25,6 +25,19 @@ SHOTS = REPO / "test-artifacts" / "screenshots"
 SCALE_AT_LEAST = 1.5
 AA = 4.5
 
+#: the image every chart cell draws; the test builds it too, to know the charts' font sizes
+IMAGE = """\
+image = ll.Image.from_layers([
+    ll.Layer.from_dict({"/etc/motd": "hello\\n", "/tmp/x": "x" * 3000}, created_by="ADD base /"),
+    ll.Layer.from_dict({"/etc/motd": "changed\\n", "/tmp/x": ll.Whiteout()},
+                       created_by="RUN change && rm /tmp/x"),
+])
+"""
+#: the charts measured on screen, each drawn in normal and in lecture mode
+PAIRS = ("views.layer_sizes(image)", "views.stack_diagram(image, trace='/etc/motd')")
+#: window widths: a laptop driving a projector, and a small one
+WINDOWS = (1400, 1024)
+
 CELLS = [
     ("markdown", "# A lesson\n\nA paragraph of *markdown* the back row must read."),
     ("code", "from layerlab.views import lecture_mode\nlecture_mode()"),
@@ -34,11 +47,7 @@ from layerlab import exercises as ex
 from layerlab import views
 from layerlab.widgets import ContainerPlayground, LayerExplorer
 
-image = ll.Image.from_layers([
-    ll.Layer.from_dict({"/etc/motd": "hello\\n", "/tmp/x": "x" * 3000}, created_by="ADD base /"),
-    ll.Layer.from_dict({"/etc/motd": "changed\\n", "/tmp/x": ll.Whiteout()},
-                       created_by="RUN change && rm /tmp/x"),
-])
+""" + IMAGE + """\
 views.layers_table(image)[["index", "created_by", "size"]]"""),
     ("code", "image"),
     ("code", "ex.LayerCount(image).check(3)"),
@@ -47,6 +56,10 @@ views.layers_table(image)[["index", "created_by", "size"]]"""),
     ("code", "LayerExplorer(image)"),
     ("code", "play = ContainerPlayground(image.create_container(name='demo'))\n"
              "play.run('echo hi > /happy.txt')\nplay.run('no-such-command')\nplay"),
+    # last: each measured chart in normal mode, then in lecture mode (its last 4 images)
+    ("code", "from IPython.display import display\nlecture_mode(False)\n"
+             f"normal = [{', '.join(PAIRS)}]\nlecture_mode(True)\n"
+             f"display(*normal, {', '.join(PAIRS)})"),
 ]
 
 _SIZES_JS = """() => {
@@ -107,6 +120,61 @@ KIT_TEXT = [".layerlab-verdict b", ".layerlab-verdict", ".layerlab-playground sp
             ".jp-RenderedHTMLCommon td", ".jp-MarkdownOutput p"]
 
 
+_CHART_IMGS_JS = """(n) => Array.from(document.querySelectorAll('.jp-RenderedImage img'))
+  .slice(-n).map(i => ({natural: i.naturalWidth, shown: i.getBoundingClientRect().width}))"""
+
+
+def _chart_fonts() -> list[tuple[float, float, float]]:
+    """Per measured chart, drawn here as the notebook draws it: (the smallest text in
+    points in normal mode, the same in lecture mode, the figure's dpi)."""
+    from _chartcheck import _sizes
+
+    import layerlab as ll
+    from layerlab import views
+    from layerlab.views import lecture_mode
+
+    space: dict[str, Any] = {"ll": ll, "views": views}
+    exec(IMAGE, space)
+    out = []
+    for expr in PAIRS:
+        lecture_mode(False)
+        normal = eval(expr, space)
+        lecture_mode(True)
+        try:
+            lecture = eval(expr, space)
+        finally:
+            lecture_mode(False)
+        assert normal.dpi == lecture.dpi
+        out.append((_sizes(normal)[0], _sizes(lecture)[0], float(normal.dpi)))
+    return out
+
+
+def _check_chart_text_on_screen(page: Any, width: int, shots: list[Path]) -> None:
+    """In a ``width``-px window, each chart's smallest text as the room sees it (points
+    at the figure's dpi, times how much JupyterLab shrinks the image) is at least
+    :data:`SCALE_AT_LEAST` times larger in lecture mode than in normal mode."""
+    page.set_viewport_size({"width": width, "height": 1000})
+    page.wait_for_timeout(500)
+    imgs = page.locator(".jp-RenderedImage img")
+    for i in range(imgs.count() - 2 * len(PAIRS), imgs.count()):
+        imgs.nth(i).scroll_into_view_if_needed()
+    shown = page.evaluate(_CHART_IMGS_JS, 2 * len(PAIRS))
+    normal_imgs, lecture_imgs = shown[: len(PAIRS)], shown[len(PAIRS):]
+    for expr, (small_pt, big_pt, dpi), normal, lecture in zip(
+            PAIRS, _chart_fonts(), normal_imgs, lecture_imgs, strict=True):
+        # the same pixel width, so JupyterLab shrinks both alike (or neither)
+        assert lecture["natural"] == normal["natural"], (expr, normal, lecture)
+        small_px = small_pt * dpi / 72 * normal["shown"] / normal["natural"]
+        big_px = big_pt * dpi / 72 * lecture["shown"] / lecture["natural"]
+        print(f"{width}-px window, {expr}: smallest text {small_px:.1f} px normal, "
+              f"{big_px:.1f} px lecture (image {lecture['natural']} px shown at "
+              f"{lecture['shown']:.0f} px)")
+        assert big_px >= SCALE_AT_LEAST * small_px, (width, expr, small_px, big_px)
+    imgs.nth(imgs.count() - 1).scroll_into_view_if_needed()
+    shots.append(SHOTS / f"lecture-charts-{width}.png")
+    page.screenshot(path=str(shots[-1]))
+
+
 def _notebook() -> dict[str, Any]:
     cells = []
     for i, (kind, source) in enumerate(CELLS):
@@ -136,7 +204,8 @@ def _run_all(page: Any) -> None:
             raise TimeoutError("the notebook's widgets did not appear")
         page.wait_for_timeout(250)
     page.wait_for_function("() => Array.from(document.querySelectorAll('.jp-RenderedImage img'))"
-                           ".filter(i => i.complete && i.naturalWidth > 0).length >= 2")
+                           ".filter(i => i.complete && i.naturalWidth > 0).length >= "
+                           f"{2 + 2 * len(PAIRS)}")
 
 
 @pytest.mark.reference
@@ -162,6 +231,9 @@ def test_lecture_mode_scales_everything_and_the_dark_theme_reads(
         assert page.evaluate(_CLIPPED_JS) == []
         shots.append(SHOTS / "lecture-light.png")
         page.screenshot(path=str(shots[-1]), full_page=True)
+        for width in WINDOWS:
+            _check_chart_text_on_screen(page, width, shots)
+        page.set_viewport_size({"width": WINDOWS[0], "height": 1000})
 
         page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', "
                       "{theme: 'JupyterLab Dark'})")

@@ -1,1 +1,1 @@
-"""Hostile and broken input (shared/docs/hostile-input.md), generated at test time."""
+"""Hostile and broken input (docs/hostile-input.md), generated at test time."""

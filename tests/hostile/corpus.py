@@ -1,4 +1,4 @@
-"""The hostile corpus: every class of shared/docs/hostile-input.md, made as bytes at test time.
+"""The hostile corpus: every class of docs/hostile-input.md, made as bytes at test time.
 
 Nothing binary is checked in. Tar headers are written by hand here (:func:`header`,
 :func:`member`), not by :mod:`tarfile`, so a case can hold what a careful writer would

@@ -274,7 +274,7 @@ def run_one(case: Case2, entry: str, work: Path, source: Path) -> dict[str, Any]
             again = Store(work / "store")
             again.create_container("hostile:1")
         elif entry == "efficiency":
-            from layerlab.views.analysis import efficiency
+            from layerlab.analysis import efficiency
             efficiency(load(source))
         else:
             raise ValueError(f"unknown entry point {entry}")

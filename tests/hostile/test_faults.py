@@ -3,10 +3,11 @@
 tests/test_store_faults.py already kills 50 importers and runs four concurrent writers;
 this file adds the other writers. Each round forks a child (layerlab already imported, so
 a round costs milliseconds, not an interpreter start) that loops over one store operation
-and reports on a pipe when it enters (upper case) and leaves (lower case) a phase. The
-parent waits until the child is inside the phase, sleeps a random moment and sends SIGKILL;
-the last marker tells where the kill landed. After every kill the store must verify, every
-recorded image must load whole, and nothing may be half-recorded.
+and reports on a pipe when it enters (upper case) and leaves (lower case) a phase; inside
+the phase it also reports every file-system call and waits for a go-ahead, and the parent
+sends SIGKILL just before one of them, picked at random (tests/_kill.py: no sleeps, so
+every kill lands inside the phase on any machine). After every kill the store must verify,
+every recorded image must load whole, and nothing may be half-recorded.
 
 Stores live on tmpfs when there is one: a kill -9 does not lose the page cache, so tmpfs
 shows the same states as a disk, only faster.
@@ -18,14 +19,12 @@ import contextlib
 import os
 import random
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import _kill
 import pytest
 
 from layerlab import EntryKind, Image, Layer
@@ -71,51 +70,14 @@ def check_whole(root: str, where: str) -> None:
 
 
 def kill_rounds(root: str, loop: Callable[[Store, random.Random, Callable[[bytes], None]], None],
-                phase: bytes, *, kills: int, delay: float, seed: int) -> tuple[int, int]:
-    """Fork ``kills`` children running ``loop``; kill each at a random moment once it has
-    entered ``phase``. Returns (kills, kills that landed inside the phase)."""
-    rng = random.Random(seed)
-    landed = 0
-    for n in range(kills):
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: loop until killed
-            os.close(r)
-            def mark(marker: bytes, fd: int = w) -> None:
-                os.write(fd, marker)
-
-            try:
-                loop(Store(root), random.Random(seed * 1000 + n), mark)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                os._exit(3)  # reached only if the loop ended: the parent fails on it
-        os.close(w)
-        seen = b""
-        with os.fdopen(r, "rb", buffering=0) as pipe:
-
-            def wait_for(marker: bytes, round_: int = n) -> None:
-                nonlocal seen
-                while not seen.endswith(marker):
-                    chunk = pipe.read(1)
-                    assert chunk, f"round {round_}: the child died before {marker!r}"
-                    seen += chunk
-
-            # time the phase once in this round, then kill the next one somewhere inside
-            wait_for(phase)
-            start = time.monotonic()
-            wait_for(phase.lower())
-            took = time.monotonic() - start
-            wait_for(phase)
-            time.sleep(rng.uniform(0, min(took, delay)))
-            os.kill(pid, signal.SIGKILL)
-            _, status = os.waitpid(pid, 0)
-            seen += pipe.read()
-        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-        if seen[-1:] == phase:
-            landed += 1
-        check_whole(root, f"after kill {n} (markers {seen[-8:]!r})")
-    return kills, landed
+                phase: bytes, *, kills: int, seed: int) -> tuple[int, int]:
+    """Fork ``kills`` children running ``loop``; kill each inside ``phase``, just before a
+    file-system call picked at random (tests/_kill.py). Returns (kills, kills that landed
+    inside the phase)."""
+    done, landed, _ = _kill.kill_rounds(
+        lambda: Store(root), loop, phase, kills=kills, seed=seed,
+        after=lambda n, seen: check_whole(root, f"after kill {n} (markers {seen[-8:]!r})"))
+    return done, landed
 
 
 def _commit_loop(store: Store, rng: random.Random, mark: Callable[[bytes], None]) -> None:
@@ -134,10 +96,10 @@ def _commit_loop(store: Store, rng: random.Random, mark: Callable[[bytes], None]
 
 def test_kill_9_during_commit(root: str) -> None:
     Store(root).add(BASE, tag="base")
-    kills, landed = kill_rounds(root, _commit_loop, b"C", kills=KILLS, delay=0.2, seed=1)
+    kills, landed = kill_rounds(root, _commit_loop, b"C", kills=KILLS, seed=1)
     assert kills == KILLS
     print(f"kill -9 during commit: {kills} kills, {landed} inside store.add(commit)")
-    assert landed >= KILLS // 2, f"only {landed} of {kills} kills landed inside a commit"
+    assert landed == KILLS, f"only {landed} of {kills} kills landed inside a commit"
     store = Store(root)
     store.prune()
     final = store.verify()
@@ -161,10 +123,10 @@ def _prune_loop(store: Store, rng: random.Random, mark: Callable[[bytes], None])
 
 def test_kill_9_during_prune(root: str) -> None:
     Store(root).add(BASE, tag="base")
-    kills, landed = kill_rounds(root, _prune_loop, b"P", kills=KILLS, delay=0.2, seed=2)
+    kills, landed = kill_rounds(root, _prune_loop, b"P", kills=KILLS, seed=2)
     assert kills == KILLS
     print(f"kill -9 during prune: {kills} kills, {landed} inside remove_image/prune")
-    assert landed >= KILLS // 2, f"only {landed} of {kills} kills landed inside a prune"
+    assert landed == KILLS, f"only {landed} of {kills} kills landed inside a prune"
     store = Store(root)
     store.prune()
     final = store.verify()
@@ -199,6 +161,7 @@ def _random_image(size: int, seed: int) -> Image:
     return Image.from_layers([*BASE.layers, Layer.from_dict({"/big": data}, created_by="big")])
 
 
+@pytest.mark.reference
 def test_a_full_disk_is_a_clear_error_and_records_nothing(tiny_disk: Path) -> None:
     root = str(tiny_disk / "store")
     store = Store(root)

@@ -148,7 +148,7 @@ def damaged_streams(draw: st.DrawFn) -> bytes:
         layer = Layer.from_dict(spec)
     except LayerlabError:
         layer = Layer.from_dict({"/a": "a"})
-    data = bytearray(layer.to_tar() or b"")
+    data = bytearray(layer.to_tar())
     how = draw(st.sampled_from(["none", "gzip", "zstd"]))
     after = draw(st.booleans())
     if after:

@@ -5,7 +5,7 @@ config must agree.
 buildah runs as root with ``--isolation=chroot --storage-driver=vfs`` and its storage in
 a temporary directory on /dev/shm. Its ``RUN`` needs a real shell in the base image, so
 both builds start from the kit's ``layerlab/busybox`` (the host's busybox-static, see
-:func:`layerlab.realmode.busybox_image`) saved as an OCI layout and named in ``FROM`` as
+:func:`layerlab.busybox.busybox_image`) saved as an OCI layout and named in ``FROM`` as
 ``oci:<dir>``; layerlab is given that same image under that name and runs ``RUN`` in its
 simulated shell. The result is pushed as a docker-archive (the OCI config has no
 ``Healthcheck``) and loaded with layerlab.
@@ -60,7 +60,7 @@ def work() -> Iterator[Path]:
 
 
 def busybox_layout(work: Path) -> tuple[str, Image]:
-    from layerlab.realmode import busybox_image
+    from layerlab.busybox import busybox_image
 
     image = busybox_image()
     save(image, work / "base", format="oci", tag="latest")

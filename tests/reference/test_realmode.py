@@ -17,7 +17,8 @@ import tempfile
 import pytest
 
 from layerlab import Container, Image, Layer
-from layerlab.realmode import RealModeUnavailable, busybox_image, detect, run_real
+from layerlab.busybox import busybox_image
+from layerlab.realmode import RealModeUnavailable, detect, run_real
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,8 @@ def test_unprivileged_user_runs_real_mode(image: Image) -> None:
     if probe.returncode != 0:
         pytest.skip(f"uid 65534 cannot run this checkout's Python: {probe.stderr.strip()[-200:]}")
     code = (
-        "from layerlab.realmode import busybox_image, detect\n"
+        "from layerlab.busybox import busybox_image\n"
+        "from layerlab.realmode import detect\n"
         "print(detect().how)\n"
         "c = busybox_image().create_container(name='u')\n"
         "r = c.run_command('ps; echo hi > /happy.txt; rm -rf /usr && mkdir /usr', real=True)\n"

@@ -67,8 +67,9 @@ def test_kernel_mount_of_the_snapshot_chain_matches_the_engine(
 
 @pytest.mark.reference
 def test_real_mode_runs_in_the_active_snapshot(tmp_path: os.PathLike[str]) -> None:
+    from layerlab.busybox import busybox_image
     from layerlab.errors import LayerlabError
-    from layerlab.realmode import busybox_image, detect
+    from layerlab.realmode import detect
 
     support = detect()
     if not support.available:

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from ...entry import Entry, EntryKind
-from ...errors import ContainerStateError, LayerlabError, PathNotFoundError
+from ...errors import FilesystemError, PathNotFoundError
 from ...paths import ROOT, split
 from ..interp import IO, describe
 from .registry import UsageError, command, options
@@ -27,9 +27,7 @@ __all__ = ["human_size", "long_time"]
 def _stat(sh: Shell, path: str, *, follow: bool = False) -> Entry | None:
     try:
         return sh.container.stat(sh.abspath(path), follow_symlinks=follow)
-    except ContainerStateError:
-        raise
-    except LayerlabError:
+    except FilesystemError:
         return None
 
 
@@ -143,9 +141,7 @@ def mkdir(sh: Shell, argv: list[str], io: IO) -> int:
     for p in paths:
         try:
             sh.container.mkdir(sh.abspath(p), parents="p" in opts, mode=mode)
-        except ContainerStateError:
-            raise
-        except LayerlabError as e:
+        except FilesystemError as e:
             io.err.write(f"mkdir: cannot create directory '{p}': {describe(e)}\n")
             status = 1
     return status
@@ -162,9 +158,7 @@ def touch(sh: Shell, argv: list[str], io: IO) -> int:
             continue
         try:
             sh.container.touch(sh.abspath(p))
-        except ContainerStateError:
-            raise
-        except LayerlabError as e:
+        except FilesystemError as e:
             io.err.write(f"touch: cannot touch '{p}': {describe(e)}\n")
             status = 1
     return status
@@ -206,9 +200,7 @@ def rm(sh: Shell, argv: list[str], io: IO) -> int:
             continue
         try:
             sh.container.remove(real, recursive=recursive)
-        except ContainerStateError:
-            raise
-        except LayerlabError as e:
+        except FilesystemError as e:
             io.err.write(f"rm: cannot remove '{p}': {describe(e)}\n")
             status = 1
     return status
@@ -224,9 +216,7 @@ def rmdir(sh: Shell, argv: list[str], io: IO) -> int:
             if entry is not None and not entry.is_dir:
                 raise UsageError(f"rmdir: failed to remove '{p}': Not a directory")
             sh.container.remove(sh.abspath(p))
-        except ContainerStateError:
-            raise
-        except LayerlabError as e:
+        except FilesystemError as e:
             io.err.write(f"rmdir: failed to remove '{p}': {describe(e)}\n")
             status = 1
     return status
@@ -285,9 +275,7 @@ def cp(sh: Shell, argv: list[str], io: IO) -> int:
                 sh.container.copy(src, target, recursive=recursive)
             if {"a", "p"} & set(opts):
                 _keep_owner(sh, src, target)
-        except ContainerStateError:
-            raise
-        except LayerlabError as e:
+        except FilesystemError as e:
             io.err.write(f"cp: cannot copy '{s}' to '{dst}': {describe(e)}\n")
             status = 1
     return status
@@ -322,9 +310,7 @@ def mv(sh: Shell, argv: list[str], io: IO) -> int:
         target = _into(sh, s, dst)
         try:
             sh.container.rename(sh.abspath(s), sh.abspath(target))
-        except ContainerStateError:
-            raise
-        except LayerlabError as e:
+        except FilesystemError as e:
             io.err.write(f"mv: cannot move '{s}' to '{target}': {describe(e)}\n")
             status = 1
     return status
@@ -348,9 +334,7 @@ def ln(sh: Shell, argv: list[str], io: IO) -> int:
             sh.container.symlink(target, sh.abspath(link))
         else:
             sh.container.hardlink(sh.abspath(target), sh.abspath(link))
-    except ContainerStateError:
-        raise
-    except LayerlabError as e:
+    except FilesystemError as e:
         if isinstance(e, PathNotFoundError) and "s" not in opts:
             io.err.write(f"ln: failed to access '{target}': No such file or directory\n")
         else:
@@ -414,9 +398,7 @@ def chmod(sh: Shell, argv: list[str], io: IO) -> int:
             for real in _targets(sh, p, recursive):
                 entry = sh.container.stat(real, follow_symlinks=True)
                 sh.container.chmod(real, _mode(spec, entry.mode, is_dir=entry.is_dir))
-        except ContainerStateError:
-            raise
-        except LayerlabError as e:
+        except FilesystemError as e:
             io.err.write(f"chmod: cannot access '{p}': {describe(e)}\n")
             status = 1
     return status
@@ -445,9 +427,7 @@ def chown(sh: Shell, argv: list[str], io: IO) -> int:
                 current = sh.container.stat(real, follow_symlinks=True)
                 sh.container.chown(real, current.uid if uid is None else uid,
                                    current.gid if gid is None else gid)
-        except ContainerStateError:
-            raise
-        except LayerlabError as e:
+        except FilesystemError as e:
             io.err.write(f"{name}: cannot access '{p}': {describe(e)}\n")
             status = 1
     return status
@@ -533,9 +513,7 @@ def find(sh: Shell, argv: list[str], io: IO) -> int:
         for shown, real in reversed(found):
             try:
                 sh.container.remove(real, missing_ok=True)
-            except ContainerStateError:
-                raise
-            except LayerlabError as e:
+            except FilesystemError as e:
                 io.err.write(f"find: cannot delete '{shown}': {describe(e)}\n")
                 status = 1
     return status

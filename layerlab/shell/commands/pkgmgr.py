@@ -17,15 +17,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...errors import ContainerStateError, LayerlabError
+from ...errors import FilesystemError
 from ..interp import IO, from_bytes, to_bytes
 from ..packages import (
     APK_ALIASES,
-    APT_LISTS,
     PACKAGES,
     PIP_PACKAGES,
     SCALE,
     Package,
+    apt_indexes,
     blob,
     file_bytes,
 )
@@ -66,9 +66,7 @@ def _exists(sh: Shell, path: str) -> bool:
 def _read(sh: Shell, path: str) -> str:
     try:
         return from_bytes(sh.container.read(path))
-    except ContainerStateError:
-        raise
-    except LayerlabError:
+    except FilesystemError:
         return ""
 
 
@@ -136,9 +134,7 @@ def _resolve(names: list[str], catalogue: dict[str, Package], installed: set[str
 def _apt_installed(sh: Shell) -> set[str]:
     try:
         names = sh.container.listdir(_DPKG_INFO)
-    except ContainerStateError:
-        raise
-    except LayerlabError:
+    except FilesystemError:
         return set()
     return {n[:-5] for n in names if n.endswith(".list")}
 
@@ -171,14 +167,12 @@ def apt_get(sh: Shell, argv: list[str], io: IO) -> int:
 
 def _apt_update(sh: Shell, io: IO) -> int:
     distro, suite = _apt_distro(sh)
-    mirror = "deb.debian.org_debian" if distro == "debian" else "archive.ubuntu.com_ubuntu"
     io.out.write("layerlab: simulated package index download (no network)\n")
-    for k, (pattern, real_kb) in enumerate(APT_LISTS, start=1):
-        name = pattern.format(mirror=mirror, suite=suite)
-        size = real_kb * 1024 // SCALE
-        _put(sh, f"{_APT_LISTS_DIR}/{name}", blob(name, size))
-        where = name.split("dists_")[1].replace("_", " ")
-        io.out.write(f"Get:{k} http://{mirror.replace('_', '/', 1)} {where} [{_kb(size)}]\n")
+    for k, index in enumerate(apt_indexes(distro, suite), start=1):
+        size = int(index.stored_kb * 1024) // SCALE
+        _put(sh, f"{_APT_LISTS_DIR}/{index.filename}", blob(index.filename, size))
+        io.out.write(f"Get:{k} {index.get_line} "
+                     f"[{_kb(int(index.download_kb * 1024) // SCALE)}]\n")
     sh.container.mkdir(f"{_APT_LISTS_DIR}/partial", parents=True)
     io.out.write("Reading package lists... Done\n")
     return 0
@@ -210,10 +204,11 @@ def _apt_install(sh: Shell, names: list[str], io: IO, *, recommends: bool) -> in
                  f"After this operation, {_kb(sum(p.installed_size for p in todo))} of "
                  "additional disk space will be used.\n")
     distro, suite = _apt_distro(sh)
+    archive = "deb.debian.org/debian" if distro == "debian" else "archive.ubuntu.com/ubuntu"
     keep_debs = not _exists(sh, "/etc/apt/apt.conf.d/docker-clean")
     for k, pkg in enumerate(todo, start=1):
-        io.out.write(f"Get:{k} {distro} {suite}/{pkg.section} amd64 {pkg.name} {pkg.version} "
-                     f"[{_kb(pkg.archive_size)}]\n")
+        io.out.write(f"Get:{k} http://{archive} {suite}/{pkg.section} amd64 {pkg.name} amd64 "
+                     f"{pkg.version} [{_kb(pkg.archive_size)}]\n")
         if keep_debs:
             deb = f"{pkg.name}_{pkg.version}_amd64.deb"
             _put(sh, f"{_APT_ARCHIVES}/{deb}", blob(deb, pkg.archive_size))

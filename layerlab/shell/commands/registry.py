@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ...errors import ContainerStateError, LayerlabError, PathNotFoundError
+from ...errors import FilesystemError, PathNotFoundError, UsageError
 from ..interp import IO, CommandFn, describe, from_bytes
 
 if TYPE_CHECKING:
@@ -16,15 +16,6 @@ __all__ = ["COMMANDS", "UsageError", "command", "options", "read_inputs"]
 
 #: command name -> implementation; filled by the ``@command`` decorators
 COMMANDS: dict[str, CommandFn] = {}
-
-
-class UsageError(Exception):
-    """Bad options or operands: print ``message`` and return ``status``."""
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def command(*names: str) -> Callable[[CommandFn], CommandFn]:
@@ -100,9 +91,7 @@ def read_inputs(sh: Shell, io: IO, name: str,
             continue
         try:
             out.append((f, from_bytes(sh.container.read(sh.abspath(f)))))
-        except ContainerStateError:
-            raise
-        except LayerlabError as e:
+        except FilesystemError as e:
             missing = isinstance(e, PathNotFoundError)
             reason = "No such file or directory" if missing else describe(e)
             io.err.write(f"{name}: {f}: {reason}\n")

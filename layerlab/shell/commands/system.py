@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from ...entry import EntryKind
-from ...errors import ContainerStateError, LayerlabError
+from ...errors import FilesystemError
 from ..interp import _MAX_DEPTH, IO, ShellExit, from_bytes
 from ..lexer import ShellUnsupportedError, valid_name
 from .registry import COMMANDS, UsageError, command
@@ -58,9 +58,7 @@ def cd(sh: Shell, argv: list[str], io: IO) -> int:
     path = sh.abspath(target)
     try:
         ok = sh.container.stat(path, follow_symlinks=True).is_dir
-    except ContainerStateError:
-        raise
-    except LayerlabError:
+    except FilesystemError:
         ok = False
     if not ok:
         io.err.write(f"{sh.argv0}: 1: cd: can't cd to {target}\n")
@@ -174,9 +172,7 @@ def set_(sh: Shell, argv: list[str], io: IO) -> int:
 def _file_test(sh: Shell, op: str, path: str) -> bool:
     try:
         entry = sh.container.stat(sh.abspath(path), follow_symlinks=op not in ("-L", "-h"))
-    except ContainerStateError:
-        raise
-    except LayerlabError:
+    except FilesystemError:
         return False
     return {
         "-e": True, "-f": entry.is_regular, "-d": entry.is_dir,
@@ -363,9 +359,7 @@ def shell(sh: Shell, argv: list[str], io: IO) -> int:
     elif args:
         try:
             script = from_bytes(sh.container.read(sh.abspath(args[0])))
-        except ContainerStateError:
-            raise
-        except LayerlabError:
+        except FilesystemError:
             io.err.write(f"{argv[0]}: 0: cannot open {args[0]}: No such file\n")
             return 2
         argv0, rest = args[0], args[1:]
@@ -386,9 +380,7 @@ def source(sh: Shell, argv: list[str], io: IO) -> int:
         raise UsageError(f"{sh.argv0}: 1: {argv[0]}: filename argument required", 2)
     try:
         script = from_bytes(sh.container.read(sh.abspath(argv[1])))
-    except ContainerStateError:
-        raise
-    except LayerlabError:
+    except FilesystemError:
         io.err.write(f"{sh.argv0}: 1: {argv[0]}: cannot open {argv[1]}: No such file\n")
         return 2
     if sh.depth >= _MAX_DEPTH:  # '. /x' inside /x itself: refuse rather than recurse

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ...errors import ContainerStateError, LayerlabError
+from ...errors import FilesystemError
 from ..interp import IO, describe, to_bytes
 from .registry import UsageError, command, lines_of, options, read_inputs
 
@@ -282,9 +282,7 @@ def tee(sh: Shell, argv: list[str], io: IO) -> int:
     for f in files:
         try:
             sh.container.write(sh.abspath(f), to_bytes(io.stdin), append="a" in opts)
-        except ContainerStateError:
-            raise
-        except LayerlabError as e:
+        except FilesystemError as e:
             io.err.write(f"tee: {f}: {describe(e)}\n")
             status = 1
     return status

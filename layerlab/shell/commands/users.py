@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...errors import ContainerStateError, LayerlabError
+from ...errors import FilesystemError
 
 if TYPE_CHECKING:
     from ..interp import Shell
@@ -19,9 +19,7 @@ _GROUPS = {"root": 0, "daemon": 1, "bin": 2, "sys": 3, "www-data": 33, "nogroup"
 def _table(sh: Shell, path: str, builtin: dict[str, int]) -> dict[str, int]:
     try:
         text = sh.container.read(path).decode("utf-8", "replace")
-    except ContainerStateError:
-        raise
-    except LayerlabError:
+    except FilesystemError:
         return builtin
     table: dict[str, int] = {}
     for line in text.splitlines():

@@ -1,0 +1,235 @@
+"""Executors: who runs a container's commands, behind one small protocol.
+
+A :class:`~layerlab.container.Container` does not run commands itself. It hands the argv
+to an :class:`Executor`, which runs it against the container's filesystem and applies what
+the command changed through the container's public write API (so ``diff()`` and
+``commit()`` work the same whoever ran it). Three executors exist:
+
+* :data:`SIMULATED`: layerlab's small simulated shell; runs anywhere, touches nothing on
+  the host (:mod:`layerlab.shell`);
+* :data:`NAMESPACES`: real processes on a real overlayfs mount, in their own user, mount,
+  PID, network, IPC and UTS namespaces (:mod:`layerlab.realmode`);
+* :data:`PTRACE`: real processes under PRoot on a private copy of the merged view, for
+  machines that refuse user namespaces (Binder, most hubs): no namespaces at all
+  (:mod:`layerlab.ptracemode`).
+
+``real=True`` picks the best one this machine allows, in that order (namespaces, ptrace,
+simulation: :func:`choose`); ``LAYERLAB_REAL_MODE=namespaces``, ``=ptrace`` or ``=off``
+forces one. Each mode is probed once per process and cached.
+
+>>> import os
+>>> os.environ["LAYERLAB_REAL_MODE"] = "off"
+>>> choice = choose(True)
+>>> choice.executor.name
+'simulated'
+>>> print(choice.note, end="")
+layerlab: real mode unavailable (turned off by LAYERLAB_REAL_MODE); ran in the simulated shell
+>>> choose(False).executor is SIMULATED
+True
+>>> del os.environ["LAYERLAB_REAL_MODE"]
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from .errors import RealModeError, RealModeUnavailable
+
+if TYPE_CHECKING:
+    from .container import Container
+    from .shell import ExecResult
+
+__all__ = ["MODES", "NAMESPACES", "PTRACE", "SIMULATED", "Choice", "Executor",
+           "ModeSupport", "RealModeError", "RealModeUnavailable", "choose", "forced_mode",
+           "run_with"]
+
+#: what ``LAYERLAB_REAL_MODE`` may say to force the simulated shell (kept from before ptrace)
+OFF_VALUES = frozenset({"0", "off", "no", "false", "simulated", "sim"})
+#: the real modes, best first
+MODES = ("namespaces", "ptrace")
+
+
+@dataclass(frozen=True)
+class ModeSupport:
+    """Whether one mode works here, and if not, why (``how``: e.g. ``"root"``)."""
+
+    mode: str
+    available: bool
+    how: str = ""
+    reason: str = ""
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs argv in a container and leaves the changes in its read-write layer.
+
+    ``name`` is ``"simulated"``, ``"namespaces"`` or ``"ptrace"``. ``run`` raises
+    :class:`RealModeUnavailable` (before anything ran) when this
+    machine or this image cannot; the caller then falls back to the simulated shell.
+    """
+
+    name: str
+
+    def support(self) -> ModeSupport:
+        """Can this executor run here? (Cached by the implementations.)"""
+        ...
+
+    def run(self, container: Container, argv: Sequence[str]) -> ExecResult:
+        """Run ``argv`` in ``container``'s filesystem; changes go to its read-write layer."""
+        ...
+
+
+class SimulatedExecutor:
+    """The simulated shell (:func:`layerlab.shell.run_argv`)."""
+
+    name = "simulated"
+
+    def support(self) -> ModeSupport:
+        return ModeSupport("simulated", True, "layerlab's simulated shell")
+
+    def run(self, container: Container, argv: Sequence[str]) -> ExecResult:
+        from .shell import run_argv
+
+        return run_argv(container, list(argv))
+
+    def __repr__(self) -> str:
+        return "<Executor simulated>"
+
+
+class NamespaceExecutor:
+    """Real mode: kernel overlayfs in new namespaces (:func:`layerlab.realmode.run_real`)."""
+
+    name = "namespaces"
+
+    def support(self) -> ModeSupport:
+        from .realmode import detect
+
+        found = detect()
+        return ModeSupport("namespaces", found.available, found.how, found.reason)
+
+    def run(self, container: Container, argv: Sequence[str]) -> ExecResult:
+        from .realmode import run_real
+
+        return run_real(container, list(argv))
+
+    def __repr__(self) -> str:
+        return "<Executor namespaces>"
+
+
+class PtraceExecutor:
+    """PRoot on a private copy of the merged view (:func:`layerlab.ptracemode.run_ptrace`)."""
+
+    name = "ptrace"
+
+    def support(self) -> ModeSupport:
+        from .ptracemode import detect
+
+        found = detect()
+        return ModeSupport("ptrace", found.available, found.how, found.reason)
+
+    def run(self, container: Container, argv: Sequence[str]) -> ExecResult:
+        from .ptracemode import run_ptrace
+
+        return run_ptrace(container, list(argv))
+
+    def __repr__(self) -> str:
+        return "<Executor ptrace>"
+
+
+SIMULATED = SimulatedExecutor()
+NAMESPACES = NamespaceExecutor()
+PTRACE = PtraceExecutor()
+_BY_NAME: dict[str, Executor] = {"namespaces": NAMESPACES, "ptrace": PTRACE}
+
+
+def forced_mode() -> str:
+    """What ``LAYERLAB_REAL_MODE`` forces: ``"namespaces"``, ``"ptrace"``, ``"off"``, or
+    ``""`` (nothing: ``real=True`` picks the best mode).
+
+    ``0``, ``off``, ``no``, ``false`` (the values accepted before ptrace mode) and
+    ``simulated`` mean off; ``namespace``, ``kernel`` and ``userns`` mean ``namespaces``;
+    ``proot`` means ``ptrace``; anything else (``auto``, ``on``, unset) forces nothing, as
+    before."""
+    value = os.environ.get("LAYERLAB_REAL_MODE", "").strip().lower()
+    if value in OFF_VALUES:
+        return "off"
+    if value in ("namespaces", "namespace", "kernel", "userns"):
+        return "namespaces"
+    if value in ("ptrace", "proot"):
+        return "ptrace"
+    return ""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The executor :func:`choose` picked and the one line it prints on stderr ('' when
+    the best mode, namespaces, runs)."""
+
+    executor: Executor
+    note: str
+    #: why each better mode was not used, best first
+    reasons: tuple[str, ...] = ()
+
+
+def _fallback_note(reason: str) -> str:
+    return f"layerlab: real mode unavailable ({reason}); ran in the simulated shell\n"
+
+
+def choose(real: bool, failed: Mapping[str, str] | None = None) -> Choice:
+    """The executor for ``real`` by the mode rule: not real, the simulated shell; real,
+    namespaces if they work here, else ptrace, else the simulated shell, with a note that
+    says which and why. ``LAYERLAB_REAL_MODE`` narrows the candidates to one. ``failed``:
+    modes that refused this command already, with the reason (they are skipped)."""
+    if not real:
+        return Choice(SIMULATED, "")
+    forced = forced_mode()
+    if forced == "off":
+        return Choice(SIMULATED, _fallback_note("turned off by LAYERLAB_REAL_MODE"),
+                      ("turned off by LAYERLAB_REAL_MODE",))
+    candidates = [forced] if forced else list(MODES)
+    reasons: list[str] = []
+    for mode in candidates:
+        executor = _BY_NAME[mode]
+        found = executor.support()
+        if failed and mode in failed:
+            found = ModeSupport(mode, False, reason=failed[mode])
+        if found.available:
+            return Choice(executor, _mode_note(mode, forced, reasons), tuple(reasons))
+        reasons.append(f"{mode}: {found.reason}" if len(candidates) > 1 else found.reason)
+    return Choice(SIMULATED, _fallback_note("; ".join(reasons)), tuple(reasons))
+
+
+def _mode_note(mode: str, forced: str, reasons: list[str]) -> str:
+    if mode == "namespaces":
+        return ""
+    why = "forced by LAYERLAB_REAL_MODE=ptrace" if forced else "; ".join(reasons)
+    return (f"layerlab: ran under ptrace (PRoot) on a copy of the merged view, with no PID, "
+            f"mount or network namespace ({why})\n")
+
+
+def run_with(container: Container, argv: Sequence[str], *, real: bool,
+             executor: Executor | None = None) -> ExecResult:
+    """Run ``argv`` in ``container`` with ``executor`` (or the one :func:`choose` picks
+    for ``real``); a mode that refuses the command (an image without ``/bin/sh``,
+    idmapped mounts refused) passes it to the next mode, down to the simulated shell, with
+    the one-line note saying why on stderr."""
+    from .shell import ExecResult
+
+    failed: dict[str, str] = {}
+    while True:
+        choice = Choice(executor, "") if executor is not None else choose(real, failed)
+        try:
+            result = choice.executor.run(container, list(argv))
+            break
+        except RealModeUnavailable as exc:
+            if executor is not None or choice.executor is SIMULATED:
+                result = SIMULATED.run(container, list(argv))
+                return ExecResult(result.exit_code, result.stdout,
+                                  _fallback_note(str(exc)) + result.stderr)
+            failed[choice.executor.name] = str(exc)  # this command: try the next mode
+    if choice.note:
+        return ExecResult(result.exit_code, result.stdout, choice.note + result.stderr)
+    return result
