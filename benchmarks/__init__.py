@@ -120,7 +120,8 @@ REGISTRY: dict[str, Benchmark] = {}
 
 #: benchmark modules, in the order their rows appear; add new ones here
 MODULES = ("bench_index", "bench_view", "bench_import", "formats_bench", "widget_latency",
-           "notebooks_bench", "registry_bench", "bench_container", "ptrace_bench")
+           "notebooks_bench", "registry_bench", "bench_container", "ptrace_bench",
+           "read_bench")
 
 
 def benchmark(name: str, description: str) -> Callable[[BenchFn], BenchFn]:

@@ -327,3 +327,164 @@ def make_stack(workdir: Path, total: int, layers: int, *, seed: int = 7) -> Stac
         spec.entries = write_tar(spec.path, sorted(out.values(), key=lambda m: _split_key(m.name)))
         specs.append(spec)
     return StackSpec(specs)
+
+
+# --- a realistic image layer --------------------------------------------------------------
+
+#: where Debian keeps downloaded packages; their data.tar members make a real rootfs layer
+APT_ARCHIVES = Path("/var/cache/apt/archives")
+
+
+def _deb_data(deb: Path) -> tuple[str, bytes] | None:
+    """(compression, bytes) of a .deb's ``data.tar.*`` member (a .deb is an ``ar`` archive)."""
+    with open(deb, "rb") as f:
+        if f.read(8) != b"!<arch>\n":
+            return None
+        while header := f.read(60):
+            if len(header) < 60:
+                return None
+            name = header[:16].decode("ascii", "replace").strip().rstrip("/")
+            size = int(header[48:58].decode("ascii").strip())
+            data = f.read(size)
+            if size % 2:
+                f.read(1)
+            if name.startswith("data.tar"):
+                return name[len("data.tar"):].lstrip(".") or "none", data
+    return None
+
+
+def make_debian_tar(path: Path, target_bytes: int, *, seed: int = 3) -> dict | None:
+    """A rootfs-like layer from the .deb files in :data:`APT_ARCHIVES` (their contents
+    merged, first occurrence of a path wins), about ``target_bytes`` uncompressed; ``None``
+    when there are no usable packages (xz or gzip data only: zstd would need a tool)."""
+    import io
+    import lzma
+    import zlib
+
+    debs = sorted(APT_ARCHIVES.glob("*_amd64.deb")) + sorted(APT_ARCHIVES.glob("*_all.deb"))
+    debs = [d for d in debs if d.stat().st_size < 3 << 20]  # a rootfs is many small packages
+    if not debs:
+        return None
+    random.Random(seed).shuffle(debs)
+    seen: set[str] = set()
+    counts: dict[str, int] = {}
+    total = 0
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as out:
+        for deb in debs:
+            found = _deb_data(deb)
+            if found is None or found[0] not in ("xz", "gz", "none"):
+                continue
+            kind, blob = found
+            raw = (lzma.decompress(blob) if kind == "xz"
+                   else zlib.decompress(blob, 31) if kind == "gz" else blob)
+            with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tf:
+                for info in tf:
+                    name = info.name.lstrip("./")
+                    if not name or name in seen:
+                        continue
+                    seen.add(name)
+                    info.name = name
+                    if info.islnk():
+                        info.linkname = info.linkname.lstrip("./")
+                        if info.linkname not in seen:
+                            continue
+                    fileobj = tf.extractfile(info) if info.isreg() else None
+                    out.addfile(info, fileobj)
+                    label = ("file" if info.isreg() else "dir" if info.isdir()
+                             else "symlink" if info.issym() else "hardlink" if info.islnk()
+                             else "other")
+                    counts[label] = counts.get(label, 0) + 1
+                    total += info.size if info.isreg() else 0
+            if total >= target_bytes:
+                break
+    if total < target_bytes // 4:
+        return None
+    return {"entries": sum(counts.values()), "bytes": path.stat().st_size,
+            "source": "Debian packages", **counts}
+
+
+def _text_corpus(rng: random.Random, size: int) -> bytes:
+    """Compressible bytes (about 3:1 with gzip), like the text and code of a rootfs."""
+    words = [bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz_.-/0123456789")
+                   for _ in range(rng.randint(2, 12))) for _ in range(4000)]
+    out = bytearray()
+    while len(out) < size:
+        out += b" ".join(rng.choices(words, k=64)) + b"\n"
+    return bytes(out[:size])
+
+
+def make_realistic_tar(path: Path, target_bytes: int, *, seed: int = 4) -> dict:
+    """A synthetic rootfs-like layer of about ``target_bytes``: ~20 bytes of content per
+    ... thousands of small files (log-normal sizes, median ~3 KB) in directories up to 9
+    deep, a few large ones (up to 16 MB; half compressible text, half random like
+    compressed data), ~8 % symlinks and ~2 % hardlinks."""
+    rng = random.Random(seed)
+    corpus = _text_corpus(rng, 16 << 20)
+    noise = rng.randbytes(16 << 20)
+    members: list[Member] = []
+    dirs = ["usr", "usr/lib", "usr/share", "usr/bin", "etc", "var/lib"]
+    for d in ["var", *dirs]:
+        members.append(Member(d, "dir", mode=0o755))
+    files: list[str] = []
+    hardlinks: list[tuple[str, str]] = []
+    total = 0
+    serial = 0
+    big_budget = target_bytes // 3
+    while big_budget > 0:  # the large files: libraries, locales, databases
+        serial += 1
+        size = min(rng.randint(2 << 20, 16 << 20), big_budget)
+        big_budget -= size
+        src = corpus if serial % 2 else noise
+        start = rng.randrange(0, len(src) - size + 1)
+        name = f"usr/lib/x86_64-linux-gnu/lib{rng.choice(_WORDS)}{serial}.so.{serial % 7}"
+        members.append(Member(name, "file", src[start:start + size]))
+        files.append(name)
+        total += size
+    members.append(Member("usr/lib/x86_64-linux-gnu", "dir", mode=0o755))
+    while total < target_bytes:
+        serial += 1
+        roll = rng.random()
+        parent = rng.choice(dirs)
+        if roll < 0.10 and parent.count("/") < 8:
+            d = f"{parent}/{_name(rng, serial, False)}"
+            dirs.append(d)
+            members.append(Member(d, "dir", mode=0o755))
+        elif roll < 0.18 and files:
+            members.append(Member(f"{parent}/{_name(rng, serial, True)}", "symlink",
+                                  linkname="/" + rng.choice(files), mode=0o777))
+        elif roll < 0.20 and files:
+            hardlinks.append((f"{parent}/{_name(rng, serial, True)}", rng.choice(files)))
+        else:
+            size = min(int(rng.lognormvariate(8.0, 1.6)), 1 << 20)
+            src = corpus if rng.random() < 0.8 else noise
+            start = rng.randrange(0, len(src) - size + 1)
+            name = f"{parent}/{_name(rng, serial, True)}"
+            members.append(Member(name, "file", src[start:start + size],
+                                  mode=0o755 if roll > 0.97 else 0o644))
+            files.append(name)
+            total += size
+    members.sort(key=lambda m: _split_key(m.name))
+    counts: dict[str, int] = {}
+    for m in members:
+        counts[m.kind] = counts.get(m.kind, 0) + 1
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tf:
+        for m in members:
+            info = tarfile.TarInfo(m.name)
+            info.mtime = _MTIME
+            info.mode = m.mode
+            if m.kind == "dir":
+                info.type = tarfile.DIRTYPE
+                tf.addfile(info)
+            elif m.kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, m.linkname
+                tf.addfile(info)
+            else:
+                info.size = len(m.data)
+                tf.addfile(info, _Bytes(m.data))
+        for name, target in hardlinks:  # after their targets, as tar writes them
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname, info.mtime = tarfile.LNKTYPE, target, _MTIME
+            tf.addfile(info)
+    counts["hardlink"] = len(hardlinks)
+    return {"entries": sum(counts.values()), "bytes": path.stat().st_size,
+            "source": "synthetic", **counts}

@@ -13,18 +13,22 @@ given). :func:`compress` makes deterministic gzip (no name, mtime 0) or zstd.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import os
+import queue
 import tarfile
 import tempfile
+import threading
 import weakref
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, BinaryIO, cast
+from typing import IO, BinaryIO, NamedTuple, cast
 
+from ._codecs import GzipError, GzipMembers
 from .entry import Entry, EntryKind
 from .errors import InvalidLayerError, LimitExceededError, TruncatedError
 from .fasttar import Header, TarIndexer
@@ -68,12 +72,15 @@ def detect_compression(head: bytes) -> Compression:
 
 
 class _HashingReader(io.RawIOBase):
-    """Wraps a binary stream, hashing and counting every byte read through it."""
+    """Wraps a binary stream, hashing and counting every byte read through it
+    (counting only, with ``hashing=False``: when another hash covers the same bytes)."""
 
-    def __init__(self, raw: IO[bytes], copy_to: IO[bytes] | None = None) -> None:
+    def __init__(self, raw: IO[bytes], copy_to: IO[bytes] | None = None, *,
+                 hashing: bool = True) -> None:
         self._raw = raw
         self._copy_to = copy_to
         self.hash = hashlib.sha256()
+        self._hashing = hashing
         self.count = 0
 
     def readable(self) -> bool:
@@ -83,7 +90,8 @@ class _HashingReader(io.RawIOBase):
         data = self._raw.read(len(buffer))
         n = len(data)
         buffer[:n] = data
-        self.hash.update(data)
+        if self._hashing:
+            self.hash.update(data)
         self.count += n
         if self._copy_to is not None:
             self._copy_to.write(data)
@@ -91,7 +99,8 @@ class _HashingReader(io.RawIOBase):
 
     def drain_hashing(self) -> None:
         while chunk := self._raw.read(_CHUNK):
-            self.hash.update(chunk)
+            if self._hashing:
+                self.hash.update(chunk)
             self.count += len(chunk)
             if self._copy_to is not None:
                 self._copy_to.write(chunk)
@@ -208,6 +217,12 @@ def spool_stream(
 
     A plain tar given by path is not copied: its own file is used. ``sink``, when given,
     is fed every uncompressed chunk in order (the indexer reads the stream that way).
+
+    Reading, decompressing, hashing the whole stream and writing the spool happen in one
+    thread, ``sink`` in the caller's, so the two overlap on a machine with two cores
+    (zlib, ISA-L, zstd, hashlib and file writes release the GIL on large buffers). Where
+    threads cannot start (Pyodide) or the stream fits in one chunk, everything runs in
+    the caller's thread; the bytes, digests and errors are the same either way.
     """
     by_path = isinstance(source, (str, os.PathLike))
     # a file opened here stays open: the layer reads its contents from it later
@@ -226,14 +241,14 @@ def spool_stream(
     if compression != "none":
         # keep the compressed bytes too: a path is simply reopened, a stream is copied
         blob_copy = opened if by_path else tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115
+    # a plain stream read into the spool is hashed once, as the uncompressed stream (the
+    # blob and the tar are the same bytes); every other case hashes the bytes as they come
     raw = _HashingReader(cast(IO[bytes], _Prefixed(head, opened)),
-                         None if by_path else blob_copy)
+                         None if by_path else blob_copy,
+                         hashing=by_path or compression != "none")
     if compression == "none" and by_path:
         try:
-            while chunk := raw.read(_CHUNK):
-                _check_layer_size(raw.count, limits, where)
-                if sink is not None:
-                    sink(chunk)
+            _pump(_plain_chunks(raw, limits, where), sink)
         except BaseException:
             _discard(opened)
             raise
@@ -243,28 +258,19 @@ def spool_stream(
 
     spool = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115 - returned to the caller
     uncompressed = hashlib.sha256()
-    total = 0
-    reader: IO[bytes] | gzip.GzipFile | _ZstdFrames
+    reader: IO[bytes] | GzipMembers | _ZstdFrames
     if compression == "gzip":
-        reader = gzip.GzipFile(fileobj=io.BufferedReader(raw, _CHUNK), mode="rb")
+        reader = GzipMembers(cast(IO[bytes], raw))
     elif compression == "zstd":
         reader = _ZstdFrames(io.BufferedReader(raw, _CHUNK))
     else:
         reader = io.BufferedReader(raw, _CHUNK)
+    counted = [0]
     try:
-        while chunk := reader.read(_CHUNK):
-            uncompressed.update(chunk)
-            total += len(chunk)
-            _check_layer_size(total, limits, where)
-            if total > _EXPANSION_FLOOR and total > limits.max_expansion * max(raw.count, 1):
-                raise LimitExceededError(
-                    f"{where}: {compression} stream inflates more than max_expansion="
-                    f"{limits.max_expansion} times ({raw.count} bytes gave {total} so far; "
-                    "a decompression bomb?); raise Limits.max_expansion to accept it")
-            spool.write(chunk)
-            if sink is not None:
-                sink(chunk)
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        chunks = _inflated_chunks(reader, raw, spool, uncompressed, counted, compression,
+                                  limits, where)
+        _pump(chunks, sink)
+    except (EOFError, zlib.error, GzipError) as exc:
         _discard(spool, blob_copy, opened if by_path else None)
         if isinstance(exc, EOFError) or "end-of-stream" in str(exc) or "truncated" in str(exc):
             raise TruncatedError(f"{where}: {compression} stream is truncated ({exc})") from exc
@@ -278,6 +284,10 @@ def spool_stream(
         if type(exc).__name__ == "ZstdError":
             raise InvalidLayerError(f"{where}: corrupt zstd stream ({exc})") from exc
         raise
+    except BaseException:
+        _discard(spool, blob_copy, opened if by_path else None)
+        raise
+    total = counted[0]
     raw.drain_hashing()
     spool.flush()
     spool.seek(0)
@@ -285,10 +295,117 @@ def spool_stream(
         blob_copy.flush()
         blob_copy.seek(0)
     digest = "sha256:" + uncompressed.hexdigest()
+    blob_digest = digest if compression == "none" else "sha256:" + raw.hash.hexdigest()
     return SpooledStream(
-        spool, total, digest, compression, "sha256:" + raw.hash.hexdigest(), raw.count,
+        spool, total, digest, compression, blob_digest, raw.count,
         cast("BinaryIO | None", blob_copy),
     )
+
+
+def _plain_chunks(raw: _HashingReader, limits: Limits, where: str) -> Iterator[bytes]:
+    """A plain tar read in place: every chunk hashed (by ``raw``) and size-checked."""
+    while chunk := raw.read(_CHUNK):
+        _check_layer_size(raw.count, limits, where)
+        yield chunk
+
+
+def _inflated_chunks(reader: IO[bytes] | GzipMembers | _ZstdFrames, raw: _HashingReader,
+                     spool: IO[bytes], uncompressed: hashlib._Hash, counted: list[int],
+                     compression: Compression, limits: Limits, where: str) -> Iterator[bytes]:
+    """Uncompressed chunks, each hashed, size- and bomb-checked and spooled before it is
+    handed on; ``counted[0]`` is the running total."""
+    total = 0
+    while chunk := reader.read(_CHUNK):
+        uncompressed.update(chunk)
+        total += len(chunk)
+        counted[0] = total
+        _check_layer_size(total, limits, where)
+        if total > _EXPANSION_FLOOR and total > limits.max_expansion * max(raw.count, 1):
+            raise LimitExceededError(
+                f"{where}: {compression} stream inflates more than max_expansion="
+                f"{limits.max_expansion} times ({raw.count} bytes gave {total} so far; "
+                "a decompression bomb?); raise Limits.max_expansion to accept it")
+        spool.write(chunk)
+        yield chunk
+
+
+#: chunks in flight between the reading thread and the indexer (memory: this many MiB)
+_QUEUE_DEPTH = 4
+_DONE = object()
+
+
+def _pump(chunks: Iterator[bytes], sink: Callable[[bytes], object] | None) -> None:
+    """Run ``chunks`` (reading, inflating, hashing, spooling) in a second thread and feed
+    each chunk to ``sink`` in this one, in order.
+
+    An exception from either side surfaces here, at the chunk where it happened, as it
+    would in a plain loop: the producer's error comes after every chunk made before it.
+    """
+    first = next(chunks, None)
+    if first is None:
+        return
+    if sink is None or len(first) < _CHUNK or not _threads_work():
+        if sink is not None:
+            sink(first)
+        for chunk in chunks:
+            if sink is not None:
+                sink(chunk)
+        return
+    handoff: queue.Queue[object] = queue.Queue(_QUEUE_DEPTH)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                handoff.put(chunk)
+            handoff.put(_DONE)
+        except BaseException as exc:  # handed to the consuming thread, raised there
+            handoff.put(_Failure(exc))
+
+    worker = threading.Thread(target=produce, name="layerlab-spool", daemon=True)
+    worker.start()
+    try:
+        sink(first)
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                break
+            if isinstance(item, _Failure):
+                raise item.exc
+            sink(cast(bytes, item))
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                handoff.get(timeout=0.01)
+        worker.join()
+
+
+class _Failure:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_THREADS: list[bool] = []
+
+
+def _threads_work() -> bool:
+    """Can this interpreter start a thread? (Not in Pyodide; ``LAYERLAB_THREADS=0`` says no.)"""
+    if not _THREADS:
+        ok = os.environ.get("LAYERLAB_THREADS", "1") != "0"
+        if ok:
+            try:
+                probe = threading.Thread(target=int)
+                probe.start()
+                probe.join()
+            except RuntimeError:
+                ok = False
+        _THREADS.append(ok)
+    return _THREADS[0]
 
 
 def _discard(*files: IO[bytes] | None) -> None:
@@ -351,6 +468,7 @@ class _ZstdFrames(io.RawIOBase):
         self._dobj = self._dctx.decompressobj()
         self._in_frame = False
         self._pending = b""
+        self._at = 0
 
     def readable(self) -> bool:
         return True
@@ -359,31 +477,39 @@ class _ZstdFrames(io.RawIOBase):
         want = _CHUNK if size is None or size < 0 else size
         out: list[bytes] = []
         produced = 0
+        # the input is walked with an offset: slicing the rest off every time copied the
+        # whole pending buffer per slice (quadratic in the read size)
+        pending, at = self._pending, self._at
         while produced < want:
-            if not self._pending:
-                self._pending = self._raw.read(_CHUNK)
-                if not self._pending:
+            if at >= len(pending):
+                pending, at = self._raw.read(_CHUNK), 0
+                if not pending:
                     if self._in_frame:
+                        self._pending, self._at = b"", 0
                         raise EOFError("zstd stream ends inside a frame")
                     break
-            piece, self._pending = self._pending[: self._SLICE], self._pending[self._SLICE :]
+            piece = pending[at:at + self._SLICE]
+            at += len(piece)
             self._in_frame = True
             data = self._dobj.decompress(piece)
             if self._dobj.eof:  # a frame ended; what follows starts the next one
-                self._pending = self._dobj.unused_data + self._pending
+                pending, at = self._dobj.unused_data + pending[at:], 0
                 self._dobj = self._dctx.decompressobj()
                 self._in_frame = False
             out.append(data)
             produced += len(data)
+        self._pending, self._at = pending, at
         return b"".join(out)
 
 
 # --- indexing ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RawMember:
-    """A tar member after its name was cleaned: the entry, where its data lies, its tar name."""
+class RawMember(NamedTuple):
+    """A tar member after its name was cleaned: the entry, where its data lies, its tar name.
+
+    A named tuple: 50,000 of them are made per big layer, at a third of a dataclass's cost.
+    """
 
     entry: Entry
     offset: int
@@ -406,11 +532,20 @@ def index_stream(
     opened for the stream are closed before the error propagates.
     """
     members: list[RawMember] = []
+    append = members.append
+    max_path = limits.max_path_bytes
+    make = _make_entry
+    new_member = tuple.__new__
 
     def emit(name: str, kind: EntryKind, header: Header, pax: dict[str, bytes], offset: int,
              digest: str | None) -> None:
-        members.append(RawMember(_entry(name, kind, header, pax, digest, limits, where),
-                                 offset, name))
+        if pax or kind is EntryKind.SYMLINK or kind is EntryKind.HARDLINK:
+            entry = _entry(name, kind, header, pax, digest, limits, where)
+        else:  # the common case, spelled out: no link target, no xattrs
+            mode, uid, gid, mtime, size, devmajor, devminor, _link = header
+            entry = make(clean_member_name(name, where=where, max_bytes=max_path), kind,
+                         mode, uid, gid, mtime, size, digest, "", devmajor, devminor, ())
+        append(new_member(RawMember, (entry, offset, name)))  # no Python-level __new__
 
     indexer = TarIndexer(emit, limits=limits, where=where)
     spooled = spool_stream(source, limits=limits, spool_dir=spool_dir, where=where,
@@ -421,6 +556,55 @@ def index_stream(
         _discard(spooled.file, spooled.blob_file)
         raise
     return spooled, members
+
+
+_ENTRY_FIELDS = ("path", "kind", "mode", "uid", "gid", "mtime", "size", "digest", "linkname",
+                 "devmajor", "devminor", "xattrs")
+
+
+def _fast_entry_maker() -> Callable[..., Entry]:
+    """``Entry(...)`` with all twelve fields positional, at a third of the cost.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``
+    (about 2 µs for an Entry, a third of indexing a small file); this fills the slots
+    through their descriptors instead. It is used only while Entry is what it was written
+    for (these fields in this order, slots, no ``__post_init__``); otherwise, and under
+    ``LAYERLAB_FAST_ENTRY=0``, the class itself is called. tests/test_codecs.py checks
+    both give equal entries.
+    """
+    import dataclasses
+
+    names = tuple(f.name for f in dataclasses.fields(Entry))
+    slots = getattr(Entry, "__slots__", ())
+    if (names != _ENTRY_FIELDS or hasattr(Entry, "__post_init__") or set(slots) != set(names)
+            or os.environ.get("LAYERLAB_FAST_ENTRY", "1") == "0"):
+        return Entry
+    (s_path, s_kind, s_mode, s_uid, s_gid, s_mtime, s_size, s_digest, s_link, s_major,
+     s_minor, s_xattrs) = (Entry.__dict__[n].__set__ for n in names)
+    new = object.__new__
+
+    def make(path: str, kind: EntryKind, mode: int, uid: int, gid: int, mtime: int,
+             size: int, digest: str | None, linkname: str, devmajor: int, devminor: int,
+             xattrs: tuple[tuple[str, bytes], ...]) -> Entry:
+        entry = new(Entry)
+        s_path(entry, path)
+        s_kind(entry, kind)
+        s_mode(entry, mode)
+        s_uid(entry, uid)
+        s_gid(entry, gid)
+        s_mtime(entry, mtime)
+        s_size(entry, size)
+        s_digest(entry, digest)
+        s_link(entry, linkname)
+        s_major(entry, devmajor)
+        s_minor(entry, devminor)
+        s_xattrs(entry, xattrs)
+        return entry
+
+    return make
+
+
+_make_entry = _fast_entry_maker()
 
 
 def _entry(name: str, kind: EntryKind, header: Header, pax: dict[str, bytes],
@@ -438,9 +622,9 @@ def _entry(name: str, kind: EntryKind, header: Header, pax: dict[str, bytes],
         linkname = clean_member_name(
             linkname, where=f"{where}: hardlink {name!r} ->", max_bytes=limits.max_path_bytes
         )
-    return Entry(path, kind, header.mode, header.uid, header.gid, header.mtime, header.size,
-                 digest, linkname, header.devmajor, header.devminor,
-                 _xattrs(pax, name, limits, where) if pax else ())
+    return _make_entry(path, kind, header.mode, header.uid, header.gid, header.mtime,
+                       header.size, digest, linkname, header.devmajor, header.devminor,
+                       _xattrs(pax, name, limits, where) if pax else ())
 
 
 def _xattrs(pax: dict[str, bytes], name: str, limits: Limits,
