@@ -52,7 +52,7 @@ from .entry import (
     Whiteout,
     sorted_xattrs,
 )
-from .errors import InvalidLayerError, MalformedWhiteoutError, UnsafePathError
+from .errors import InvalidLayerError, MalformedWhiteoutError, TruncatedError, UnsafePathError
 from .limits import DEFAULT_LIMITS, Limits
 from .paths import ROOT, ancestors, clean_member_name
 from .tarstream import (
@@ -126,8 +126,10 @@ class _SpoolContent(_Content):
 
     def open(self, entry: Entry) -> BinaryIO:
         offset, size = self._ranges[cast(str, entry.digest)]
+        spooled = self._spooled
+        spooled.check_unchanged()
         # a bounded view of the spool, not a copy: big files never sit in memory whole
-        return cast(BinaryIO, RangeFile(self._spooled.file, offset, size, self._spooled))
+        return cast(BinaryIO, RangeFile(spooled.file, spooled.offset + offset, size, spooled))
 
 
 class Layer:
@@ -486,7 +488,8 @@ class Layer:
         which from the call).
         """
         stream = self._stream()
-        return _copy_out(stream.file, out)
+        stream.check_unchanged()
+        return _copy_out(stream.file, out, stream.offset, stream.length)
 
     @property
     def diff_id(self) -> str:
@@ -515,8 +518,8 @@ class Layer:
             else:
                 spool = tempfile.TemporaryFile()  # noqa: SIM115 - kept by the layer
                 hashing = _HashingWriter(spool)
-                stream.file.seek(0)
-                compress(stream.file, cast(IO[bytes], hashing), self._compression)
+                compress(cast(BinaryIO, stream.range()), cast(IO[bytes], hashing),
+                         self._compression)
                 spool.flush()
                 digest = "sha256:" + hashing.hash.hexdigest()
                 holder = SpooledStream(spool, hashing.count, digest, self._compression, digest,
@@ -547,7 +550,9 @@ class Layer:
         """
         _, _, holder = self._blob_info()
         if self._compression == "none":
-            return _copy_out(self._stream().file, out)
+            stream = self._stream()
+            stream.check_unchanged()
+            return _copy_out(stream.file, out, stream.offset, stream.length)
         return _copy_out(holder.blob_file or holder.file, out)
 
     def with_compression(self, compression: Compression) -> Layer:
@@ -620,27 +625,35 @@ def _check_root(entry: Entry, where: str) -> None:
 
 
 @overload
-def _copy_out(file: IO[bytes], out: None) -> bytes: ...
+def _copy_out(file: IO[bytes], out: None, start: int = 0, length: int | None = None) -> bytes: ...
 
 
 @overload
-def _copy_out(file: IO[bytes], out: Writer) -> None: ...
+def _copy_out(file: IO[bytes], out: Writer, start: int = 0, length: int | None = None) -> None: ...
 
 
-def _copy_out(file: IO[bytes], out: Writer | None) -> bytes | None:
+def _copy_out(file: IO[bytes], out: Writer | None, start: int = 0,
+              length: int | None = None) -> bytes | None:
+    """``length`` bytes of ``file`` from ``start`` (to its end when ``None``)."""
     fd = file.fileno()
-    if out is None:
-        chunks = []
-        offset = 0
-        while chunk := os.pread(fd, 1 << 20, offset):
-            chunks.append(chunk)
-            offset += len(chunk)
-        return b"".join(chunks)
-    offset = 0
-    while chunk := os.pread(fd, 1 << 20, offset):
-        out.write(chunk)
+    end = None if length is None else start + length
+    chunks: list[bytes] = []
+    offset = start
+    while True:
+        want = 1 << 20 if end is None else min(1 << 20, end - offset)
+        if want <= 0:
+            break
+        chunk = os.pread(fd, want, offset)
+        if not chunk:
+            if end is not None:
+                raise TruncatedError(f"layer stream ends {end - offset} bytes early")
+            break
         offset += len(chunk)
-    return None
+        if out is None:
+            chunks.append(chunk)
+        else:
+            out.write(chunk)
+    return b"".join(chunks) if out is None else None
 
 
 class _HashingWriter(io.RawIOBase):

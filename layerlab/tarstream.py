@@ -30,12 +30,13 @@ from typing import IO, BinaryIO, NamedTuple, cast
 
 from ._codecs import GzipError, GzipMembers
 from .entry import Entry, EntryKind
-from .errors import InvalidLayerError, LimitExceededError, TruncatedError
+from .errors import InvalidImageError, InvalidLayerError, LimitExceededError, TruncatedError
 from .fasttar import Header, TarIndexer
 from .limits import DEFAULT_LIMITS, Limits
 from .paths import clean_member_name
 
 __all__ = [
+    "ArchiveRange",
     "Compression",
     "RangeFile",
     "RawMember",
@@ -119,10 +120,40 @@ class SpooledStream:
     blob_size: int
     #: those bytes, when they differ from ``file`` (kept so the blob can be written again)
     blob_file: BinaryIO | None = None
+    #: where the stream starts in ``file`` (not 0 for a layer read in place from an archive)
+    offset: int = 0
+    #: ``(st_size, st_mtime_ns)`` of ``file`` when it was read, for a file that is not
+    #: layerlab's own (an archive read in place); ``None`` for a private spool
+    stamp: tuple[int, int] | None = None
+    #: how messages name ``file`` when it changed (the archive and its member)
+    label: str = ""
 
     def __post_init__(self) -> None:
         # The files close when the last layer sharing this stream is gone (no ResourceWarning).
         weakref.finalize(self, _close_quietly, self.file, self.blob_file)
+
+    def check_unchanged(self) -> None:
+        """Refuse to read a stream whose file changed on disk since it was verified.
+
+        A layer read in place keeps only a descriptor of the archive; if the archive is
+        rewritten (its size or mtime differ), the bytes at the recorded offsets are no
+        longer the ones hashed to the diff_id, and reading them is an error, not a wrong
+        answer. (A file replaced by rename is safe: the descriptor keeps the old one. A
+        rewrite that restores size and mtime is not detected.)
+        """
+        if self.stamp is None:
+            return
+        st = os.fstat(self.file.fileno())
+        if (st.st_size, st.st_mtime_ns) != self.stamp:
+            raise InvalidImageError(
+                f"{self.label}: changed on disk after it was loaded (size {self.stamp[0]} -> "
+                f"{st.st_size} bytes, or a new mtime); a layer read in place refuses to read "
+                "bytes that were not the ones verified: load the image again")
+
+    def range(self) -> RangeFile:
+        """The uncompressed stream as a seekable file object (after :meth:`check_unchanged`)."""
+        self.check_unchanged()
+        return RangeFile(self.file, self.offset, self.length, self)
 
 
 def _close_quietly(*files: IO[bytes] | None) -> None:
@@ -205,6 +236,41 @@ class RangeFile(io.RawIOBase):
         return copied
 
 
+class ArchiveRange(RangeFile):
+    """A :class:`RangeFile` that owns its file: a layer's bytes inside an archive (or a
+    layout's blob file), to be read in place rather than copied to a spool.
+
+    :func:`spool_stream` given one holding a plain tar keeps the file as the layer's
+    stream (no copy); the file then closes with the layer. ``stamp`` is the file's
+    ``(st_size, st_mtime_ns)`` when it is not a private copy (see
+    :meth:`SpooledStream.check_unchanged`); ``label`` names it in messages.
+
+    >>> import tempfile
+    >>> f = tempfile.TemporaryFile(); _ = f.write(b"headLAYERtail")
+    >>> ArchiveRange(f, 4, 5, None, "demo").read()
+    b'LAYER'
+    """
+
+    def __init__(self, file: IO[bytes], offset: int, size: int,
+                 stamp: tuple[int, int] | None, label: str) -> None:
+        super().__init__(file, offset, size)
+        self.stamp = stamp
+        self.label = label
+
+    @property
+    def start(self) -> int:
+        """Where the range starts in the file."""
+        return self._start
+
+    def fileno_of_file(self) -> int:
+        """The descriptor of the owned file."""
+        return self._file.fileno()
+
+    def release(self) -> None:
+        """Close the owned file (when the stream turned out bad or was copied)."""
+        self._file.close()
+
+
 def spool_stream(
     source: str | os.PathLike[str] | IO[bytes],
     *,
@@ -215,7 +281,8 @@ def spool_stream(
 ) -> SpooledStream:
     """Decompress ``source`` into a temporary file, hashing both forms.
 
-    A plain tar given by path is not copied: its own file is used. ``sink``, when given,
+    A plain tar given by path is not copied: its own file is used; nor is a plain tar in an
+    :class:`ArchiveRange` (its bytes stay in the archive). ``sink``, when given,
     is fed every uncompressed chunk in order (the indexer reads the stream that way).
 
     Reading, decompressing, hashing the whole stream and writing the spool happen in one
@@ -225,6 +292,8 @@ def spool_stream(
     the caller's thread; the bytes, digests and errors are the same either way.
     """
     by_path = isinstance(source, (str, os.PathLike))
+    if isinstance(source, ArchiveRange):
+        return _spool_range(source, limits=limits, spool_dir=spool_dir, where=where, sink=sink)
     # a file opened here stays open: the layer reads its contents from it later
     opened: IO[bytes] = (
         open(source, "rb")  # noqa: SIM115 - kept open: the layer reads its contents later
@@ -300,6 +369,32 @@ def spool_stream(
         spool, total, digest, compression, blob_digest, raw.count,
         cast("BinaryIO | None", blob_copy),
     )
+
+
+def _spool_range(source: ArchiveRange, *, limits: Limits, spool_dir: str | None, where: str,
+                 sink: Callable[[bytes], object] | None) -> SpooledStream:
+    """:func:`spool_stream` of an :class:`ArchiveRange`: a plain tar is hashed once where it
+    lies; a compressed one is inflated into a spool as any stream is, then released."""
+    head = source.read(8)
+    source.seek(0)
+    try:
+        compression = detect_compression(head)
+        if compression != "none":
+            plain_view = RangeFile(source._file, source._start, source.size)
+            spooled = spool_stream(cast(IO[bytes], plain_view), limits=limits,
+                                   spool_dir=spool_dir, where=where, sink=sink)
+            source.release()  # the spool holds the inflated bytes, a copy the compressed ones
+            return spooled
+        raw = _HashingReader(cast(IO[bytes], source))
+        _pump(_plain_chunks(raw, limits, where), sink)
+        if raw.count != source.size:
+            raise TruncatedError(f"{where}: {source.size - raw.count} bytes missing at the end")
+    except BaseException:
+        source.release()
+        raise
+    digest = "sha256:" + raw.hash.hexdigest()
+    return SpooledStream(cast(BinaryIO, source._file), raw.count, digest, "none", digest,
+                         raw.count, None, source._start, source.stamp, source.label)
 
 
 def _plain_chunks(raw: _HashingReader, limits: Limits, where: str) -> Iterator[bytes]:

@@ -212,7 +212,7 @@ def read_docker_archive(
             again = loaded.get(name)
             if again is not None:
                 return layer_listed_again(again, diff_id, history, where=f"layer {i} ({name})")
-            blob, size = source.open(name)
+            blob, size = source.open_layer(name)
             layer = load_layer(
                 blob, size, size=None, digest=_digest_in_name(name), diff_id=diff_id,
                 what=f"layer {i} ({name})", history=history, limits=limits,

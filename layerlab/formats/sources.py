@@ -12,8 +12,13 @@ exist" and "give me a stream of this file" for both, and resolves names the same
 
 Nothing is extracted: a tar source reads a member's bytes in place (``os.pread`` on
 the archive), a directory source opens the final file with ``O_NOFOLLOW`` after
-every parent was checked not to be a symlink. (A directory that another process
-rewrites while it is read is outside what this guards against.)
+every parent was checked not to be a symlink. :meth:`Source.open_layer` hands a
+layer's bytes on as an :class:`~layerlab.tarstream.ArchiveRange`, so a plain layer is
+indexed where it lies and never copied; the layer keeps its own descriptor of the
+archive and checks the archive's size and mtime before every later read (a compressed
+archive is decompressed once to a private temporary file, which nothing else changes).
+(A directory that another process rewrites while it is read is outside what this
+guards against.)
 """
 
 from __future__ import annotations
@@ -23,12 +28,12 @@ import os
 import stat
 import tarfile
 from collections.abc import Callable
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from ..errors import InvalidImageError, InvalidLayerError, LimitExceededError, TruncatedError
 from ..limits import DEFAULT_LIMITS, Limits
 from ..paths import ROOT, ancestors, clean_member_name
-from ..tarstream import detect_compression, spool_stream
+from ..tarstream import ArchiveRange, detect_compression, spool_stream
 
 __all__ = ["DirSource", "RangeReader", "Source", "TarSource", "open_source"]
 
@@ -184,6 +189,12 @@ class Source:
             raise InvalidImageError(f"{self.label}: {unsafe_name!r} is not a regular file")
         return self._open_resolved(path, info)
 
+    def open_layer(self, unsafe_name: str) -> tuple[BinaryIO, int]:
+        """Like :meth:`open`, for a layer: the stream is an
+        :class:`~layerlab.tarstream.ArchiveRange` where the bytes can be read in place
+        (it owns a descriptor of its own, so it outlives :meth:`close`)."""
+        return self.open(unsafe_name)
+
     def read_bytes(self, unsafe_name: str, *, cap: int, cap_name: str) -> bytes:
         """The whole file, refusing one larger than ``cap`` (named ``cap_name`` in errors)."""
         stream, size = self.open(unsafe_name)
@@ -234,6 +245,13 @@ class DirSource(Source):
             raise InvalidImageError(f"{self.label}: {path!r} is not a regular file")
         return os.fdopen(fd, "rb"), st.st_size
 
+    def open_layer(self, unsafe_name: str) -> tuple[BinaryIO, int]:
+        stream, size = self.open(unsafe_name)
+        st = os.fstat(stream.fileno())
+        return cast(BinaryIO, ArchiveRange(
+            stream, 0, size, (st.st_size, st.st_mtime_ns),
+            f"{self.label}: {unsafe_name!r}")), size
+
 
 class TarSource(Source):
     """An image packed in a tar file (``docker save`` output, an oci-archive).
@@ -252,6 +270,7 @@ class TarSource(Source):
     ) -> None:
         self.label = os.fspath(path)
         self._file: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._private = False  # True once the bytes are in a temporary file of our own
         if detect_compression(self._file.read(8)) != "none":
             self._file.seek(0)
             spooled = spool_stream(self._file, limits=limits, spool_dir=spool_dir,
@@ -259,6 +278,7 @@ class TarSource(Source):
             self._file.close()
             self._spooled = spooled  # its files close when it is collected
             self._file = spooled.file
+            self._private = True
         self._file.seek(0, os.SEEK_END)
         length = self._file.tell()
         self._file.seek(0)
@@ -321,6 +341,27 @@ class TarSource(Source):
         return ("file", "") if info.isreg() else ("other", "")
 
     def _open_resolved(self, path: str, info: tuple[str, str]) -> tuple[BinaryIO, int]:
+        member = self._member_data(path)
+        reader = RangeReader(self._file.fileno(), member.offset_data, member.size)
+        return io.BufferedReader(reader, 1 << 20), member.size
+
+    def open_layer(self, unsafe_name: str) -> tuple[BinaryIO, int]:
+        path = self.resolve(unsafe_name)
+        info = self._lstat(path) if path is not None else None
+        if path is None or info is None or info[0] not in ("file", "hardlink"):
+            return self.open(unsafe_name)  # raises the error open() gives
+        member = self._member_data(path)
+        st = os.fstat(self._file.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return self.open(unsafe_name)
+        # a descriptor of its own: the layer outlives this source
+        own = os.fdopen(os.dup(self._file.fileno()), "rb")
+        stamp = None if self._private else (st.st_size, st.st_mtime_ns)
+        return cast(BinaryIO, ArchiveRange(own, member.offset_data, member.size, stamp,
+                                           f"{self.label}: {unsafe_name!r}")), member.size
+
+    def _member_data(self, path: str) -> tarfile.TarInfo:
+        """The regular member whose bytes ``path`` reads (hardlinks followed)."""
         member = self._members[path]
         hops = 0
         while member.islnk():
@@ -331,8 +372,7 @@ class TarSource(Source):
                     f"{self.label}: hardlink {path!r} -> {member.linkname!r} names no regular file"
                 )
             member = target
-        reader = RangeReader(self._file.fileno(), member.offset_data, member.size)
-        return io.BufferedReader(reader, 1 << 20), member.size
+        return member
 
 
 def open_source(

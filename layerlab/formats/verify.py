@@ -20,11 +20,12 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import IO, Any, BinaryIO, Protocol
+from typing import IO, Any, BinaryIO, Protocol, cast
 
-from ..errors import DigestMismatchError, LimitExceededError
+from ..errors import DigestMismatchError, LayerlabError, LimitExceededError
 from ..layer import Layer
 from ..limits import DEFAULT_LIMITS, Limits
+from ..tarstream import ArchiveRange
 from .descriptors import parse_json
 
 __all__ = ["Progress", "VerifyingReader", "load_layer", "progress_bar", "read_verified_json"]
@@ -125,8 +126,14 @@ def load_layer(
     """Read one layer blob into a :class:`Layer`, verifying size, digest and diff_id.
 
     The blob streams through a temporary spool file (see :meth:`Layer.from_tar`), so
-    a layer never has to fit in memory.
+    a layer never has to fit in memory. An :class:`~layerlab.tarstream.ArchiveRange`
+    (from :meth:`Source.open_layer <layerlab.formats.sources.Source.open_layer>`) is
+    read in place instead: a plain layer is not copied, and its bytes are hashed once,
+    the one sha256 pass serving as both blob digest and diff_id (they are the same bytes).
     """
+    if isinstance(stream, ArchiveRange):
+        return _load_in_place(stream, stored_size, size=size, digest=digest, diff_id=diff_id,
+                              what=what, history=history, limits=limits, spool_dir=spool_dir)
     with stream:
         if size is not None and size != stored_size:
             raise DigestMismatchError(
@@ -147,6 +154,64 @@ def load_layer(
             f"the config's rootfs.diff_ids says {diff_id}"
         )
     return layer
+
+
+def _load_in_place(
+    stream: ArchiveRange,
+    stored_size: int,
+    *,
+    size: int | None,
+    digest: str | None,
+    diff_id: str | None,
+    what: str,
+    history: Mapping[str, Any] | None,
+    limits: Limits,
+    spool_dir: str | None,
+) -> Layer:
+    if size is not None and size != stored_size:
+        stream.release()
+        raise DigestMismatchError(
+            f"{what}: size is {stored_size} bytes, the descriptor says {size}"
+        )
+    # the layer gets a descriptor of its own; this one stays to tell a tampered blob from
+    # a malformed one when the tar does not parse
+    own = ArchiveRange(os.fdopen(os.dup(stream.fileno_of_file()), "rb"), stream.start,
+                       stream.size, stream.stamp, stream.label)
+    try:
+        layer = Layer.from_tar(
+            cast(IO[bytes], own),
+            created_by=str((history or {}).get("created_by", "")),
+            comment=str((history or {}).get("comment", "")),
+            limits=limits,
+            spool_dir=spool_dir,
+        )
+    except LayerlabError:
+        if digest is not None:
+            actual = _sha256_of(stream)
+            if actual != digest:  # a tampered blob is reported as one, not as its symptom
+                raise DigestMismatchError(
+                    f"{what}: sha256 is {actual}, expected {digest}") from None
+        raise
+    finally:
+        stream.release()
+    # the blob's own digest: the diff_id for a plain layer, the hash taken of the
+    # compressed bytes as they were inflated otherwise (no second pass either way)
+    if digest is not None and layer.digest != digest:
+        raise DigestMismatchError(f"{what}: sha256 is {layer.digest}, expected {digest}")
+    if diff_id is not None and layer.diff_id != diff_id:
+        raise DigestMismatchError(
+            f"{what}: diff_id (sha256 of the uncompressed tar) is {layer.diff_id}, "
+            f"the config's rootfs.diff_ids says {diff_id}"
+        )
+    return layer
+
+
+def _sha256_of(stream: ArchiveRange) -> str:
+    stream.seek(0)
+    h = hashlib.sha256()
+    while chunk := stream.read(1 << 20):
+        h.update(chunk)
+    return "sha256:" + h.hexdigest()
 
 
 class Progress(Protocol):
