@@ -246,8 +246,9 @@ class ArchiveRange(RangeFile):
     :meth:`SpooledStream.check_unchanged`); ``label`` names it in messages.
 
     >>> import tempfile
-    >>> f = tempfile.TemporaryFile(); _ = f.write(b"headLAYERtail")
-    >>> ArchiveRange(f, 4, 5, None, "demo").read()
+    >>> with tempfile.TemporaryFile() as f:
+    ...     _ = f.write(b"headLAYERtail"); f.flush()
+    ...     ArchiveRange(f, 4, 5, None, "demo").read()
     b'LAYER'
     """
 

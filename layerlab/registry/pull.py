@@ -9,6 +9,8 @@ The steps are those of ``docker pull``:
 3. fetch the config and the layers that are not in the cache yet, in parallel, each checked
    for size and digest as it arrives (a cut download resumes with ``Range``);
 4. read the layers (gzip, zstd or plain tar), checking each diff_id against the config;
+   a layer whose blob was read and verified before comes from its cached index instead
+   (:mod:`layerlab.store.layerindex`: nothing is re-read, the index is checked first);
 5. only then record anything: the reference in the cache's ``refs/`` (for offline use) and
    the image in the ``Store`` when one was given.
 
@@ -55,6 +57,7 @@ from ..limits import DEFAULT_LIMITS, Limits
 from ..reference import DEFAULT_REGISTRY, Reference, parse
 from ..store.content import ContentStore
 from ..store.durable import atomic_write
+from ..store.layerindex import load_layer_index, save_layer_index
 from .auth import Credentials, as_credentials, docker_config_credentials
 from .client import RegistryClient, TransferStats, endpoint_url
 
@@ -233,11 +236,19 @@ class _Puller:
             if fetch is not None:
                 fetch(i)
             d = layer_descs[i]
-            return load_layer(self.cs.open(d.digest), self.cs.size(d.digest), size=d.size,
-                              digest=d.digest, diff_id=diff_ids[i] if i < len(diff_ids) else None,
-                              what=f"{self.label}: layer {i} (blob {d.digest})",
-                              history=made[i] if i < len(made) else {}, limits=self.limits,
-                              spool_dir=spool_dir)
+            diff_id = diff_ids[i] if i < len(diff_ids) else None
+            hist = made[i] if i < len(made) else {}
+            # a blob read and verified before is not read again (see store/layerindex.py)
+            cached = load_layer_index(self.cs, d.digest, d.size, diff_id, history=hist,
+                                      limits=self.limits)
+            if cached is not None:
+                return cached
+            layer = load_layer(self.cs.open(d.digest), self.cs.size(d.digest), size=d.size,
+                               digest=d.digest, diff_id=diff_id,
+                               what=f"{self.label}: layer {i} (blob {d.digest})",
+                               history=hist, limits=self.limits, spool_dir=spool_dir)
+            save_layer_index(self.cs, d.digest, layer)
+            return layer
 
         # Decompressing is most of the work and zlib/zstd release the GIL: read the layers
         # side by side, then hand them to the one place that assembles images.
