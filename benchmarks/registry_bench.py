@@ -6,7 +6,8 @@ interleaved, each side pulls it from scratch: ``skopeo copy docker://... oci:DIR
 only) and ``layerlab.registry.pull_image`` in a fresh interpreter with an empty cache (blobs,
 then every layer read and its diff_id checked, which skopeo does not do). Figures: pull time
 (goal <= 1.0x skopeo), the pulling process's peak RSS (goal <= 200 MB) and what a second
-pull of the unchanged tag downloads (goal: 0 bytes). Everything lives on tmpfs.
+pull of the unchanged tag downloads (goal: 0 bytes) and how long it takes beside the first
+(its layers come from the cached index, store/layerindex.py). Everything lives on tmpfs.
 """
 
 from __future__ import annotations
@@ -144,6 +145,10 @@ def run_pull(scale: Scale, workdir: Path) -> list[Row]:
             shutil.rmtree(cache)
             fetch.append(peak_rss(_FETCH_CODE, ref, str(cache))[1])
             inflate.append(_inflate_floor(cache))
+        # the cache above holds blobs only (the blobs-only fetch made it): a pull fills one,
+        # then the same tag is pulled again into it
+        shutil.rmtree(workdir / "cache")
+        _, warm_s, _ = _ours(ref, workdir, workdir / "cache")
         again_mb, again_s, again_bytes = _ours(ref, workdir, workdir / "cache")
     finally:
         proc.terminate()
@@ -154,7 +159,11 @@ def run_pull(scale: Scale, workdir: Path) -> list[Row]:
     return [
         measured(PULL, "pull from a local registry", median(ours), "s",
                  reference=median(theirs), reference_name="skopeo copy docker:// oci:",
-                 max_ratio=PULL_GOAL, detail=detail),
+                 max_ratio=PULL_GOAL,
+                 detail=detail + f"; not reachable while diff_ids are verified (#17): "
+                 f"inflating and hashing the layers alone takes {median(inflate):.2f} s, "
+                 f"{median(inflate) / median(theirs):.1f}x skopeo's whole run; the ratio "
+                 "that measures layerlab is the one to its own floor, below"),
         measured(PULL, "download + verify the blobs only", median(fetch), "s",
                  reference=median(theirs), reference_name="skopeo copy docker:// oci:",
                  max_ratio=PULL_GOAL, detail="what skopeo does: resolve, fetch, check "
@@ -167,8 +176,9 @@ def run_pull(scale: Scale, workdir: Path) -> list[Row]:
                  detail="the blobs-only fetch above, plus reading, inflating (fastest "
                         "inflater) and hashing every layer once: what checking the diff_ids "
                         f"costs at least ({median(inflate):.2f} s of it)"),
-        Row(PULL, "second pull of the unchanged tag", again_s, "s", median(ours),
-            "first pull", again_s / median(ours), "0 B downloaded", again_bytes == 0,
+        Row(PULL, "second pull of the unchanged tag", again_s, "s", warm_s,
+            "first pull", again_s / warm_s, "0 B downloaded", again_bytes == 0,
             f"{again_bytes} bytes downloaded (a HEAD for the manifest digest; every blob "
-            f"from the cache); peak RSS {again_mb:.0f} MB"),
+            f"from the cache, every layer from its verified index: nothing re-read); "
+            f"peak RSS {again_mb:.0f} MB"),
     ]

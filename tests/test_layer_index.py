@@ -194,3 +194,15 @@ def test_a_layer_not_read_from_a_tar_is_not_indexed(tmp_path: Path) -> None:
         read_back = Layer.from_tar(f)
     assert save_layer_index(cs, "sha256:" + "2" * 64, read_back) is False  # not its blob
     assert save_layer_index(cs, blob, read_back) is True
+
+
+def test_indexing_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAYERLAB_LAYER_INDEX", "0")
+    reads = _count_reads(monkeypatch)
+    reg = _Registry("gzip")
+    for _ in range(2):
+        _pull(reg, tmp_path / "cache")
+    cs = ContentStore(tmp_path / "cache")
+    assert len(reads) == 4  # every layer read both times
+    assert not any(cs.has(layer.diff_id) for layer in reg.image.layers)  # no tar copies
+    assert not Path(index_path(cs, reg.image.layers[0].digest)).exists()

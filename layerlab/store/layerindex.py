@@ -53,7 +53,12 @@ from ..tarstream import SpooledStream
 from .content import ContentStore, check_digest
 from .durable import atomic_write
 
-__all__ = ["INDEX_VERSION", "index_path", "load_layer_index", "save_layer_index"]
+__all__ = ["INDEX_ENV", "INDEX_VERSION", "index_path", "load_layer_index", "save_layer_index"]
+
+#: ``LAYERLAB_LAYER_INDEX=0`` saves no index (and no uncompressed copy of a compressed
+#: layer, which doubles the cache's size on disk: the price of a second pull that reads
+#: nothing); indexes already saved are still used
+INDEX_ENV = "LAYERLAB_LAYER_INDEX"
 
 #: bumped when the format changes; an index of another version is a miss
 INDEX_VERSION = 1
@@ -103,9 +108,12 @@ def _copy_in(cs: ContentStore, stream: SpooledStream) -> None:
 def save_layer_index(cs: ContentStore, blob_digest: str, layer: Layer) -> bool:
     """Record the index of ``layer``, read and verified from the blob ``blob_digest``.
 
-    Returns whether it was saved (a layer not read from a tar, or a full disk, is simply
-    not cached: the cache is an optimisation, never a requirement).
+    Returns whether it was saved (a layer not read from a tar, a full disk, or
+    ``LAYERLAB_LAYER_INDEX=0`` is simply not cached: the cache is an optimisation, never a
+    requirement).
     """
+    if os.environ.get(INDEX_ENV, "1") == "0":
+        return False
     stream = layer._tar
     if stream is None or layer.digest != blob_digest:
         return False
