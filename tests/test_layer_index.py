@@ -206,3 +206,24 @@ def test_indexing_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.Monkey
     assert len(reads) == 4  # every layer read both times
     assert not any(cs.has(layer.diff_id) for layer in reg.image.layers)  # no tar copies
     assert not Path(index_path(cs, reg.image.layers[0].digest)).exists()
+
+
+def test_a_plain_pulled_layer_is_read_in_place_from_the_cache(tmp_path: Path) -> None:
+    import os
+
+    from layerlab import DigestMismatchError
+
+    reg = _Registry("none")
+    image = _pull(reg, tmp_path / "cache").image  # type: ignore[attr-defined]
+    cs = ContentStore(tmp_path / "cache")
+    layer = image.layers[0]
+    assert layer._tar is not None
+    assert os.fstat(layer._tar.file.fileno()).st_ino == cs.path(layer.digest).stat().st_ino
+    # a cached blob whose bytes rotted, with no index to vouch for it: read and refused
+    Path(index_path(cs, layer.digest)).unlink()
+    blob = cs.path(layer.digest)
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 1  # in the end-of-archive padding: the tar still parses
+    blob.write_bytes(bytes(data))
+    with pytest.raises(DigestMismatchError, match=f"expected {layer.digest}"):
+        _pull(reg, tmp_path / "cache")

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from ..errors import (
     InvalidImageError,
@@ -58,6 +58,7 @@ from ..reference import DEFAULT_REGISTRY, Reference, parse
 from ..store.content import ContentStore
 from ..store.durable import atomic_write
 from ..store.layerindex import load_layer_index, save_layer_index
+from ..tarstream import ArchiveRange
 from .auth import Credentials, as_credentials, docker_config_credentials
 from .client import RegistryClient, TransferStats, endpoint_url
 
@@ -137,6 +138,14 @@ class _Puller:
         f = self.cs.open(digest)
         return read_verified_json(f, self.cs.size(digest), size=size, digest=digest,
                                   what=f"{self.label}: {what} {digest}", limits=self.limits)
+
+    def _blob_in_place(self, digest: str) -> tuple[BinaryIO, int]:
+        """The cached blob as an :class:`~layerlab.tarstream.ArchiveRange`: hashed once as
+        it is read (no separate pass for the digest), and a plain layer is not copied."""
+        f = self.cs.open(digest)
+        st = os.fstat(f.fileno())
+        return cast(BinaryIO, ArchiveRange(f, 0, st.st_size, (st.st_size, st.st_mtime_ns),
+                                           f"{self.label}: blob {digest}")), st.st_size
 
     def manifest(self, client: RegistryClient, identifier: str) -> str:
         """Fetch (or find cached) the manifest ``identifier`` names; return its digest."""
@@ -243,7 +252,8 @@ class _Puller:
                                       limits=self.limits)
             if cached is not None:
                 return cached
-            layer = load_layer(self.cs.open(d.digest), self.cs.size(d.digest), size=d.size,
+            blob, stored = self._blob_in_place(d.digest)
+            layer = load_layer(blob, stored, size=d.size,
                                digest=d.digest, diff_id=diff_id,
                                what=f"{self.label}: layer {i} (blob {d.digest})",
                                history=hist, limits=self.limits, spool_dir=spool_dir)
