@@ -131,9 +131,13 @@ def _version(doc: dict) -> None:
     doc["version"] = 99
 
 
+def _bad_type(doc: dict) -> None:
+    doc["entries"][1][2] = "0755"  # a mode that is not a number
+
+
 @pytest.mark.parametrize("damage", [
     "missing", "flipped byte", "truncated", "not json", "tar deleted",
-    _bad_diff_id, _escape, _tar_size, _range_out, _version,
+    _bad_diff_id, _escape, _tar_size, _range_out, _version, _bad_type,
 ])
 def test_a_missing_or_corrupt_index_is_rebuilt_not_trusted(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: object) -> None:
@@ -180,6 +184,8 @@ def test_the_index_is_checked_against_the_blob_and_the_limits(tmp_path: Path) ->
     assert load_layer_index(cs, layer.digest, size, "sha256:" + "1" * 64) is None
     tight = Limits(max_entries=3)
     assert load_layer_index(cs, layer.digest, size, layer.diff_id, limits=tight) is None
+    for strict in (Limits(max_xattr_bytes=4), Limits(max_layer_bytes=1000)):
+        assert load_layer_index(cs, layer.digest, size, layer.diff_id, limits=strict) is None
     # so the stricter limits give the error a pull without a cache gives
     with pytest.raises(LimitExceededError, match="max_entries"):
         _pull(reg, tmp_path / "cache", limits=tight)

@@ -76,8 +76,14 @@ def _entry_row(e: Entry) -> list[Any]:
 
 
 def _entry(row: list[Any]) -> Entry:
+    """An :class:`Entry` from its row; ValueError for a row of the wrong shape or types."""
     (path, kind, mode, uid, gid, mtime, size, digest, linkname, devmajor, devminor,
      xattrs) = row
+    ints = (mode, uid, gid, mtime, size, devmajor, devminor)
+    if (not all(type(n) is int and n >= 0 for n in ints) or not isinstance(path, str)
+            or not isinstance(linkname, str) or not (digest is None or isinstance(digest, str))
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in xattrs)):
+        raise ValueError(f"layer index: a malformed entry row {row!r:.80}")
     return Entry(path, EntryKind(kind), mode=mode, uid=uid, gid=gid, mtime=mtime, size=size,
                  digest=digest, linkname=linkname, devmajor=devmajor, devminor=devminor,
                  xattrs=tuple((k, bytes.fromhex(v)) for k, v in xattrs))
@@ -188,7 +194,10 @@ def load_layer_index(
             return None
         entries = [_entry(row) for row in rows]
         # names as a tar read would have cleaned them: an index cannot smuggle in '../x'
-        if any(clean_member_name(e.path, where="layer index") != e.path for e in entries):
+        max_path = limits.max_path_bytes
+        if any(clean_member_name(e.path, where="layer index", max_bytes=max_path) != e.path
+               or sum(len(k) + len(v) for k, v in e.xattrs) > limits.max_xattr_bytes
+               for e in entries):
             return None
         ranges = {str(k): (int(v[0]), int(v[1])) for k, v in doc["ranges"].items()}
         positions = {str(k): int(v) for k, v in doc["positions"].items()}
