@@ -46,6 +46,7 @@ __all__ = [
     "Descriptor",
     "Platform",
     "document_kind",
+    "expect_object",
     "host_platform",
     "parse_descriptor",
     "parse_json",

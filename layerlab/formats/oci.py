@@ -45,7 +45,7 @@ from .sinks import Sink
 from .sources import Source
 from .verify import load_layer, progress_bar, read_verified_json
 
-__all__ = ["read_oci", "write_oci"]
+__all__ = ["manifest_bytes", "read_oci", "write_oci"]
 
 _MAX_INDEX_DEPTH = 4
 _CONTAINERD_NAME = "io.containerd.image.name"
