@@ -1,9 +1,11 @@
 """Executors: who runs a container's commands, behind one small protocol.
 
 A :class:`~layerlab.container.Container` does not run commands itself. It hands the argv
-to an :class:`Executor`, which runs it against the container's filesystem and applies what
-the command changed through the container's public write API (so ``diff()`` and
-``commit()`` work the same whoever ran it). Three executors exist:
+to an :class:`Executor` (the protocol, with :class:`ModeSupport` and the result type, is
+in :mod:`layerlab.execution`, below the container; this module registers :func:`run_with`
+there as the container's default runner), which runs it against the container's
+filesystem and applies what the command changed through the container's public write
+API (so ``diff()`` and ``commit()`` work the same whoever ran it). Three executors exist:
 
 * :data:`SIMULATED`: layerlab's small simulated shell; runs anywhere, touches nothing on
   the host (:mod:`layerlab.shell`);
@@ -34,13 +36,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 from .errors import RealModeError, RealModeUnavailable
+from .execution import ExecResult, Executor, ModeSupport, set_default_runner
 
 if TYPE_CHECKING:
     from .container import Container
-    from .shell import ExecResult
 
 __all__ = ["MODES", "NAMESPACES", "PTRACE", "SIMULATED", "Choice", "Executor",
            "ModeSupport", "RealModeError", "RealModeUnavailable", "choose", "forced_mode",
@@ -50,36 +52,6 @@ __all__ = ["MODES", "NAMESPACES", "PTRACE", "SIMULATED", "Choice", "Executor",
 OFF_VALUES = frozenset({"0", "off", "no", "false", "simulated", "sim"})
 #: the real modes, best first
 MODES = ("namespaces", "ptrace")
-
-
-@dataclass(frozen=True)
-class ModeSupport:
-    """Whether one mode works here, and if not, why (``how``: e.g. ``"root"``)."""
-
-    mode: str
-    available: bool
-    how: str = ""
-    reason: str = ""
-
-
-@runtime_checkable
-class Executor(Protocol):
-    """Runs argv in a container and leaves the changes in its read-write layer.
-
-    ``name`` is ``"simulated"``, ``"namespaces"`` or ``"ptrace"``. ``run`` raises
-    :class:`RealModeUnavailable` (before anything ran) when this
-    machine or this image cannot; the caller then falls back to the simulated shell.
-    """
-
-    name: str
-
-    def support(self) -> ModeSupport:
-        """Can this executor run here? (Cached by the implementations.)"""
-        ...
-
-    def run(self, container: Container, argv: Sequence[str]) -> ExecResult:
-        """Run ``argv`` in ``container``'s filesystem; changes go to its read-write layer."""
-        ...
 
 
 class SimulatedExecutor:
@@ -216,8 +188,6 @@ def run_with(container: Container, argv: Sequence[str], *, real: bool,
     for ``real``); a mode that refuses the command (an image without ``/bin/sh``,
     idmapped mounts refused) passes it to the next mode, down to the simulated shell, with
     the one-line note saying why on stderr."""
-    from .shell import ExecResult
-
     failed: dict[str, str] = {}
     while True:
         choice = Choice(executor, "") if executor is not None else choose(real, failed)
@@ -233,3 +203,7 @@ def run_with(container: Container, argv: Sequence[str], *, real: bool,
     if choice.note:
         return ExecResult(result.exit_code, result.stdout, choice.note + result.stderr)
     return result
+
+
+# the container (below) runs its commands with the mode rule: register it as its default
+set_default_runner(run_with)
