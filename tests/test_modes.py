@@ -119,7 +119,7 @@ def test_the_container_runs_with_the_runner_the_executors_register(
     assert c.run_argv(["true"], real=True).stdout == "ran\n"
     assert seen == [(c, ["true"], True, None)]
     monkeypatch.setattr(execution, "_DEFAULT", [])
-    with pytest.raises(execution.LayerlabError, match="import layerlab.executors"):
+    with pytest.raises(execution.LayerlabError, match=r"import layerlab\.executors"):
         c.run_argv(["true"])
 
 
