@@ -129,15 +129,23 @@ def test_unprivileged_user_runs_real_mode(image: Image) -> None:
 
 
 @pytest.mark.reference
-def test_a_killed_run_leaves_no_mount_and_no_work_dir(image: Image) -> None:
-    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "layerlab-real-*")))
-    c = image.create_container(name="slow")
-    result = run_real(c, ["sh", "-c", "echo started > /started; sleep 30"], timeout=1.5)
-    assert result.exit_code == 137
-    assert "killed after" in result.stderr
-    assert c.read("/started") == b"started\n"  # what it wrote before dying is kept
-    after = set(glob.glob(os.path.join(tempfile.gettempdir(), "layerlab-real-*")))
-    assert after <= before
+def test_a_killed_run_leaves_no_mount_and_no_work_dir(image: Image,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # A temporary directory of this test's own, so that other runs sharing /tmp cannot
+    # make or remove work directories while it counts them.
+    own = tempfile.mkdtemp(prefix="layerlab-test-tmp-")
+    os.chmod(own, 0o755)
+    monkeypatch.setattr(tempfile, "tempdir", own)
+    try:
+        c = image.create_container(name="slow")
+        result = run_real(c, ["sh", "-c", "echo started > /started; sleep 30"], timeout=1.5)
+        assert result.exit_code == 137
+        assert "killed after" in result.stderr
+        assert c.read("/started") == b"started\n"  # what it wrote before dying is kept
+        assert glob.glob(os.path.join(own, "layerlab-real-*")) == []
+    finally:
+        monkeypatch.undo()
+        os.rmdir(own)  # fails if the run left anything behind
     with open("/proc/self/mountinfo") as f:
         assert "layerlab-real-" not in f.read()
 
