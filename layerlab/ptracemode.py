@@ -5,7 +5,7 @@ Binder, many JupyterHubs and most container platforms refuse them. Ptrace mode r
 same real programs without any namespace, the way udocker runs images unprivileged:
 
 1. the container's merged view is *materialized* into a private directory (mode 0700, on a
-   tmpfs when ``/dev/shm`` is there) by :func:`layerlab.formats.flatten.flatten`, the
+   tmpfs when ``/dev/shm`` is there) by :func:`layerlab.materialize.materialize_view`, the
    scoped writer that never follows a symlink, drops setuid/setgid bits and creates no
    device node: a full copy, as Docker's ``vfs`` storage driver keeps one per layer;
 2. the command runs under PRoot (Debian's ``proot``) with that directory as its root:
@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ._fsutil import remove_tree
 from .executors import RealModeError, RealModeUnavailable, forced_mode
+from .materialize import layers_opener, materialize_view
 
 if TYPE_CHECKING:
     from .container import Container
@@ -307,14 +308,15 @@ class MaterializedTree:
         self.binds: list[str] = []
 
     def materialize(self, container: Container) -> None:
-        from .formats.flatten import flatten
-
         if os.path.lexists(self.root):
             remove_tree(self.root)
-        # a container that changed nothing yet shows its image's view: flatten that (its
-        # layers at hand, each file's content is opened without a lookup)
-        source = container.image if not len(container.rw) else container.view()
-        flatten(source, self.root, progress=False)
+        # a container that changed nothing yet shows its image's view: materialize that
+        # (its layers at hand, each file's content is opened without a lookup)
+        if not len(container.rw):
+            view = container.image.view()
+            materialize_view(view, self.root, layers_opener(view, container.image.layers))
+        else:
+            materialize_view(container.view(), self.root)
         self.ignored = set()
         self.binds = [host for host in BINDS if os.path.exists(host) and self._mount_point(host)]
         uid = _runner_uid()

@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, list[str]]] = [
               "layerlab.reference"]),
     ("tar", ["layerlab.fasttar", "layerlab.tarstream", "layerlab.whiteout", "layerlab._codecs"]),
     ("layer", ["layerlab.layer", "layerlab.overlaydir"]),
-    ("union", ["layerlab.union"]),
+    ("union", ["layerlab.union", "layerlab.materialize"]),
     ("image", ["layerlab.image"]),
     ("changes", ["layerlab.changes"]),
     ("container", ["layerlab.container", "layerlab.processes", "layerlab.rwlayer"]),
@@ -63,9 +63,8 @@ KNOWN_VIOLATIONS = {
     # the container's run methods return the shell's ExecResult (a type only)
     ("layerlab.container", "layerlab.shell"),
     # ...and with ptrace's branch takes it from executors.py (the protocol and the choice of
-    # executor by mode, one layer up); and ptracemode materializes a view with flatten
+    # executor by mode, one layer up)
     ("layerlab.container", "layerlab.executors"),
-    ("layerlab.ptracemode", "layerlab.formats.flatten"),
     # the container knows the store's type for its change notification: engineer mut (#18)
     ("layerlab.container", "layerlab.store"),
     # Image's convenience methods reach up (image.history(), .create_container(), .save(),

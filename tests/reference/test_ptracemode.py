@@ -79,15 +79,15 @@ def test_a_second_command_reuses_the_tree_until_python_changes_the_container(
 ) -> None:
     import importlib
 
-    flatten_module = importlib.import_module("layerlab.formats.flatten")
+    ptrace_module = importlib.import_module("layerlab.ptracemode")
     calls: list[str] = []
-    original = flatten_module.flatten
+    original = ptrace_module.materialize_view
 
     def counting(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
         calls.append("flatten")
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(flatten_module, "flatten", counting)
+    monkeypatch.setattr(ptrace_module, "materialize_view", counting)
     c = image.create_container(name="reuse")
     c.run_command("echo one > /one", real=True)
     root = materialized_root(c)
