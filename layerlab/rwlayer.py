@@ -34,24 +34,20 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .blob import FileBlob
-from .entry import Entry, EntryKind
+from .entry import IMPLIED_DIR_MODE, Entry, EntryKind
 from .errors import (
     BrokenHardlinkError,
     NotADirectoryError_,
-    PathLookupError,
     PathNotFoundError,
 )
 from .paths import ROOT, join, normalize, split
-from .union import Node, Shadowed, Stack, View, why_hidden
+from .union import Node, Shadowed, Stack, View, link_parts, symlink_hop, why_hidden
 
 if TYPE_CHECKING:
     from .layer import Layer
 
 __all__ = ["LiveView", "ReadWriteLayer"]
 
-#: mode of a directory nobody described (what the union implies for a missing parent)
-_IMPLIED_DIR_MODE = 0o755
-_MAX_SYMLINK_HOPS = 40
 _MAX_LINK_DEPTH = 40
 
 
@@ -447,7 +443,7 @@ class ReadWriteLayer:
 
 
 def _implied_dir(path: str) -> Entry:
-    return Entry(path, EntryKind.DIR, mode=_IMPLIED_DIR_MODE)
+    return Entry(path, EntryKind.DIR, mode=IMPLIED_DIR_MODE)
 
 
 class LiveView(View):
@@ -541,7 +537,7 @@ class LiveView(View):
         if not isinstance(path, str):
             raise TypeError(f"path must be a str, not {type(path).__name__}")
         # No lexical clean-up first: '..' is the parent of where the walk stands.
-        pending = [p for p in path.split("/") if p and p != "."]
+        pending = link_parts(path)
         pending.reverse()
         current = ROOT
         node, ok = self._root()
@@ -563,11 +559,9 @@ class LiveView(View):
             if child is None:
                 raise PathNotFoundError(f"{path!r}: no such file or directory in view {self.upto}")
             if child.entry.kind is EntryKind.SYMLINK and (pending or follow):
-                hops += 1
-                if hops > _MAX_SYMLINK_HOPS:
-                    raise PathLookupError(f"{path!r}: too many levels of symbolic links")
+                hops = symlink_hop(path, hops)
                 target = child.entry.linkname
-                pending.extend(reversed([p for p in target.split("/") if p and p != "."]))
+                pending.extend(reversed(link_parts(target)))
                 if target.startswith("/"):
                     current = ROOT
                     node, ok = self._root()

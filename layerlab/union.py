@@ -636,6 +636,21 @@ class Shadowed:
     by_path: str
 
 
+def symlink_hop(path: str, hops: int) -> int:
+    """One more symlink followed while resolving ``path``: the new count (raises past
+    the kernel's limit of 40, ``ELOOP``)."""
+    hops += 1
+    if hops > _MAX_SYMLINK_HOPS:
+        raise PathLookupError(f"{path!r}: too many levels of symbolic links")
+    return hops
+
+
+def link_parts(target: str) -> list[str]:
+    """The components a symlink's ``target`` adds to the walk (empty names and ``.``
+    dropped; ``..`` kept: it is resolved where the walk stands)."""
+    return [p for p in target.split("/") if p and p != "."]
+
+
 #: a node's entry (C speed on the walk's hot path)
 _ENTRY_OF = operator.attrgetter("entry")
 
@@ -684,7 +699,7 @@ class View:
             raise TypeError(f"path must be a str, not {type(path).__name__}")
         # No lexical clean-up first: like the kernel, '..' is the parent of where the walk
         # stands after following symlinks ('/lib/..' with /lib -> usr/lib is /usr); '/..' is '/'.
-        pending = [p for p in path.split("/") if p and p != "."]
+        pending = link_parts(path)
         current = ROOT
         hops = 0
         while pending:
@@ -705,11 +720,9 @@ class View:
             if child is None:
                 raise PathNotFoundError(f"{path!r}: no such file or directory in view {self.upto}")
             if child.entry.kind is EntryKind.SYMLINK and (pending or follow):
-                hops += 1
-                if hops > _MAX_SYMLINK_HOPS:
-                    raise PathLookupError(f"{path!r}: too many levels of symbolic links")
+                hops = symlink_hop(path, hops)
                 target = child.entry.linkname
-                pending = [p for p in target.split("/") if p and p != "."] + pending
+                pending = link_parts(target) + pending
                 if target.startswith("/"):
                     current = ROOT
                 continue
