@@ -17,7 +17,6 @@ import tempfile
 import pytest
 
 from layerlab import Container, File, Image, Layer, Symlink, executors, ptracemode
-from layerlab.busybox import busybox_image
 from layerlab.executors import RealModeUnavailable, choose
 from layerlab.ptracemode import materialized_root, run_ptrace
 
@@ -26,6 +25,7 @@ from .test_realmode import (
     _shape,
     assert_agrees_with_simulated,
     assert_untouched,
+    busybox_or_skip,
     host_victim,
 )
 
@@ -34,13 +34,7 @@ from .test_realmode import (
 def image() -> Image:
     if os.environ.get("LAYERLAB_REAL_MODE"):
         pytest.skip("LAYERLAB_REAL_MODE is set for this session; these tests force it themselves")
-    support = ptracemode.detect()
-    if not support.available:
-        pytest.skip(f"ptrace mode not possible here: {support.reason}")
-    try:
-        return busybox_image()
-    except RealModeUnavailable as exc:
-        pytest.skip(str(exc))
+    return busybox_or_skip(ptracemode.detect(), "ptrace mode")
 
 
 @pytest.fixture

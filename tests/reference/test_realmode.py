@@ -18,18 +18,24 @@ import pytest
 
 from layerlab import Container, Image, Layer
 from layerlab.busybox import busybox_image
+from layerlab.executors import Support
 from layerlab.realmode import RealModeUnavailable, detect, run_real
 
 
-@pytest.fixture(scope="module")
-def image() -> Image:
-    support = detect()
+def busybox_or_skip(support: Support, mode: str) -> Image:
+    """The busybox image for a real mode's tests, or a skip saying why the mode (or the
+    image) is not possible here."""
     if not support.available:
-        pytest.skip(f"real mode not possible here: {support.reason}")
+        pytest.skip(f"{mode} not possible here: {support.reason}")
     try:
         return busybox_image()
     except RealModeUnavailable as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def image() -> Image:
+    return busybox_or_skip(detect(), "real mode")
 
 
 def _shape(img: Image) -> dict[str, tuple[str, int, int, str | None, str]]:
