@@ -4,31 +4,12 @@ and vs the floor (reading the bytes + sha256)."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
 from pathlib import Path
 
-from . import Row, Scale, benchmark, measured, median, release
+from . import Row, Scale, benchmark, measured, median
 from .data import make_index_tar
 
 NAME = "index"
-
-
-def _tar_tvf(path: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run(["tar", "-tvf", str(path)], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
-def _from_tar(path: Path) -> float:
-    from layerlab import Layer
-
-    start = time.perf_counter()
-    layer = Layer.from_tar(path)
-    elapsed = time.perf_counter() - start
-    assert len(layer) > 0
-    release([layer])
-    return elapsed
 
 
 @benchmark(NAME, "Layer.from_tar on a plain layer tar vs tar -tvf (goal <= 3x)")
@@ -37,9 +18,11 @@ def run(scale: Scale, workdir: Path) -> list[Row]:
     info = make_index_tar(tar_path, scale.tar_entries)
     if shutil.which("tar") is None:
         raise RuntimeError("the index benchmark needs GNU tar (or bsdtar) on PATH")
+    # the same measurements as the read benchmark's (one implementation of each)
+    from .read_bench import _from_tar, _tar_tvf, floor_seconds
+
     _from_tar(tar_path)  # warm the page cache and imports for both sides
     _tar_tvf(tar_path)
-    from .read_bench import floor_seconds
 
     ours: list[float] = []
     ref: list[float] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import executors as _executors  # noqa: F401  (registers the container's runner)
 from .container import Change, Container, ContainerState, CopyUp
 from .digest import chain_ids
 from .entry import (

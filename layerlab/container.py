@@ -39,9 +39,10 @@ import hashlib
 import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .blob import FileBlob
 from .changes import Change, between
@@ -56,18 +57,15 @@ from .errors import (
     PathNotFoundError,
     UnsafePathError,
 )
-from .executors import Executor, run_with
+from .execution import ExecResult, Executor, default_runner
 from .image import HistoryEntry, Image
 from .paths import ROOT, ancestors, join, normalize, split
 from .processes import DEFAULT_HOST, Host, Process
 from .rwlayer import LiveView, ReadWriteLayer
 from .union import View, is_reserved_name
 
-if TYPE_CHECKING:
-    from .shell import ExecResult
-    from .store import Store
-
-__all__ = ["Change", "Container", "ContainerState", "CopyUp", "ReadWriteLayer"]
+__all__ = ["Change", "Container", "ContainerState", "ContainerStore", "CopyUp",
+           "ReadWriteLayer"]
 
 #: first tick of the logical clock that stamps mtimes (2026-01-01T00:00:00Z)
 CLOCK_START = 1767225600
@@ -75,6 +73,22 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _MAX_HOPS = 40
 _DAEMONS = frozenset({"sh", "bash", "ash", "dash", "sleep", "top", "tail", "nginx", "httpd",
                       "redis-server", "postgres", "init", "tini"})
+
+
+class ContainerStore(Protocol):
+    """What a container (and real mode, through it) knows of the store that keeps it on
+    disk: :class:`layerlab.store.Store` is one. The store sets :attr:`Container.store` and
+    listens to the container's events (:attr:`Container.listeners`)."""
+
+    @property
+    def xattr_namespace(self) -> str:
+        """The overlay form of the store's directories (``"trusted"`` or ``"user"``)."""
+        ...
+
+    def real_mode_dirs(self, container: Container
+                       ) -> AbstractContextManager[tuple[list[str], str, str]]:
+        """The lower directories (base first), upper and work directory to mount."""
+        ...
 
 
 class ContainerState(str, enum.Enum):
@@ -150,7 +164,7 @@ class Container:
         #: run commands as real processes with the kernel's overlayfs (layerlab.realmode)
         self.real = real
         #: the Store keeping this container on disk, if any (set by the store)
-        self.store: Store | None = None
+        self.store: ContainerStore | None = None
         #: ``docker run --init``: tini is PID 1 and forwards signals to the command
         self.init = init
         #: why the last stop ended with its exit status (see :func:`processes.stop_outcome`)
@@ -783,9 +797,11 @@ class Container:
 
     def _run(self, argv: Sequence[str], *, real: bool | None = None) -> ExecResult:
         """Hand ``argv`` to the executor: the one given to the container, else the one the
-        mode rule picks for ``real`` (:func:`layerlab.executors.choose`)."""
+        mode rule picks for ``real`` (:func:`layerlab.executors.choose`), through the
+        runner :mod:`layerlab.executors` registers (:func:`layerlab.execution.default_runner`)."""
         use_real = real if real is not None else self.real
-        return run_with(self, list(argv), real=bool(use_real), executor=self.executor)
+        run = default_runner()
+        return run(self, list(argv), real=bool(use_real), executor=self.executor)
 
 
 _SHELL_SYNTAX = re.compile(r"[|&;<>()$`\\*?\[\]#~{}\n]|^\s*[A-Za-z_][A-Za-z0-9_]*=")

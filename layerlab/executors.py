@@ -1,9 +1,11 @@
 """Executors: who runs a container's commands, behind one small protocol.
 
 A :class:`~layerlab.container.Container` does not run commands itself. It hands the argv
-to an :class:`Executor`, which runs it against the container's filesystem and applies what
-the command changed through the container's public write API (so ``diff()`` and
-``commit()`` work the same whoever ran it). Three executors exist:
+to an :class:`Executor` (the protocol, with :class:`ModeSupport` and the result type, is
+in :mod:`layerlab.execution`, below the container; this module registers :func:`run_with`
+there as the container's default runner), which runs it against the container's
+filesystem and applies what the command changed through the container's public write
+API (so ``diff()`` and ``commit()`` work the same whoever ran it). Three executors exist:
 
 * :data:`SIMULATED`: layerlab's small simulated shell; runs anywhere, touches nothing on
   the host (:mod:`layerlab.shell`);
@@ -31,16 +33,21 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from .errors import RealModeError, RealModeUnavailable
+from .execution import ExecResult, Executor, ModeSupport, set_default_runner
 
 if TYPE_CHECKING:
     from .container import Container
-    from .shell import ExecResult
 
 __all__ = ["MODES", "NAMESPACES", "PTRACE", "SIMULATED", "Choice", "Executor",
            "ModeSupport", "RealModeError", "RealModeUnavailable", "choose", "forced_mode",
@@ -50,36 +57,6 @@ __all__ = ["MODES", "NAMESPACES", "PTRACE", "SIMULATED", "Choice", "Executor",
 OFF_VALUES = frozenset({"0", "off", "no", "false", "simulated", "sim"})
 #: the real modes, best first
 MODES = ("namespaces", "ptrace")
-
-
-@dataclass(frozen=True)
-class ModeSupport:
-    """Whether one mode works here, and if not, why (``how``: e.g. ``"root"``)."""
-
-    mode: str
-    available: bool
-    how: str = ""
-    reason: str = ""
-
-
-@runtime_checkable
-class Executor(Protocol):
-    """Runs argv in a container and leaves the changes in its read-write layer.
-
-    ``name`` is ``"simulated"``, ``"namespaces"`` or ``"ptrace"``. ``run`` raises
-    :class:`RealModeUnavailable` (before anything ran) when this
-    machine or this image cannot; the caller then falls back to the simulated shell.
-    """
-
-    name: str
-
-    def support(self) -> ModeSupport:
-        """Can this executor run here? (Cached by the implementations.)"""
-        ...
-
-    def run(self, container: Container, argv: Sequence[str]) -> ExecResult:
-        """Run ``argv`` in ``container``'s filesystem; changes go to its read-write layer."""
-        ...
 
 
 class SimulatedExecutor:
@@ -163,6 +140,89 @@ def forced_mode() -> str:
     return ""
 
 
+# --- what the real executors share (realmode.py, ptracemode.py) ---------------------------
+
+
+@dataclass(frozen=True)
+class Support:
+    """What one real mode's ``detect()`` found (each mode subclasses it with its words).
+
+    >>> from layerlab.ptracemode import Support as PtraceSupport
+    >>> str(PtraceSupport(False, "", "the proot command is missing"))
+    'ptrace mode unavailable: the proot command is missing'
+    """
+
+    available: bool
+    how: str
+    reason: str
+
+    #: the mode's name, and the words between "available" and ``how``
+    label: ClassVar[str] = "real mode"
+    joiner: ClassVar[str] = " via "
+
+    def __str__(self) -> str:
+        state = f"available{self.joiner}{self.how}" if self.available else "unavailable"
+        return f"{self.label} {state}" + (f": {self.reason}" if self.reason else "")
+
+
+def check_runnable(container: Container, support: Support) -> None:
+    """Raise :class:`RealModeUnavailable` unless the mode works here and the image has a
+    ``/bin/sh`` to run commands with."""
+    if not support.available:
+        raise RealModeUnavailable(support.reason)
+    if not container.exists("/bin/sh"):
+        raise RealModeUnavailable("the image has no /bin/sh to run commands with; build it "
+                                  "FROM layerlab/busybox")
+
+
+def launcher_interpreter() -> str:
+    """A Python this user may execute for a launcher (standard library only): a
+    virtualenv's link may point into a directory only its owner can enter."""
+    for candidate in (sys.executable, getattr(sys, "_base_executable", ""),
+                      shutil.which("python3") or "", "/usr/bin/python3"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise RealModeUnavailable(f"no Python interpreter this user may run (tried {sys.executable})")
+
+
+class LauncherResult(NamedTuple):
+    """What :func:`run_launcher` saw: the shell's exit status (128 + N for signal N)."""
+
+    status: int
+    stdout: str
+    stderr: str
+    timed_out: bool
+
+
+def run_launcher(command: Sequence[str], *, timeout: float, errors: str = "strict",
+                 newlines: bool = True) -> LauncherResult:
+    """Run ``command`` in a session of its own and wait up to ``timeout`` seconds; past
+    it, kill its whole process group. Output is UTF-8 (``errors`` as for
+    :meth:`bytes.decode`); ``newlines=True`` reads ``\\r\\n`` and ``\\r`` as ``\\n``, as a
+    text-mode pipe does.
+
+    >>> r = run_launcher([sys.executable, "-c", "import sys; sys.exit(3)"], timeout=30)
+    >>> r.status, r.timed_out
+    (3, False)
+    """
+    proc = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    timed_out = False
+    try:
+        raw_out, raw_err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        raw_out, raw_err = proc.communicate()
+    out, err = raw_out.decode("utf-8", errors), raw_err.decode("utf-8", errors)
+    if newlines:
+        out = out.replace("\r\n", "\n").replace("\r", "\n")
+        err = err.replace("\r\n", "\n").replace("\r", "\n")
+    status = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+    return LauncherResult(status, out, err, timed_out)
+
+
 @dataclass(frozen=True)
 class Choice:
     """The executor :func:`choose` picked and the one line it prints on stderr ('' when
@@ -216,8 +276,6 @@ def run_with(container: Container, argv: Sequence[str], *, real: bool,
     for ``real``); a mode that refuses the command (an image without ``/bin/sh``,
     idmapped mounts refused) passes it to the next mode, down to the simulated shell, with
     the one-line note saying why on stderr."""
-    from .shell import ExecResult
-
     failed: dict[str, str] = {}
     while True:
         choice = Choice(executor, "") if executor is not None else choose(real, failed)
@@ -233,3 +291,7 @@ def run_with(container: Container, argv: Sequence[str], *, real: bool,
     if choice.note:
         return ExecResult(result.exit_code, result.stdout, choice.note + result.stderr)
     return result
+
+
+# the container (below) runs its commands with the mode rule: register it as its default
+set_default_runner(run_with)

@@ -94,6 +94,7 @@ __all__ = [
     "ChangedChainIds",
     "CopyUps",
     "Diff",
+    "HappyTxtHomes",
     "HostProcesses",
     "LayerCount",
     "LayerdbKey",
@@ -729,6 +730,56 @@ class LayerdbKey(Question):
 
 
 # --- the same checks in one call ---------------------------------------------------------------
+
+
+class HappyTxtHomes(Question):
+    """Where does a file written in the container (``happy.txt``) live in each store? An
+    answer maps each driver to a path relative to the store root, written out or as a
+    pattern where ``<...>`` stands for one id (``"overlay2/<mount-id>/diff"``). The truth
+    is captured when the question is asked."""
+
+    prompt = "which directory holds happy.txt in each layout"
+
+    def __init__(self, stores: Sequence[Store], container: str) -> None:
+        from .store.where import generic, happy_txt_home, places
+
+        self._truth = {s.driver: happy_txt_home(s, s.container(container)) for s in stores}
+        self._generic = {s.driver: generic(s, self._truth[s.driver]) for s in stores}
+        self._others = {s.driver: [p.path for p in places(s, s.container(container).image,
+                                                          s.container(container))]
+                        for s in stores}
+        self.example = "{" + ", ".join(f'"{d}": "..."' for d in self._truth) + "}"
+
+    def _judge(self, answer: Any) -> Verdict:
+        from .store.where import matches
+
+        if not isinstance(answer, Mapping) or set(answer) != set(self._truth):
+            return Verdict(False, f"Not quite: {answer!r} is not a dict with the keys "
+                                  f"{sorted(self._truth)}\nHint: answer like {self.example}.")
+        wrong = sorted(d for d, path in answer.items()
+                       if not isinstance(path, str) or not matches(path, self._truth[d]))
+        if not wrong:
+            return Verdict(True, "Correct: " + "; ".join(
+                f"{d}: {self._generic[d]}" for d in self._truth) + ". Every layout keeps the "
+                "container's changes as plain files in one upper directory.")
+        hints = []
+        for d in wrong:
+            given = str(answer[d])
+            if "content" in given or "blobs" in given:
+                hints.append(f"{d}: the content store holds blobs as pulled or committed; a "
+                             "running container's files are in its active snapshot's fs.")
+            elif given.rstrip("/").endswith(("merged", "rootfs")):
+                hints.append(f"{d}: that is only where the union is mounted; writes go to the "
+                             "upper directory.")
+            elif "init" in given:
+                hints.append(f"{d}: the -init layer is read-only below the container's own "
+                             "layer.")
+            elif any(matches(given, p) for p in self._others[d]):
+                hints.append(f"{d}: that directory holds part of the image (or its records).")
+            else:
+                hints.append(f"{d}: write the path from the store root, like the trees above "
+                             "print it; <...> may stand for an id.")
+        return Verdict(False, f"Not quite: check {wrong}.\nHint: " + " ".join(hints))
 
 
 def check_changed_chain_ids(answer: Any, before: Image, after: Image) -> Verdict:

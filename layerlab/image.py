@@ -38,11 +38,11 @@ from typing import TYPE_CHECKING, Any
 
 from .digest import chain_ids, sha256_digest, short
 from .errors import InvalidImageError
+from .history import HistoryRow, history
 from .layer import Layer
 from .union import Stack, View
 
 if TYPE_CHECKING:
-    from .build.history import HistoryRow
     from .container import Container
     from .registry.push import PushResult
 
@@ -486,9 +486,7 @@ class Image:
         return push(self, reference, **options)
 
     def history_rows(self) -> list[HistoryRow]:
-        """``docker history`` rows, newest first (see :func:`layerlab.build.history`)."""
-        from .build.history import history
-
+        """``docker history`` rows, newest first (see :func:`layerlab.history.history`)."""
         return history(self)
 
     def __repr__(self) -> str:

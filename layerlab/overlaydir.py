@@ -279,25 +279,113 @@ def write_overlay_dir(
             raise FileExistsError(f"{root!r}: write_overlay_dir needs a new or empty directory")
     else:
         os.mkdir(root, 0o755)
-    writer = _Writer(layer, root, ns, whiteout_form)
-    writer.allow_setuid = allow_setuid
-    writer.create_devices = create_devices
-    writer.write()
+    _Writer(layer, root, ns, whiteout_form, allow_setuid=allow_setuid,
+            create_devices=create_devices).write()
 
 
-class _Writer:
-    def __init__(self, layer: Layer, root: str, ns: str, whiteout_form: str) -> None:
-        self.layer = layer
+class OverlayTarget:
+    """An overlay directory ``root`` being written: the one place for how an entry's
+    pieces land on disk in overlayfs's form, shared by the whole-layer writer
+    (:func:`write_overlay_dir`) and the path-by-path one
+    (:class:`~layerlab.store.upperdir.UpperDir`).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     t = OverlayTarget(root, ns="user", whiteout_form="xattr")
+    ...     oct(t.make_whiteout("/gone")), os.getxattr(t.host("/gone"), "user.overlay.whiteout")
+    ('0o644', b'y')
+    """
+
+    def __init__(self, root: str, *, ns: str, whiteout_form: str,
+                 allow_setuid: bool = True, create_devices: bool = True) -> None:
         self.root = root
         self.ns = ns
         self.whiteout_form = whiteout_form
+        self.allow_setuid = allow_setuid
+        self.create_devices = create_devices
         self.as_root = os.geteuid() == 0
+
+    def host(self, path: str) -> str:
+        """The host path of the layer path ``path`` (refuses an unclean one)."""
+        return _host_path(self.root, path)
+
+    def make_whiteout(self, path: str) -> int:
+        """Create the whiteout node at ``path`` (a 0/0 character device, or a zero-size
+        file with ``<ns>.overlay.whiteout``) and return its mode; marking the parent
+        directory is the caller's (when depends on the writer)."""
+        host = self.host(path)
+        if self.whiteout_form == "chardev":
+            try:
+                os.mknod(host, stat.S_IFCHR | 0o000, os.makedev(*WHITEOUT_DEVICE))
+            except PermissionError as exc:
+                raise PermissionError(
+                    f"{host!r}: creating a 0/0 whiteout device is not permitted here; "
+                    "use whiteout_form='xattr'"
+                ) from exc
+            return 0o000
+        os.close(os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+        self.set_overlay_xattr(path, OVERLAY_WHITEOUT_XATTR, b"y")
+        return 0o644
+
+    def make_special(self, entry: Entry) -> bool:
+        """Create the fifo or device node of ``entry``; False when it is left out (devices
+        not wanted, or no ``CAP_MKNOD``)."""
+        host = self.host(entry.path)
+        if entry.kind is EntryKind.FIFO:
+            os.mkfifo(host, 0o600)
+            return True
+        if not self.create_devices:
+            return False  # not materialized (the store's default)
+        kind = stat.S_IFCHR if entry.kind is EntryKind.CHAR else stat.S_IFBLK
+        try:
+            os.mknod(host, kind | 0o600, os.makedev(entry.devmajor, entry.devminor))
+        except PermissionError:
+            return False  # no CAP_MKNOD: the device is left out, as documented
+        return True
+
+    def set_overlay_xattr(self, path: str, name: str, value: bytes) -> None:
+        """Set overlayfs's own ``<ns>.<name>`` (e.g. ``overlay.opaque``) on ``path``."""
+        os.setxattr(self.host(path), overlay_xattr(self.ns, name), value,
+                    follow_symlinks=False)
+
+    def set_entry_xattr(self, path: str, name: str, value: bytes) -> bool:
+        """Set one of the layer's own xattrs; False when the file system refuses it
+        (``user.*`` on a symlink: EPERM, a namespace it does not know: EOPNOTSUPP), or
+        for ``security.capability`` when setuid is not allowed."""
+        if name == "security.capability" and not self.allow_setuid:
+            return True  # dropped on purpose, not refused
+        try:
+            os.setxattr(self.host(path), name, value, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EINVAL, errno.EACCES):
+                raise
+            return False
+        return True
+
+    def apply_meta(self, entry: Entry) -> None:
+        """Owner (as root), mode and mtime of ``entry``, never following a symlink; chmod
+        after lchown because chown clears setuid bits."""
+        host = self.host(entry.path)
+        if self.as_root:
+            os.lchown(host, entry.uid, entry.gid)
+        if entry.kind is not EntryKind.SYMLINK:
+            mode = entry.mode
+            if not self.allow_setuid and not entry.is_dir:
+                mode &= ~(stat.S_ISUID | stat.S_ISGID)
+            os.chmod(host, mode)
+        os.utime(host, ns=(entry.mtime * 10**9, entry.mtime * 10**9), follow_symlinks=False)
+
+
+class _Writer(OverlayTarget):
+    def __init__(self, layer: Layer, root: str, ns: str, whiteout_form: str, *,
+                 allow_setuid: bool, create_devices: bool) -> None:
+        super().__init__(root, ns=ns, whiteout_form=whiteout_form,
+                         allow_setuid=allow_setuid, create_devices=create_devices)
+        self.layer = layer
         #: layer path -> entry whose metadata is applied at the end (implied dirs included)
         self.made: dict[str, Entry] = {}
         self.opaque: set[str] = set()
         self.xwhiteout_dirs: set[str] = set()
-        self.allow_setuid = True
-        self.create_devices = True
         self.skipped_xattrs: list[tuple[str, str]] = []
 
     def write(self) -> None:
@@ -331,13 +419,13 @@ class _Writer:
             elif not any(a in layer.whiteouts for a in ancestors(p)):
                 self._parents(p)  # its parents are directories of the layer all the same
         for p in self.opaque:
-            self._setxattr(p, OVERLAY_OPAQUE_XATTR, OVERLAY_OPAQUE)
+            self.set_overlay_xattr(p, OVERLAY_OPAQUE_XATTR, OVERLAY_OPAQUE)
         for p in self.xwhiteout_dirs - self.opaque:
-            self._setxattr(p, OVERLAY_OPAQUE_XATTR, OVERLAY_HAS_XWHITEOUTS)
+            self.set_overlay_xattr(p, OVERLAY_OPAQUE_XATTR, OVERLAY_HAS_XWHITEOUTS)
         # Metadata last, children before parents: creating a child touches its dir's mtime,
         # and chmod after lchown because chown clears setuid bits.
         for p in sorted(self.made, key=lambda p: p.split("/"), reverse=True):
-            self._apply_meta(self.made[p])
+            self.apply_meta(self.made[p])
 
     def _whiteout_matters(self, path: str, entries: dict[str, Entry]) -> bool:
         """False for a whiteout its own layer overrides or makes pointless."""
@@ -393,16 +481,9 @@ class _Writer:
                 shutil.copyfileobj(content, f, 1 << 20)  # streamed: a 1.5 GiB file is fine
         elif entry.kind is EntryKind.SYMLINK:
             os.symlink(entry.linkname, host)
-        elif entry.kind is EntryKind.FIFO:
-            os.mkfifo(host, 0o600)
-        elif entry.kind in (EntryKind.CHAR, EntryKind.BLOCK):
-            if not self.create_devices:
-                return  # not materialized (the store's default)
-            kind = stat.S_IFCHR if entry.kind is EntryKind.CHAR else stat.S_IFBLK
-            try:
-                os.mknod(host, kind | 0o600, os.makedev(entry.devmajor, entry.devminor))
-            except PermissionError:
-                return  # no CAP_MKNOD: the device is left out, as documented
+        elif entry.kind in (EntryKind.FIFO, EntryKind.CHAR, EntryKind.BLOCK):
+            if not self.make_special(entry):
+                return  # a device not materialized (the store's default, or no CAP_MKNOD)
         else:
             raise UnsupportedEntryError(f"entry {path!r}: cannot write a {entry.kind}")
         self.made[path] = entry
@@ -442,27 +523,12 @@ class _Writer:
 
     def _whiteout(self, path: str) -> None:
         self._parents(path)
-        host = _host_path(self.root, path)
-        if self.whiteout_form == "chardev":
-            try:
-                os.mknod(host, stat.S_IFCHR | 0o000, os.makedev(*WHITEOUT_DEVICE))
-            except PermissionError as exc:
-                raise PermissionError(
-                    f"{host!r}: creating a 0/0 whiteout device is not permitted here; "
-                    "use whiteout_form='xattr'"
-                ) from exc
-        else:
-            os.close(os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
-            self._setxattr(path, OVERLAY_WHITEOUT_XATTR, b"y")
+        mode = self.make_whiteout(path)
+        if self.whiteout_form != "chardev":
             self.xwhiteout_dirs.add(split(path)[0])
-        mode = 0o000 if self.whiteout_form == "chardev" else 0o644
         self.made[path] = Entry(path, EntryKind.WHITEOUT, mode=mode)
 
     # -- metadata
-    def _setxattr(self, path: str, name: str, value: bytes) -> None:
-        os.setxattr(_host_path(self.root, path), overlay_xattr(self.ns, name), value,
-                    follow_symlinks=False)
-
     def _xattrs(self, entry: Entry) -> None:
         for name, value in entry.xattrs:
             if name == "security.capability" and not self.allow_setuid:
@@ -472,24 +538,6 @@ class _Writer:
                     f"entry {entry.path!r}: xattr {name!r} would be read by overlayfs as its "
                     "own bookkeeping"
                 )
-            try:
-                os.setxattr(_host_path(self.root, entry.path), name, value,
-                            follow_symlinks=False)
-            except OSError as exc:
-                # user.* on a symlink (EPERM), a namespace this file system does not know
-                # (EOPNOTSUPP): the layer's tar keeps the xattr, the directory cannot
-                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EINVAL,
-                                     errno.EACCES):
-                    raise
+            if not self.set_entry_xattr(entry.path, name, value):
+                # the layer's tar keeps the xattr, the directory cannot
                 self.skipped_xattrs.append((entry.path, name))
-
-    def _apply_meta(self, entry: Entry) -> None:
-        host = _host_path(self.root, entry.path)
-        if self.as_root:
-            os.lchown(host, entry.uid, entry.gid)
-        if entry.kind is not EntryKind.SYMLINK:
-            mode = entry.mode
-            if not self.allow_setuid and not entry.is_dir:
-                mode &= ~(stat.S_ISUID | stat.S_ISGID)
-            os.chmod(host, mode)
-        os.utime(host, ns=(entry.mtime * 10**9, entry.mtime * 10**9), follow_symlinks=False)

@@ -5,7 +5,7 @@ Binder, many JupyterHubs and most container platforms refuse them. Ptrace mode r
 same real programs without any namespace, the way udocker runs images unprivileged:
 
 1. the container's merged view is *materialized* into a private directory (mode 0700, on a
-   tmpfs when ``/dev/shm`` is there) by :func:`layerlab.formats.flatten.flatten`, the
+   tmpfs when ``/dev/shm`` is there) by :func:`layerlab.materialize.materialize_view`, the
    scoped writer that never follows a symlink, drops setuid/setgid bits and creates no
    device node: a full copy, as Docker's ``vfs`` storage driver keeps one per layer;
 2. the command runs under PRoot (Debian's ``proot``) with that directory as its root:
@@ -49,7 +49,6 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
@@ -60,11 +59,19 @@ import sys
 import tempfile
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from ._fsutil import remove_tree
-from .executors import RealModeError, RealModeUnavailable, forced_mode
+from .executors import (
+    RealModeError,
+    RealModeUnavailable,
+    check_runnable,
+    forced_mode,
+    launcher_interpreter,
+    run_launcher,
+)
+from .executors import Support as _Support
+from .materialize import layers_opener, materialize_view
 
 if TYPE_CHECKING:
     from .container import Container
@@ -174,17 +181,11 @@ sys.exit(status if status >= 0 else 128 - status)
 """
 
 
-@dataclass(frozen=True)
-class Support:
+class Support(_Support):
     """What :func:`detect` found: ``how`` says as whom the command runs."""
 
-    available: bool
-    how: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"ptrace mode {'available, ' + self.how if self.available else 'unavailable'}" + (
-            f": {self.reason}" if self.reason else "")
+    label = "ptrace mode"
+    joiner = ", "
 
 
 def _runner_uid() -> int | None:
@@ -307,14 +308,15 @@ class MaterializedTree:
         self.binds: list[str] = []
 
     def materialize(self, container: Container) -> None:
-        from .formats.flatten import flatten
-
         if os.path.lexists(self.root):
             remove_tree(self.root)
-        # a container that changed nothing yet shows its image's view: flatten that (its
-        # layers at hand, each file's content is opened without a lookup)
-        source = container.image if not len(container.rw) else container.view()
-        flatten(source, self.root, progress=False)
+        # a container that changed nothing yet shows its image's view: materialize that
+        # (its layers at hand, each file's content is opened without a lookup)
+        if not len(container.rw):
+            view = container.image.view()
+            materialize_view(view, self.root, layers_opener(view, container.image.layers))
+        else:
+            materialize_view(container.view(), self.root)
         self.ignored = set()
         self.binds = [host for host in BINDS if os.path.exists(host) and self._mount_point(host)]
         uid = _runner_uid()
@@ -410,11 +412,7 @@ def run_ptrace(container: Container, argv: Sequence[str], *, timeout: float = 60
     from .shell import ExecResult
 
     support = detect()
-    if not support.available:
-        raise RealModeUnavailable(support.reason)
-    if not container.exists("/bin/sh"):
-        raise RealModeUnavailable("the image has no /bin/sh to run commands with; build it "
-                                  "FROM layerlab/busybox")
+    check_runnable(container, support)
     proot = shutil.which("proot")
     if proot is None:
         raise RealModeUnavailable("the proot command is missing (Debian's proot package)")
@@ -435,35 +433,17 @@ def run_ptrace(container: Container, argv: Sequence[str], *, timeout: float = 60
         "uid": _runner_uid(),
         "timeout": timeout,
     }
-    launcher = [_interpreter(), "-I", "-S", "-c", _LAUNCHER, json.dumps(spec)]
-    proc = subprocess.Popen(launcher, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
-        raw_out, raw_err = proc.communicate(timeout=timeout + 30)
-    except subprocess.TimeoutExpired:  # the launcher itself hangs: should not happen
-        with contextlib.suppress(OSError):
-            os.killpg(proc.pid, 9)
-        raw_out, raw_err = proc.communicate()
-    out = raw_out.decode("utf-8", "replace")
-    err = raw_err.decode("utf-8", "replace")
+    launcher = [launcher_interpreter(), "-I", "-S", "-c", _LAUNCHER, json.dumps(spec)]
+    # the launcher kills the command at ``timeout`` itself; this is for a launcher that hangs
+    status, out, err, _ = run_launcher(launcher, timeout=timeout + 30, errors="replace",
+                                       newlines=False)
     err = "".join(line for line in err.splitlines(keepends=True)
                   if not line.startswith(("proot warning: can't chdir", "proot info: default")))
     killed = _KILLED in err
-    status = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
     tree.apply(container)
     if killed:
         tree.remove()  # a timeout leaves no directory behind
     return ExecResult(status, out, err)
-
-
-def _interpreter() -> str:
-    """A Python this user may execute for the launcher (standard library only): a
-    virtualenv's link may point into a directory only its owner can enter."""
-    for candidate in (sys.executable, getattr(sys, "_base_executable", ""),
-                      shutil.which("python3") or "", "/usr/bin/python3"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    raise RealModeUnavailable(f"no Python interpreter this user may run (tried {sys.executable})")
 
 
 def _owner(st: _Stat) -> tuple[int, int]:

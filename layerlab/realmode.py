@@ -39,16 +39,17 @@ import functools
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .entry import Dir
 from .errors import RealModeError, RealModeUnavailable
+from .executors import Support as _Support
+from .executors import check_runnable, forced_mode, launcher_interpreter, run_launcher
 from .layer import Layer
 from .overlaydir import read_overlay_dir, write_overlay_dir
 
@@ -76,17 +77,11 @@ _READY = "__layerlab_real_mode_ready__"
 _SANDBOX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox.py")
 
 
-@dataclass(frozen=True)
-class Support:
+class Support(_Support):
     """What :func:`detect` found: ``how`` is ``"root"`` or ``"user namespace"``."""
 
-    available: bool
-    how: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"real mode {'available via ' + self.how if self.available else 'unavailable'}" + (
-            f": {self.reason}" if self.reason else "")
+    label = "real mode"
+    joiner = " via "
 
 
 def _probe(unshare_args: list[str], options: str) -> str:
@@ -131,8 +126,6 @@ def _detect() -> Support:
 def detect() -> Support:
     """Can this machine run real mode with namespaces? (Cached; ``LAYERLAB_REAL_MODE=off``
     or ``=ptrace`` turns it off.)"""
-    from .executors import forced_mode
-
     forced = forced_mode()
     if forced == "off":
         return Support(False, "", "turned off by LAYERLAB_REAL_MODE")
@@ -165,16 +158,6 @@ def _layer_dirs(container: Container, tmp: str,
     os.mkdir(work)
     yield lowers, upper, work
 
-def _interpreter() -> str:
-    """A Python this user may execute for the launcher (it needs only the standard
-    library): a virtualenv's link may point into a directory only its owner can enter."""
-    for candidate in (sys.executable, getattr(sys, "_base_executable", ""),
-                      shutil.which("python3") or "", "/usr/bin/python3"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    raise RealModeUnavailable(f"no Python interpreter this user may run (tried {sys.executable})")
-
-
 _INIT = Layer.from_dict({"/proc": Dir(), "/dev": Dir()}, created_by="init layer")
 
 
@@ -188,11 +171,7 @@ def run_real(container: Container, argv: Sequence[str], *, timeout: float = 60.0
     from .shell import ExecResult
 
     support = detect()
-    if not support.available:
-        raise RealModeUnavailable(support.reason)
-    if not container.exists("/bin/sh"):
-        raise RealModeUnavailable("the image has no /bin/sh to run commands with; build it "
-                                  "FROM layerlab/busybox")
+    check_runnable(container, support)
     as_root = support.how == "root"
     form = ({"xattr_namespace": "trusted", "whiteout_form": "chardev"} if as_root
             else {"xattr_namespace": "user", "whiteout_form": "xattr"})
@@ -210,14 +189,9 @@ def run_real(container: Container, argv: Sequence[str], *, timeout: float = 60.0
                 "workdir": container.workdir,
                 "argv": ["env", "-i", "HOME=/root", f"HOSTNAME={container.name}", *env,
                          *argv]}
-        command = [_interpreter(), "-I", "-S", _SANDBOX, json.dumps(spec)]
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
+        command = [launcher_interpreter(), "-I", "-S", _SANDBOX, json.dumps(spec)]
+        status, out, err, timed_out = run_launcher(command, timeout=timeout)
+        if timed_out:
             err += f"layerlab: real mode: killed after {timeout:g} s\n"
         if _READY not in err and "idmapped mount of" in err:
             raise RealModeUnavailable(
@@ -226,7 +200,6 @@ def run_real(container: Container, argv: Sequence[str], *, timeout: float = 60.0
         if _READY not in err:
             raise RealModeError(f"real mode setup failed, nothing ran: {err.strip()}")
         err = err.replace(_READY + "\n", "")
-        status = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
         rw = ReadWriteLayer.from_layer(read_overlay_dir(upper))  # reads the bytes now
     clock = container.tick()
     host_uid, host_gid = os.getuid(), os.getgid()

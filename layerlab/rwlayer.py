@@ -34,25 +34,20 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .blob import FileBlob
-from .entry import Entry, EntryKind
+from .entry import IMPLIED_DIR_MODE, Entry, EntryKind
 from .errors import (
     BrokenHardlinkError,
-    IsADirectoryError_,
     NotADirectoryError_,
-    PathLookupError,
     PathNotFoundError,
 )
-from .paths import ROOT, ancestors, join, normalize, split
-from .union import Node, Shadowed, Stack, View
+from .paths import ROOT, join, normalize, split
+from .union import Node, Shadowed, Stack, View, link_parts, symlink_hop, why_hidden
 
 if TYPE_CHECKING:
     from .layer import Layer
 
 __all__ = ["LiveView", "ReadWriteLayer"]
 
-#: mode of a directory nobody described (what the union implies for a missing parent)
-_IMPLIED_DIR_MODE = 0o755
-_MAX_SYMLINK_HOPS = 40
 _MAX_LINK_DEPTH = 40
 
 
@@ -448,7 +443,7 @@ class ReadWriteLayer:
 
 
 def _implied_dir(path: str) -> Entry:
-    return Entry(path, EntryKind.DIR, mode=_IMPLIED_DIR_MODE)
+    return Entry(path, EntryKind.DIR, mode=IMPLIED_DIR_MODE)
 
 
 class LiveView(View):
@@ -542,7 +537,7 @@ class LiveView(View):
         if not isinstance(path, str):
             raise TypeError(f"path must be a str, not {type(path).__name__}")
         # No lexical clean-up first: '..' is the parent of where the walk stands.
-        pending = [p for p in path.split("/") if p and p != "."]
+        pending = link_parts(path)
         pending.reverse()
         current = ROOT
         node, ok = self._root()
@@ -564,11 +559,9 @@ class LiveView(View):
             if child is None:
                 raise PathNotFoundError(f"{path!r}: no such file or directory in view {self.upto}")
             if child.entry.kind is EntryKind.SYMLINK and (pending or follow):
-                hops += 1
-                if hops > _MAX_SYMLINK_HOPS:
-                    raise PathLookupError(f"{path!r}: too many levels of symbolic links")
+                hops = symlink_hop(path, hops)
                 target = child.entry.linkname
-                pending.extend(reversed([p for p in target.split("/") if p and p != "."]))
+                pending.extend(reversed(link_parts(target)))
                 if target.startswith("/"):
                     current = ROOT
                     node, ok = self._root()
@@ -614,35 +607,7 @@ class LiveView(View):
                 below = self._dir_nodes(path, child_ok)
                 stack.append((path, below, iter(sorted(below))))
 
-    # -- the filesystem questions (the View API)
-    def exists(self, path: str) -> bool:
-        """True if something is at ``path`` (a dangling symlink counts)."""
-        try:
-            self._walk_to(path, follow=False)
-        except PathLookupError:
-            return False
-        return True
-
-    __contains__ = exists
-
-    def stat(self, path: str, *, follow_symlinks: bool = False) -> Entry:
-        """The entry at ``path``: kind, mode, owner, size, digest, link target, xattrs."""
-        return self._walk_to(path, follow=follow_symlinks)[1].entry
-
-    def readlink(self, path: str) -> str:
-        entry = self.stat(path)
-        if entry.kind is not EntryKind.SYMLINK:
-            raise PathLookupError(f"{path!r}: not a symbolic link (it is a {entry.kind})")
-        return entry.linkname
-
-    def _regular(self, path: str) -> Node:
-        node = self._walk_to(path, follow=True)[1]
-        if node.entry.is_dir:
-            raise IsADirectoryError_(f"{path!r}: is a directory")
-        if not node.entry.is_regular:
-            raise PathLookupError(f"{path!r}: not a regular file (it is a {node.entry.kind})")
-        return node
-
+    # -- the filesystem questions: View asks them through resolve and these
     def read_node(self, node: Node) -> bytes:
         """The bytes of a regular file's node of this view."""
         if node.content_layer == self.upto:
@@ -650,20 +615,12 @@ class LiveView(View):
             return blob.read() if isinstance(blob, FileBlob) else blob
         return self._layers[node.content_layer].read_content(node.entry)
 
-    def read(self, path: str) -> bytes:
-        """The content of the regular file at ``path`` (symlinks followed)."""
-        return self.read_node(self._regular(path))
-
-    def open(self, path: str) -> BinaryIO:
-        """A read-only file object streaming the regular file at ``path``."""
-        node = self._regular(path)
+    def open_node(self, node: Node) -> BinaryIO:
+        """A read-only stream of a regular file's node of this view."""
         if node.content_layer == self.upto:
             blob = self._rw.data[str(node.entry.digest)]
             return blob.open() if isinstance(blob, FileBlob) else io.BytesIO(blob)
         return self._layers[node.content_layer].open_content(node.entry)
-
-    def read_text(self, path: str, encoding: str = "utf-8") -> str:
-        return self.read(path).decode(encoding)
 
     def listdir(self, path: str = ROOT) -> list[str]:
         """Sorted names in the directory at ``path`` (symlinks followed)."""
@@ -671,17 +628,6 @@ class LiveView(View):
         if not node.entry.is_dir:
             raise NotADirectoryError_(f"{path!r}: not a directory")
         return sorted(self._dir_nodes(real, ok))
-
-    def walk(self, top: str = ROOT) -> Iterator[Entry]:
-        """Every entry below ``top`` (not ``top`` itself), depth first, sorted by name."""
-        for node in self._walk_nodes(top):
-            yield node.entry
-
-    def paths(self) -> list[str]:
-        return [e.path for e in self.walk()]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.paths())
 
     def __len__(self) -> int:
         return sum(1 for _ in self._walk_nodes(ROOT))
@@ -722,16 +668,6 @@ class LiveView(View):
     def root(self) -> Entry:
         return self._root()[0].entry
 
-    # -- teaching questions
-    def provenance(self, path: str) -> int:
-        """The index of the layer that supplies ``path`` (``upto``: the read-write layer)."""
-        return self._walk_to(path, follow=False)[1].layer
-
-    def nodes(self, top: str = ROOT) -> Iterator[tuple[Entry, int]]:
-        """``(entry, supplying layer)`` for every path below ``top``, sorted."""
-        for node in self._walk_nodes(top):
-            yield node.entry, node.layer
-
     def shadowed(self, path: str) -> list[Shadowed]:
         """Every lower version of ``path`` this view hides, oldest first (those the image
         hides itself, then the image's own version if the read-write layer hides it)."""
@@ -743,22 +679,7 @@ class LiveView(View):
         current = self._at(path)[0]
         if current is not None and current.layer == below.layer:
             return out
-        reason, by = self._why_hidden(path)
+        rw = self._rw
+        reason, by = why_hidden(rw.entries.get, rw.whiteouts, rw.opaques, path)
         out.append(Shadowed(below.layer, below.entry, self.upto, reason, by))
         return out
-
-    def _why_hidden(self, path: str) -> tuple[str, str]:
-        rw = self._rw
-        if path in rw.entries:
-            return "replaced", path
-        for anc in (path, *reversed(list(ancestors(path)))):
-            if anc in rw.whiteouts:
-                return "whiteout", anc
-        for anc in (*reversed(list(ancestors(path))), ROOT):
-            if anc in rw.opaques:
-                return "opaque", anc
-        for anc in ancestors(path):
-            entry = rw.entries.get(anc)
-            if entry is not None and not entry.is_dir:
-                return "parent replaced", anc
-        return "replaced", path

@@ -40,8 +40,9 @@ layer, whatever the size of the layers.
 
 from __future__ import annotations
 
+import operator
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, overload
 
@@ -635,6 +636,25 @@ class Shadowed:
     by_path: str
 
 
+def symlink_hop(path: str, hops: int) -> int:
+    """One more symlink followed while resolving ``path``: the new count (raises past
+    the kernel's limit of 40, ``ELOOP``)."""
+    hops += 1
+    if hops > _MAX_SYMLINK_HOPS:
+        raise PathLookupError(f"{path!r}: too many levels of symbolic links")
+    return hops
+
+
+def link_parts(target: str) -> list[str]:
+    """The components a symlink's ``target`` adds to the walk (empty names and ``.``
+    dropped; ``..`` kept: it is resolved where the walk stands)."""
+    return [p for p in target.split("/") if p and p != "."]
+
+
+#: a node's entry (C speed on the walk's hot path)
+_ENTRY_OF = operator.attrgetter("entry")
+
+
 class View:
     """The merged filesystem after layer ``upto`` of an image: read-only, like a mount.
 
@@ -668,14 +688,18 @@ class View:
     def __repr__(self) -> str:
         return f"<View upto={self.upto} of {len(self._stack.layers)} layers, {len(self)} paths>"
 
-    # -- resolution
-    def _node(self, path: str, *, follow: bool) -> tuple[str, Node]:
-        """Resolve ``path`` to (real path, node), following symlinks like the kernel."""
+    # -- resolution: what a subclass (the container's LiveView) answers its own way are
+    # resolve, read_node/open_node, listdir, _walk_nodes and the merged-structure methods;
+    # the filesystem questions below are asked through them, one implementation for both
+    def resolve(self, path: str, *, follow: bool) -> tuple[str, Node]:
+        """The real path ``path`` names (symlinks in intermediate components followed like
+        the kernel, the last one too when ``follow``) and its node; raises like
+        :meth:`stat`."""
         if not isinstance(path, str):
             raise TypeError(f"path must be a str, not {type(path).__name__}")
         # No lexical clean-up first: like the kernel, '..' is the parent of where the walk
         # stands after following symlinks ('/lib/..' with /lib -> usr/lib is /usr); '/..' is '/'.
-        pending = [p for p in path.split("/") if p and p != "."]
+        pending = link_parts(path)
         current = ROOT
         hops = 0
         while pending:
@@ -696,11 +720,9 @@ class View:
             if child is None:
                 raise PathNotFoundError(f"{path!r}: no such file or directory in view {self.upto}")
             if child.entry.kind is EntryKind.SYMLINK and (pending or follow):
-                hops += 1
-                if hops > _MAX_SYMLINK_HOPS:
-                    raise PathLookupError(f"{path!r}: too many levels of symbolic links")
+                hops = symlink_hop(path, hops)
                 target = child.entry.linkname
-                pending = [p for p in target.split("/") if p and p != "."] + pending
+                pending = link_parts(target) + pending
                 if target.startswith("/"):
                     current = ROOT
                 continue
@@ -713,7 +735,7 @@ class View:
     def exists(self, path: str) -> bool:
         """True if something is at ``path`` (a dangling symlink counts)."""
         try:
-            self._node(path, follow=False)
+            self.resolve(path, follow=False)
         except PathLookupError:
             return False
         return True
@@ -722,7 +744,7 @@ class View:
 
     def stat(self, path: str, *, follow_symlinks: bool = False) -> Entry:
         """The entry at ``path``: kind, mode, owner, size, digest, link target, xattrs."""
-        return self._node(path, follow=follow_symlinks)[1].entry
+        return self.resolve(path, follow=follow_symlinks)[1].entry
 
     def readlink(self, path: str) -> str:
         entry = self.stat(path)
@@ -731,37 +753,43 @@ class View:
         return entry.linkname
 
     def _regular(self, path: str) -> Node:
-        _, node = self._node(path, follow=True)
+        node = self.resolve(path, follow=True)[1]
         if node.entry.is_dir:
             raise IsADirectoryError_(f"{path!r}: is a directory")
         if not node.entry.is_regular:
             raise PathLookupError(f"{path!r}: not a regular file (it is a {node.entry.kind})")
         return node
 
+    def read_node(self, node: Node) -> bytes:
+        """The bytes of a regular file's node of this view."""
+        return self._stack.layers[node.content_layer].read_content(node.entry)
+
+    def open_node(self, node: Node) -> BinaryIO:
+        """A read-only stream of a regular file's node of this view."""
+        return self._stack.layers[node.content_layer].open_content(node.entry)
+
     def read(self, path: str) -> bytes:
         """The content of the regular file at ``path`` (symlinks followed)."""
-        node = self._regular(path)
-        return self._stack.layers[node.content_layer].read_content(node.entry)
+        return self.read_node(self._regular(path))
 
     def open(self, path: str) -> BinaryIO:
         """A read-only file object streaming the regular file at ``path`` (symlinks
         followed), for files too big to :meth:`read` whole; close it when done."""
-        node = self._regular(path)
-        return self._stack.layers[node.content_layer].open_content(node.entry)
+        return self.open_node(self._regular(path))
 
     def read_text(self, path: str, encoding: str = "utf-8") -> str:
         return self.read(path).decode(encoding)
 
     def listdir(self, path: str = ROOT) -> list[str]:
         """Sorted names in the directory at ``path`` (symlinks followed)."""
-        real, node = self._node(path, follow=True)
+        real, node = self.resolve(path, follow=True)
         if not node.entry.is_dir:
             raise NotADirectoryError_(f"{path!r}: not a directory")
         return sorted(self._tree.dirs.get(real, {}))
 
-    def walk(self, top: str = ROOT) -> Iterator[Entry]:
-        """Every entry below ``top`` (not ``top`` itself), depth first, sorted by name."""
-        real, node = self._node(top, follow=True)
+    def _walk_nodes(self, top: str) -> Iterator[Node]:
+        """The node of every path below ``top``, depth first, sorted by name."""
+        real, node = self.resolve(top, follow=True)
         if not node.entry.is_dir:
             return
         dirs = self._tree.dirs
@@ -772,10 +800,14 @@ class View:
             if name is None:
                 stack.pop()
                 continue
-            entry = dirs[d][name].entry
-            yield entry
-            if entry.is_dir:
-                stack.append((entry.path, iter(sorted(dirs.get(entry.path, {})))))
+            child = dirs[d][name]
+            yield child
+            if child.entry.is_dir:
+                stack.append((child.entry.path, iter(sorted(dirs.get(child.entry.path, {})))))
+
+    def walk(self, top: str = ROOT) -> Iterator[Entry]:
+        """Every entry below ``top`` (not ``top`` itself), depth first, sorted by name."""
+        return map(_ENTRY_OF, self._walk_nodes(top))  # lazy, as the walk is
 
     def paths(self) -> list[str]:
         return [e.path for e in self.walk()]
@@ -839,12 +871,12 @@ class View:
     # -- teaching questions
     def provenance(self, path: str) -> int:
         """The index of the layer that supplies ``path`` in this view (-1: nobody did)."""
-        return self._node(path, follow=False)[1].layer
+        return self.resolve(path, follow=False)[1].layer
 
     def nodes(self, top: str = ROOT) -> Iterator[tuple[Entry, int]]:
         """``(entry, supplying layer)`` for every path below ``top``, sorted."""
-        for entry in self.walk(top):
-            yield entry, self._tree.lookup(entry.path).layer  # type: ignore[union-attr]
+        for node in self._walk_nodes(top):
+            yield node.entry, node.layer
 
     def shadowed(self, path: str) -> list[Shadowed]:
         """Every lower version of ``path`` this view hides, oldest first.
@@ -863,23 +895,35 @@ class View:
             for j in range(i + 1, self.upto + 1):
                 later = trees[j].lookup(path)
                 if later is None or later.layer != i:
-                    reason, by = _why_hidden(self._stack.layers[j], path)
+                    layer = self._stack.layers[j]
+                    reason, by = why_hidden(layer.get, layer.whiteouts, layer.opaques, path)
                     out.append(Shadowed(i, node.entry, j, reason, by))
                     break
         return out
 
 
-def _why_hidden(layer: Layer, path: str) -> tuple[str, str]:
-    if layer.get(path) is not None:
+def why_hidden(get: Callable[[str], Entry | None], whiteouts: Collection[str],
+               opaques: Collection[str], path: str) -> tuple[str, str]:
+    """Why the layer that ``get`` looks entries up in (with its ``whiteouts`` and
+    ``opaques``) hides the lower ``path``: ``(reason, the path that does it)``, the reason
+    one of ``replaced``, ``whiteout``, ``opaque``, ``parent replaced``. An image layer
+    and a container's read-write layer answer with the same rules.
+
+    >>> from layerlab import Layer, Whiteout
+    >>> upper = Layer.from_dict({"/etc": Whiteout()})
+    >>> why_hidden(upper.get, upper.whiteouts, upper.opaques, "/etc/motd")
+    ('whiteout', '/etc')
+    """
+    if get(path) is not None:
         return "replaced", path
     for anc in (path, *reversed(list(ancestors(path)))):
-        if anc in layer.whiteouts:
+        if anc in whiteouts:
             return "whiteout", anc
     for anc in (*reversed(list(ancestors(path))), ROOT):
-        if anc in layer.opaques:
+        if anc in opaques:
             return "opaque", anc
     for anc in ancestors(path):
-        entry = layer.get(anc)
+        entry = get(anc)
         if entry is not None and not entry.is_dir:
             return "parent replaced", anc
     return "replaced", path

@@ -48,6 +48,7 @@ __all__ = [
     "canonical_key",
     "classify_name",
     "is_aufs_metadata",
+    "is_overlay_opaque",
     "is_overlay_whiteout",
     "is_overlay_xattr",
     "is_reserved_name",
@@ -236,3 +237,19 @@ def is_overlay_whiteout(
             return True
     return False
 
+
+def is_overlay_opaque(
+    host: str | os.PathLike[str], *, namespaces: tuple[str, ...] = OVERLAY_XATTR_NAMESPACES
+) -> bool:
+    """True if the directory at ``host`` is opaque to overlayfs (``<ns>.overlay.opaque``
+    is ``"y"``); ``"x"`` only says it holds xattr whiteouts, and is not opaque. Symlinks
+    are not followed; a missing path is not opaque."""
+    for ns in namespaces:
+        try:
+            value = os.getxattr(host, overlay_xattr(ns, OVERLAY_OPAQUE_XATTR),
+                                follow_symlinks=False)
+        except OSError:
+            continue
+        if value == OVERLAY_OPAQUE:
+            return True
+    return False

@@ -37,6 +37,8 @@ from layerlab.formats import flatten, load
 
 # the module, not the function of the same name that layerlab.formats exports
 flatten_module = importlib.import_module("layerlab.formats.flatten")
+#: the scoped writer flatten (and the ptrace executor) materialize a view with
+materialize_module = importlib.import_module("layerlab.materialize")
 
 Snapshot = dict[str, tuple[Any, ...]]
 
@@ -320,7 +322,7 @@ def test_a_directory_moved_out_of_dest_during_the_run_receives_nothing(arena: Pa
 
     thread = threading.Thread(target=second_writer)
     thread.start()
-    original = flatten_module._copy_into
+    original = materialize_module._copy_into
     calls = [0]
 
     def copy_into(content: Any, fd: int) -> None:
@@ -331,10 +333,10 @@ def test_a_directory_moved_out_of_dest_during_the_run_receives_nothing(arena: Pa
         original(content, fd)
 
     try:
-        flatten_module._copy_into = copy_into  # type: ignore[assignment]
+        materialize_module._copy_into = copy_into  # type: ignore[assignment]
         result = flatten(img, dest)
     finally:
-        flatten_module._copy_into = original  # type: ignore[assignment]
+        materialize_module._copy_into = original  # type: ignore[assignment]
         go.set()
         thread.join()
     assert moved == []  # nothing of ours was in DEST to move
@@ -347,19 +349,19 @@ def test_dest_that_filled_up_during_the_run_is_refused_and_left_alone(arena: Pat
     img = Image.from_layers([Layer.from_dict({f"/f{i}": "x" for i in range(20)})])
     dest = arena / "dest"
     dest.mkdir()
-    original = flatten_module._copy_into
+    original = materialize_module._copy_into
 
     def copy_into(content: Any, fd: int) -> None:
         if not (dest / "planted").exists():
             (dest / "planted").write_text("theirs")
         original(content, fd)
 
-    flatten_module._copy_into = copy_into  # type: ignore[assignment]
+    materialize_module._copy_into = copy_into  # type: ignore[assignment]
     try:
         with pytest.raises(LayerlabError, match="not empty any more"):
             flatten(img, dest)
     finally:
-        flatten_module._copy_into = original  # type: ignore[assignment]
+        materialize_module._copy_into = original  # type: ignore[assignment]
     assert os.listdir(dest) == ["planted"]
     assert not [n for n in os.listdir(arena) if n.startswith(".layerlab-flatten-")]
 

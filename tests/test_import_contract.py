@@ -3,9 +3,12 @@
 Read from the source with :mod:`ast`, so every import counts: at the top of a module, inside a
 function (a lazy import) and under ``if TYPE_CHECKING:`` (a type is a dependency too). A module
 may import its own layer and the layers below it; the only upward imports allowed are the
-``_repr_html_`` hooks (:data:`REPR_HOOKS`, each pinned to the function that holds it) and the
-known violations in :data:`KNOWN_VIOLATIONS`, each commented with who removes it. When a
-violation is gone, the test says its entry is stale: delete the entry.
+``_repr_html_`` hooks (:data:`REPR_HOOKS`, each pinned to the function that holds it), Image's
+convenience methods (:data:`FACADES`, pinned likewise, each with the reason), the deprecated
+old names of moved objects (:data:`DEPRECATED_SHIMS`, in the old module's
+``__getattr__``) and the known violations in :data:`KNOWN_VIOLATIONS`, each commented with
+who removes it or why it stays. When a violation is gone, the test says its entry is stale:
+delete the entry.
 
 The engine (everything but ``layerlab.views`` and ``layerlab.widgets``) imports no pandas,
 matplotlib, ipywidgets or humanize, not even lazily; the views import pandas and matplotlib
@@ -15,8 +18,11 @@ only inside functions (or for type checking), so ``import layerlab.views`` stays
 from __future__ import annotations
 
 import ast
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 import layerlab
 
@@ -29,10 +35,13 @@ LAYERS: list[tuple[str, list[str]]] = [
               "layerlab.reference"]),
     ("tar", ["layerlab.fasttar", "layerlab.tarstream", "layerlab.whiteout", "layerlab._codecs"]),
     ("layer", ["layerlab.layer", "layerlab.overlaydir"]),
-    ("union", ["layerlab.union"]),
-    ("image", ["layerlab.image"]),
+    ("union", ["layerlab.union", "layerlab.materialize"]),
+    # the image and its own documents (config <-> Image, the OCI manifest) and history rows
+    ("image", ["layerlab.image", "layerlab.imagedoc", "layerlab.history"]),
     ("changes", ["layerlab.changes"]),
-    ("container", ["layerlab.container", "layerlab.processes", "layerlab.rwlayer"]),
+    # the container, what it runs with (the executor protocol, ExecResult) and its processes
+    ("container", ["layerlab.container", "layerlab.execution", "layerlab.processes",
+                   "layerlab.rwlayer"]),
     ("executors", ["layerlab.executors", "layerlab.shell", "layerlab.realmode",
                    "layerlab.ptracemode", "layerlab.busybox", "layerlab._sandbox",
                    "layerlab.modes"]),
@@ -57,35 +66,36 @@ REPR_HOOKS = {
     ("layerlab.store.store", "layerlab.views.html", "Store._repr_html_"),
 }
 
-#: upward imports in the code today; each says who removes it (delete the line when merged).
-#: An entry whose importer or target does not exist yet waits for a branch to be merged.
-KNOWN_VIOLATIONS = {
-    # the container's run methods return the shell's ExecResult (a type only)
-    ("layerlab.container", "layerlab.shell"),
-    # ...and with ptrace's branch takes it from executors.py (the protocol and the choice of
-    # executor by mode, one layer up); and ptracemode materializes a view with flatten
-    ("layerlab.container", "layerlab.executors"),
-    ("layerlab.ptracemode", "layerlab.formats.flatten"),
-    # the container knows the store's type for its change notification: engineer mut (#18)
-    ("layerlab.container", "layerlab.store"),
-    # Image's convenience methods reach up (image.history(), .create_container(), .save(),
-    # .push()); not assigned this session: they could move to the modules they call
-    ("layerlab.image", "layerlab.build.history"),
-    ("layerlab.image", "layerlab.container"),
-    ("layerlab.image", "layerlab.formats"),
-    ("layerlab.image", "layerlab.registry.push"),
-    # the store reads and writes archive formats (loaded-image checks, the containerd layout's
-    # OCI blobs); not assigned this session: the shared pieces could move below the store
-    ("layerlab.store.imagedb", "layerlab.formats.loaded"),
-    ("layerlab.store.containerd", "layerlab.formats.oci"),
-    # the course's question about happy.txt lives in the store: not assigned this session
-    # (it belongs with the exercises)
-    ("layerlab.store.where", "layerlab.exercises"),
-    # the classroom registry prints sharing rows with layerlab.analysis, which is above the
-    # registry (not assigned this session)
-    ("layerlab.registry.classroom", "layerlab.analysis"),
-    ("layerlab.registry.classroom", "layerlab.analysis.efficiency"),
+#: Image's convenience methods that the notebooks and README use (public API that stays): each
+#: reaches one module above the image, lazily, in that one method, and names the type it
+#: returns under TYPE_CHECKING. (importer, target) -> (the method, why the code cannot move
+#: below the image). ``history_rows()`` is not here: its rows moved to layerlab.history.
+FACADES = {
+    ("layerlab.image", "layerlab.container"): (
+        "Image.create_container", "a container is an image plus a read-write layer: "
+        "Container is built on Image (and the executors, the changes) one layer up"),
+    ("layerlab.image", "layerlab.formats"): (
+        "Image.save", "writing OCI layouts and docker-archive tars is the formats' code, "
+        "which also reads archives into images and so sits above the image"),
+    ("layerlab.image", "layerlab.registry.push"): (
+        "Image.push", "the registry client (HTTP, auth, blob upload) sits with the formats "
+        "whose manifests it sends, above the image"),
 }
+
+#: deprecated old names of moved public objects: the old module's ``__getattr__`` imports the
+#: new home (upward) only when the old name is used, and warns. Each entry maps
+#: (old module, new module) to {old name: new name}; delete it after one release.
+DEPRECATED_SHIMS = {
+    # the course's question about happy.txt moved to the exercises (0.x: notebook 07 used it)
+    ("layerlab.store.where", "layerlab.exercises"): {"HappyTxtHomes": "HappyTxtHomes"},
+    # the classroom's comparison table moved to the analysis (notebook 10 used it)
+    ("layerlab.registry.classroom", "layerlab.analysis"): {
+        "compare": "compare_images", "compare_text": "compare_images_text"},
+}
+
+#: upward imports tolerated for now, each with who removes it; empty since the #18 work
+#: merged: a new upward import must go through FACADES (with its reason) or be moved.
+KNOWN_VIOLATIONS: set[tuple[str, str]] = set()
 
 HEAVY = ("pandas", "matplotlib", "ipywidgets", "humanize")
 
@@ -211,6 +221,13 @@ def test_nothing_imports_upward_but_the_listed_hooks_and_known_violations() -> N
         for imp in imports:
             if (importer, target, imp.function) in REPR_HOOKS and _is_function(imp):
                 continue
+            if (importer, target) in DEPRECATED_SHIMS and imp.function == "__getattr__" \
+                    and not imp.type_only:
+                continue
+            if (importer, target) in FACADES and (
+                    (imp.function == FACADES[(importer, target)][0] and _is_function(imp))
+                    or (imp.function == "" and imp.type_only)):
+                continue
             where = f" in {imp.function}()" if imp.function else ""
             kind = " (type only)" if imp.type_only else ""
             problems.add(f"{importer}:{imp.line}{where} imports {target}{kind}: "
@@ -226,6 +243,24 @@ def test_every_listed_exception_is_still_needed() -> None:
     used_hooks = {(i, t, imp.function) for (i, t), imps in upward.items() for imp in imps}
     unused = sorted(REPR_HOOKS - used_hooks)
     assert not unused, f"these hooks no longer import upward: delete them from REPR_HOOKS: {unused}"
+    pinned = {(importer, target, method) for (importer, target), (method, _) in FACADES.items()}
+    unused_facades = sorted(pinned - used_hooks)
+    assert not unused_facades, f"these facades no longer import upward: delete them from " \
+        f"FACADES: {unused_facades}"
+    unused_shims = sorted(set(DEPRECATED_SHIMS) - set(upward))
+    assert not unused_shims, f"these shims are gone: delete them from DEPRECATED_SHIMS: " \
+        f"{unused_shims}"
+
+
+@pytest.mark.parametrize(("old_module", "new_module"), sorted(DEPRECATED_SHIMS))
+def test_every_deprecated_shim_warns_and_gives_the_new_object(old_module: str,
+                                                              new_module: str) -> None:
+    old, new = importlib.import_module(old_module), importlib.import_module(new_module)
+    for old_name, new_name in DEPRECATED_SHIMS[(old_module, new_module)].items():
+        with pytest.warns(DeprecationWarning, match=f"{new_module}.{new_name}"):
+            found = getattr(old, old_name)
+        assert found is getattr(new, new_name)
+        assert old_name not in getattr(old, "__all__", ())  # `import *` does not warn
 
 
 def test_the_engine_imports_no_pandas_matplotlib_or_ipywidgets() -> None:

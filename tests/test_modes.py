@@ -98,8 +98,29 @@ def test_the_container_module_imports_no_executor_implementation() -> None:
     tree = ast.parse(Path(layerlab.container.__file__).read_text())
     top = [node for node in tree.body if isinstance(node, ast.ImportFrom)]
     names = {node.module for node in top}
-    assert "executors" in names
-    assert not names & {"shell", "realmode", "ptracemode"}, names
+    assert "execution" in names  # the protocol and the registered runner, below it
+    assert not names & {"executors", "shell", "realmode", "ptracemode"}, names
+
+
+def test_the_container_runs_with_the_runner_the_executors_register(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from layerlab import Image, Layer, execution, executors
+
+    assert execution.default_runner() is executors.run_with
+    c = Image.from_layers([Layer.from_dict({"/f": "x"})]).create_container()
+    seen = []
+
+    def runner(container: object, argv: object, *, real: bool,
+               executor: object = None) -> execution.ExecResult:
+        seen.append((container, argv, real, executor))
+        return execution.ExecResult(0, "ran\n", "")
+
+    monkeypatch.setattr(execution, "_DEFAULT", [runner])
+    assert c.run_argv(["true"], real=True).stdout == "ran\n"
+    assert seen == [(c, ["true"], True, None)]
+    monkeypatch.setattr(execution, "_DEFAULT", [])
+    with pytest.raises(execution.LayerlabError, match=r"import layerlab\.executors"):
+        c.run_argv(["true"])
 
 
 def test_the_old_busybox_name_still_works_with_a_warning() -> None:

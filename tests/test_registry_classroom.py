@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from layerlab.registry.classroom import classroom_registry, compare, compare_text, standin_images
+import pytest
+
+from layerlab.analysis import compare_images, compare_images_text
+from layerlab.registry import classroom
+from layerlab.registry.classroom import classroom_registry, standin_images
 
 
 def test_pull_the_standins_through_the_classroom_registry() -> None:
@@ -18,11 +22,11 @@ def test_pull_the_standins_through_the_classroom_registry() -> None:
         assert slim.stats.blobs_cached == 1  # the identical symlink layer's blob
         again = reg.pull("python:3.12")
         assert again.stats.bytes_downloaded == 0 and again.stats.blobs_downloaded == 0
-    rows = {r["image"]: r for r in compare({"full": full.image, "slim": slim.image})}
+    rows = {r["image"]: r for r in compare_images({"full": full.image, "slim": slim.image})}
     assert rows["full"]["shared_layers"] == rows["slim"]["shared_layers"] == 0
     assert rows["slim"]["download_bytes"] < rows["full"]["download_bytes"] / 2
     assert 0.5 < rows["full"]["efficiency"] < 1 and rows["full"]["wasted_bytes"] > 0
-    text = compare_text({"full": full.image})
+    text = compare_images_text({"full": full.image})
     assert text.splitlines()[0].split() == ["IMAGE", "LAYERS", "DOWNLOAD", "SIZE",
                                             "EFFICIENCY", "WASTED", "SHARED"]
 
@@ -31,3 +35,11 @@ def test_standins_are_deterministic() -> None:
     ids = {name: img.id for name, img in standin_images().items()}
     standin_images.cache_clear()
     assert {name: img.id for name, img in standin_images().items()} == ids
+
+
+def test_the_old_names_of_the_comparison_warn_and_are_the_analysis_functions() -> None:
+    for old, new in (("compare", compare_images), ("compare_text", compare_images_text)):
+        with pytest.warns(DeprecationWarning, match=f"layerlab.analysis.{new.__name__}"):
+            assert getattr(classroom, old) is new
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        classroom.nope  # noqa: B018

@@ -13,9 +13,9 @@ import subprocess
 from collections.abc import Callable
 
 import _kill
-from _store_writer import spawn
+from _store_writer import random_layers, spawn
 
-from layerlab import Image, Layer
+from layerlab import Image
 from layerlab.store import Store
 
 
@@ -27,15 +27,9 @@ def _spawn(root: str, seed: int, images: int, *extra: str) -> subprocess.Popen[s
 
 
 def _write_loop(store: Store, rng: random.Random, mark: Callable[[bytes], None]) -> None:
-    base = Layer.from_dict({"/etc/os-release": "ID=shared\n"}, created_by="shared base")
     while True:
         name = f"w{rng.getrandbits(32):08x}"
-        layers = [base] + [
-            Layer.from_dict({f"/l{i}/f{j}": rng.randbytes(rng.randint(0, 4000)) for j in range(15)},
-                            created_by=f"{name}-{i}")
-            for i in range(4)
-        ]
-        image = Image.from_layers(layers)
+        image = Image.from_layers(random_layers(rng, 4, name))
         mark(b"W")
         store.add(image, tag=name)
         c = store.create_container(name, name=f"c-{name}")

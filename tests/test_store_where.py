@@ -48,7 +48,7 @@ def test_matches_takes_the_path_or_a_pattern() -> None:
 
 
 def test_happy_txt_question_judges_against_what_was_on_disk_when_asked() -> None:
-    from layerlab.store.where import HappyTxtHomes
+    from layerlab.exercises import HappyTxtHomes
 
     image = Image.from_layers([Layer.from_dict({"/etc/motd": "hi\n"})])
     stores = [Store.temporary(driver=d) for d in ("aufs", "overlay2", "containerd")]
@@ -72,3 +72,14 @@ def test_happy_txt_question_judges_against_what_was_on_disk_when_asked() -> None
     init = dict(right, overlay2="overlay2/<mount-id>-init/diff")
     assert "-init layer is read-only" in q.check(init).message
     assert "not a dict" in q.check(["aufs"]).message
+
+
+def test_the_old_home_of_the_question_warns_and_gives_the_same_class() -> None:
+    import layerlab.store.where as where
+    from layerlab.exercises import HappyTxtHomes
+
+    with pytest.warns(DeprecationWarning, match="layerlab.exercises.HappyTxtHomes"):
+        old = where.HappyTxtHomes
+    assert old is HappyTxtHomes
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        where.Nope  # noqa: B018

@@ -110,3 +110,16 @@ def test_layer_takes_its_names_from_the_codec() -> None:
     tree = ast.parse(inspect.getsource(layer))
     sources = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "union" not in sources and "whiteout" in sources
+
+
+def test_is_overlay_opaque_reads_y_not_x(tmp_path: Path) -> None:
+    from layerlab.whiteout import is_overlay_opaque
+
+    opaque, marked, plain = tmp_path / "o", tmp_path / "x", tmp_path / "p"
+    for d in (opaque, marked, plain):
+        d.mkdir()
+    os.setxattr(opaque, "user.overlay.opaque", b"y")
+    os.setxattr(marked, "user.overlay.opaque", b"x")  # holds xattr whiteouts: not opaque
+    assert [is_overlay_opaque(d) for d in (opaque, marked, plain)] == [True, False, False]
+    assert not is_overlay_opaque(tmp_path / "missing")
+    assert not is_overlay_opaque(opaque, namespaces=("trusted",))

@@ -125,3 +125,25 @@ def test_static_html_is_the_container_repr(store: Store) -> None:
     bundle = play._repr_mimebundle_()
     assert bundle["text/html"] == play.container._repr_html_()
     assert "/happy.txt" in bundle["text/html"]
+
+
+@pytest.mark.parametrize("form", ["native", "xattr"])
+def test_the_host_panel_names_whiteouts_and_opaque_dirs_in_either_form(
+    store: Store, form: str
+) -> None:
+    if form == "xattr":  # the unprivileged form, whoever runs the test
+        store._as_root = False
+    play = ContainerPlayground(store.create_container("tiny", name="wh"))
+    play.run("rm /etc/hostname")
+    play.run("rm -r /bin")
+    play.run("mkdir /bin")  # a directory that replaces the image's: opaque
+    lines = {line.split("</code>")[0].split("<code>")[-1]: line
+             for line in play.host.value.split("<div>")[1:]}
+    hostname = lines["etc/hostname"]
+    if form == "xattr" or os.geteuid() != 0:
+        assert "(whiteout: empty file with an overlay xattr)" in hostname
+    else:
+        assert "c 0/0 (whiteout)" in hostname
+    assert "dir (opaque)" in lines["bin"]
+    # /etc holds a whiteout but is not opaque (in the xattr form it is marked "x")
+    assert "(opaque)" not in lines["etc"] and "whiteout" not in lines["etc"]

@@ -13,6 +13,7 @@ from layerlab.store import Store
 from layerlab.views.html import store_html
 from layerlab.views.tables import system_df_table
 from layerlab.widgets import StoreBrowser
+from layerlab.widgets.storebrowser import _suffix
 
 
 @pytest.fixture(params=["overlay2", "aufs"])
@@ -68,7 +69,10 @@ def test_refresh_sees_a_new_container(store: Store) -> None:
     assert any("config.v2.json" in r for r in browser.rows())
 
 
-def test_whiteouts_on_disk_are_shown(store: Store) -> None:
+@pytest.mark.parametrize("form", ["native", "xattr"])
+def test_whiteouts_on_disk_are_shown(store: Store, form: str) -> None:
+    if form == "xattr":  # the unprivileged form, whoever runs the test (root writes devices)
+        store._as_root = False
     c = store.create_container("tiny", name="w")
     c.remove("/etc/hostname")
     top = store.container_dir(c)
@@ -76,11 +80,21 @@ def test_whiteouts_on_disk_are_shown(store: Store) -> None:
     browser = StoreBrowser(store)
     browser.select(rel)
     st = os.lstat(top + "/etc/hostname")
-    if stat.S_ISREG(st.st_mode):  # the unprivileged (xattr) form: an empty file
-        pytest.xfail("the browser shows an xattr whiteout as an empty file (it reads no "
-                     "overlay xattrs; the codec is to be layerlab/whiteout.py's)")
-    assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-    assert "character device 0/0: an overlayfs whiteout" in browser.content.value
+    if form == "xattr" or os.geteuid() != 0:  # the unprivileged form: an empty file
+        assert stat.S_ISREG(st.st_mode) and st.st_size == 0
+        assert os.getxattr(top + "/etc/hostname", "user.overlay.whiteout") == b"y"
+        assert "overlayfs whiteout (xattr form)" in browser.content.value
+        assert "(whiteout, xattr form)" in _suffix(top + "/etc/hostname")
+        assert "0 bytes" not in browser.content.value  # not shown as an empty file
+    else:
+        assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+        assert "character device 0/0: an overlayfs whiteout" in browser.content.value
+        assert "whiteout" in _suffix(top + "/etc/hostname")
+    # a plain empty file next to it is not a whiteout
+    with open(top + "/etc/empty", "wb"):
+        pass
+    browser.select(top[len(store.root) + 1:] + "/etc/empty")
+    assert "whiteout" not in browser.content.value
 
 
 def test_static_html_and_system_df_table(store: Store) -> None:

@@ -7,7 +7,8 @@ the notebooks show, and :mod:`layerlab.views` only renders them. Three families:
   (:func:`layer_changes`, :func:`layer_stats`), Docker's answer from the one change
   model (:mod:`layerlab.changes`); the bytes each layer stores and still shows
   (:func:`stored_bytes`); one row per path of a view (:func:`file_rows`);
-* **sharing** (:mod:`.sharing`) -- the layers several images share (:func:`sharing_rows`);
+* **sharing** (:mod:`.sharing`) -- the layers several images share (:func:`sharing_rows`),
+  and a table comparing tags (:func:`compare_images_text`);
 * **efficiency** (:mod:`.efficiency`, :mod:`.rules`) -- dive's score and "wasted bytes",
   next to the bytes one could really reclaim, and dive's CI rules
   (:func:`efficiency_check`).
@@ -42,7 +43,7 @@ from .layers import (
     stored_bytes,
 )
 from .rules import efficiency_check, parse_bytes
-from .sharing import SharedLayer, sharing_rows
+from .sharing import SharedLayer, compare_images, compare_images_text, sharing_rows
 
 __all__ = [
     "ChangeRow",
@@ -53,6 +54,8 @@ __all__ = [
     "PathEfficiency",
     "SharedLayer",
     "StoredBytes",
+    "compare_images",
+    "compare_images_text",
     "efficiency",
     "efficiency_check",
     "file_rows",

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..entry import EntryKind
-from ..paths import ROOT, ancestors, join, split
-from ..union import WHITEOUT_PREFIX, marker_member_name
+from ..paths import ROOT, ancestors
+from ..whiteout import marker_member_name, whiteout_target
 from .layers import _index
 
 if TYPE_CHECKING:
@@ -168,14 +168,6 @@ def _child_first(node: _Node, prefix: str = "") -> Iterator[tuple[str, _Node]]:
         stack.append((f"{path}/{name}", child, iter(sorted(child.children))))
 
 
-def _real_path(path: str) -> tuple[str, bool]:
-    """Dive's ``Path()``: the ``.wh.`` prefix of the last name is fictitious."""
-    parent, name = split(path)
-    if name.startswith(WHITEOUT_PREFIX):
-        return join(parent, name[len(WHITEOUT_PREFIX):]), True
-    return path, False
-
-
 class _Stacked:
     """Dive's StackTreeRange of the layers so far, kept incrementally:
     path -> (size, is_dir) of every node. Stacking replaces a node's payload (even with
@@ -197,7 +189,7 @@ class _Stacked:
 
     def stack(self, tree: _Node) -> None:
         for raw, node in _child_first(tree):
-            path, whiteout = _real_path(raw)
+            path, whiteout = whiteout_target(raw)
             if whiteout:
                 for p in self._subtree(path):
                     del self.nodes[p]
@@ -282,7 +274,7 @@ def efficiency(image: Image) -> EfficiencyReport:
         for raw, node in _child_first(tree):
             if node.children:
                 continue
-            path, whiteout = _real_path(raw)
+            path, whiteout = whiteout_target(raw)
             size = node.size
             if whiteout:
                 size, was_dir = stacked.whiteout_bytes(path)

@@ -22,62 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..digest import short
-from ..image import Image
+from ..history import HistoryRow, history
 
 __all__ = ["BuilderRow", "HistoryRow", "compare_builders", "history"]
-
-_WHY_TOP = "the image itself: its ID is the sha256 of its config JSON"
-_WHY_MISSING = (
-    "<missing>: no image of its own. Docker names intermediate images only when this "
-    "daemon built them step by step (the classic builder); layers that were pulled, or "
-    "built with BuildKit, are known by content (diff_id) only"
-)
-_WHY_EMPTY = "; empty layer: this step only changed the config (0 B, no layer in rootfs)"
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    """One row of ``docker history`` (``index`` counts history entries from the base, 0;
-    ``layer`` is the index of the layer the step made, ``None`` for an empty layer)."""
-
-    index: int
-    image_id_column: str
-    created: str
-    created_by: str
-    size: int
-    empty_layer: bool
-    comment: str
-    diff_id: str
-    why: str
-    layer: int | None = None
-
-
-def history(image: Image) -> list[HistoryRow]:
-    """Rows like ``docker history IMAGE``: newest first, sizes in bytes of file content.
-
-    The one implementation: :meth:`Image.history_rows` and
-    :func:`layerlab.views.history_table` show these rows."""
-    rows: list[HistoryRow] = []
-    pairs = image.layer_history()
-    k = -1
-    for index, (entry, layer) in enumerate(pairs):
-        if layer is not None:
-            k += 1
-        top = index == len(pairs) - 1
-        why = (_WHY_TOP if top else _WHY_MISSING) + (_WHY_EMPTY if layer is None else "")
-        rows.append(HistoryRow(
-            index=index,
-            image_id_column=short(image.id) if top else "<missing>",
-            created=entry.created,
-            created_by=entry.created_by,
-            size=layer.size if layer is not None else 0,
-            empty_layer=layer is None,
-            comment=entry.comment,
-            diff_id=layer.diff_id if layer is not None else "",
-            why=why,
-            layer=k if layer is not None else None,
-        ))
-    return rows[::-1]
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import IO, Any, Literal
 
 from ..digest import is_digest
 from ..errors import InvalidImageError, LimitExceededError
+from ..imagedoc import OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, expect_object
 from ..limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -45,15 +46,14 @@ __all__ = [
     "Descriptor",
     "Platform",
     "document_kind",
+    "expect_object",
     "host_platform",
     "parse_descriptor",
     "parse_json",
     "read_json",
 ]
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+# OCI_INDEX, OCI_MANIFEST and OCI_CONFIG come from layerlab.imagedoc (the store uses them)
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
@@ -105,13 +105,6 @@ def read_json(stream: IO[bytes], *, where: str, limits: Limits = DEFAULT_LIMITS)
     """Read and decode a JSON document from ``stream``, never reading past the cap."""
     data = stream.read(limits.max_json_bytes + 1)
     return parse_json(data, where=where, limits=limits)
-
-
-def expect_object(doc: Any, where: str) -> dict[str, Any]:
-    """``doc`` if it is a JSON object, else a clear error."""
-    if not isinstance(doc, dict):
-        raise InvalidImageError(f"{where}: expected a JSON object, found {type(doc).__name__}")
-    return doc
 
 
 @dataclass(frozen=True)

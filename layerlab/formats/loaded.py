@@ -4,21 +4,22 @@ Shared by every reader: the config's ``rootfs.diff_ids`` decide how many layers 
 must be and what each must hash to; the config's ``history`` gives each layer its
 ``created_by``. :class:`LoadedImage` carries what a file said beyond the image itself
 (its format, tags, platform, and the legacy per-layer ``json`` of ``docker save``).
+:func:`image_from_config` itself lives in :mod:`layerlab.imagedoc`, below the store,
+which reads its image db with it too; this module re-exports it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..digest import is_digest
 from ..errors import DigestMismatchError, InvalidImageError
-from ..image import EPOCH, HistoryEntry, Image, ImageConfig, LegacyLayer
+from ..image import Image, LegacyLayer
+from ..imagedoc import LayerLoader, config_diff_ids, image_from_config
 from ..layer import Layer
-from .descriptors import expect_object
 
-__all__ = ["LoadedImage", "image_from_config"]
+__all__ = ["LayerLoader", "LoadedImage", "config_diff_ids", "image_from_config"]
 
 
 @dataclass(frozen=True)
@@ -35,68 +36,6 @@ class LoadedImage:
     repo_tags: tuple[str, ...] = ()
     platform: str = ""
     legacy_layers: tuple[LegacyLayer, ...] = ()
-
-
-LayerLoader = Callable[[int, str, Mapping[str, Any]], Layer]
-"""``(index, expected diff_id, history entry) -> Layer``"""
-
-
-def config_diff_ids(config: Mapping[str, Any], *, where: str) -> list[str]:
-    """The ``rootfs.diff_ids`` of a config, checked to be a list of digests."""
-    rootfs = config.get("rootfs")
-    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, Mapping) else None
-    if not isinstance(diff_ids, list) or not all(
-        isinstance(d, str) and is_digest(d) for d in diff_ids
-    ):
-        raise InvalidImageError(f"{where}: rootfs.diff_ids is missing or not a list of digests")
-    return diff_ids
-
-
-def image_from_config(
-    config_doc: Any, layer_count: int, load: LayerLoader, *, where: str,
-    raw: bytes | None = None,
-) -> Image:
-    """Build the image a config describes, loading layer ``i`` with ``load``.
-
-    ``layer_count`` is how many layers the manifest lists; it must agree with the
-    config's ``rootfs.diff_ids``.
-    """
-    config = expect_object(config_doc, where)
-    diff_ids = config_diff_ids(config, where=where)
-    if len(diff_ids) != layer_count:
-        raise InvalidImageError(
-            f"{where}: the manifest lists {layer_count} layers but rootfs.diff_ids has "
-            f"{len(diff_ids)}"
-        )
-    raw_history = config.get("history") or []
-    if not isinstance(raw_history, list) or not all(isinstance(h, Mapping) for h in raw_history):
-        raise InvalidImageError(f"{where}: history is not a list of objects")
-    history = [HistoryEntry.from_json(h) for h in raw_history]
-    made = [h for h in raw_history if not h.get("empty_layer")]
-    if len(made) > layer_count:
-        raise InvalidImageError(
-            f"{where}: history has {len(made)} entries that made a layer, but there are "
-            f"{layer_count} layers"
-        )
-    # Some tools write no history (or too little); the missing entries are blank.
-    history += [HistoryEntry() for _ in range(layer_count - len(made))]
-    made += [{} for _ in range(layer_count - len(made))]
-    layers = [load(i, diff_id, made[i]) for i, diff_id in enumerate(diff_ids)]
-    try:
-        image_config = ImageConfig.from_dict(config.get("config"))
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise InvalidImageError(f"{where}: the 'config' object is malformed ({exc})") from exc
-    meta = {key: config.get(key) for key in ("architecture", "os", "created", "author")}
-    return Image(
-        layers,
-        config=image_config,
-        history=history,
-        architecture=str(meta["architecture"] or "amd64"),
-        os=str(meta["os"] or "linux"),
-        created=str(meta["created"] or EPOCH),
-        author=str(meta["author"] or ""),
-        raw_config=raw,
-    )
 
 
 def legacy_chain(

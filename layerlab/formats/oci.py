@@ -14,7 +14,6 @@ size and digest, every layer for its diff_id.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,12 +21,13 @@ from typing import Any
 from ..digest import sha256_digest
 from ..errors import InvalidImageError, LimitExceededError
 from ..image import Image
+from ..imagedoc import canonical_json as _canonical
+from ..imagedoc import manifest_bytes
 from ..layer import Layer
 from ..limits import DEFAULT_LIMITS, Limits
 from .descriptors import (
     INDEX_MEDIA_TYPES,
     MANIFEST_MEDIA_TYPES,
-    OCI_CONFIG,
     OCI_INDEX,
     OCI_MANIFEST,
     REF_NAME,
@@ -45,7 +45,7 @@ from .sinks import Sink
 from .sources import Source
 from .verify import load_layer, progress_bar, read_verified_json
 
-__all__ = ["read_oci", "write_oci"]
+__all__ = ["manifest_bytes", "read_oci", "write_oci"]
 
 _MAX_INDEX_DEPTH = 4
 _CONTAINERD_NAME = "io.containerd.image.name"
@@ -251,20 +251,6 @@ def read_oci(
     image, plat = reader.image(chosen)
     tags = tuple(n for n in (chosen.ref_name, *chosen.aliases) if n)
     return LoadedImage(image, format, tags, str(plat or ""))
-
-
-def _canonical(doc: Mapping[str, Any]) -> bytes:
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-
-
-def manifest_bytes(image: Image) -> bytes:
-    """The OCI manifest of ``image`` (layer blobs as each layer stores them)."""
-    config = image.config_bytes()
-    config_desc = Descriptor(OCI_CONFIG, image.id, len(config))
-    layers = [Descriptor(layer.media_type, layer.digest, layer.compressed_size).to_json()
-              for layer in image.layers]
-    return _canonical({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                       "config": config_desc.to_json(), "layers": layers})
 
 
 def write_oci(image: Image, sink: Sink, *, tag: str | None = None,

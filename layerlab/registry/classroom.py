@@ -12,6 +12,10 @@ rewrites ``/var/lib/dpkg/status`` and friends, which is what dive counts as wast
 ...     slim = reg.pull("python:3.12-slim").image
 >>> with classroom_registry(live=True) as reg:             # doctest: +SKIP
 ...     slim = reg.pull("python:3.12-slim").image          # from Docker Hub itself
+
+The table comparing the pulled tags is :func:`layerlab.analysis.compare_images_text`
+(analysis sits above the registry; ``compare`` and ``compare_text`` here are its deprecated
+old names).
 """
 
 from __future__ import annotations
@@ -34,8 +38,7 @@ from ..image import Image
 from ..layer import Layer
 from .pull import PullResult, pull_image
 
-__all__ = ["ClassroomRegistry", "classroom_registry", "compare", "compare_text",
-           "standin_images"]
+__all__ = ["ClassroomRegistry", "classroom_registry", "standin_images"]
 
 _EPOCH = "2024-06-13T00:00:00Z"
 
@@ -231,34 +234,19 @@ def classroom_registry(*, live: bool = False,
         server.server_close()
 
 
-def compare(images: Mapping[str, Image]) -> list[dict[str, Any]]:
-    """Per image: layers, bytes to download (compressed), size on disk (uncompressed), dive's
-    efficiency and wasted bytes, and the layers it shares with the others (by chain_id)."""
-    from ..analysis import efficiency
-
-    chains = {name: set(img.chain_ids) for name, img in images.items()}
-    rows = []
-    for name, img in images.items():
-        report = efficiency(img)
-        others = set().union(*(c for n, c in chains.items() if n != name))
-        rows.append({"image": name, "layers": len(img.layers),
-                     "download_bytes": sum(layer.compressed_size for layer in img.layers),
-                     "size_bytes": sum(layer.size for layer in img.layers),
-                     "efficiency": report.efficiency, "wasted_bytes": report.wasted_bytes,
-                     "shared_layers": len(chains[name] & others)})
-    return rows
+_MOVED = {"compare": "compare_images", "compare_text": "compare_images_text"}
 
 
-def compare_text(images: Mapping[str, Image]) -> str:
-    """:func:`compare` as an aligned table (sizes as dive and docker print them)."""
-    from ..analysis import go_humanize_bytes
+def __getattr__(name: str) -> Any:
+    # compare() and compare_text() moved to layerlab.analysis (the registry does not import
+    # the analysis above it); the old names work, with a warning, for one release
+    if name in _MOVED:
+        import warnings
 
-    head = f"{'IMAGE':<18} {'LAYERS':>6} {'DOWNLOAD':>9} {'SIZE':>9} {'EFFICIENCY':>10} " \
-           f"{'WASTED':>9} {'SHARED':>6}"
-    lines = [head]
-    for r in compare(images):
-        size = go_humanize_bytes
-        lines.append(f"{r['image']:<18} {r['layers']:>6} {size(r['download_bytes']):>9}"
-                     f" {size(r['size_bytes']):>9} {r['efficiency'] * 100:>9.1f}%"
-                     f" {size(r['wasted_bytes']):>9} {r['shared_layers']:>6}")
-    return "\n".join(lines)
+        from .. import analysis
+
+        warnings.warn(f"layerlab.registry.classroom.{name} moved to "
+                      f"layerlab.analysis.{_MOVED[name]}; the old name goes in the next "
+                      "release", DeprecationWarning, stacklevel=2)
+        return getattr(analysis, _MOVED[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -49,6 +49,8 @@ from ..container import Container, ContainerState, ReadWriteLayer
 from ..digest import sha256_digest, short
 from ..errors import InvalidImageError, LayerlabError
 from ..image import Image
+from ..imagedoc import OCI_INDEX, OCI_MANIFEST, manifest_bytes
+from ..imagedoc import canonical_json as _canonical
 from ..layer import Layer
 from ..overlaydir import read_overlay_dir, write_overlay_dir
 from . import containerd_gc
@@ -79,8 +81,6 @@ from .store import (
 
 __all__ = ["ContainerdStore", "full_name", "short_name"]
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DANGLING = "moby-dangling@"
 
 
@@ -103,10 +103,6 @@ def short_name(name: str) -> str:
         if name.startswith(prefix):
             return name[len(prefix):]
     return name
-
-
-def _canonical(doc: dict[str, Any]) -> bytes:
-    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 class _Resume:
@@ -220,8 +216,6 @@ class ContainerdStore(Store):
 
     # --- images --------------------------------------------------------------------------
     def _index_of(self, image: Image) -> tuple[bytes, bytes]:
-        from ..formats.oci import manifest_bytes
-
         manifest = manifest_bytes(image)
         index = _canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
             {"mediaType": OCI_MANIFEST, "digest": sha256_digest(manifest),

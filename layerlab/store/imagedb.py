@@ -26,6 +26,7 @@ from typing import Any
 from ..digest import sha256_digest, short
 from ..errors import InvalidImageError
 from ..image import Image
+from ..imagedoc import image_from_config
 from ..layer import Layer
 from .durable import TMP_MARK, atomic_write, fsync_dir
 from .layout import Layout
@@ -75,8 +76,6 @@ class ImageDB:
             raw = f.read()
         if sha256_digest(raw) != image_id:
             raise InvalidImageError(f"image {short(image_id)}: config does not hash to its id")
-        from ..formats.loaded import image_from_config
-
         config = json.loads(raw)
         diff_ids = config["rootfs"]["diff_ids"]
 

@@ -25,8 +25,12 @@ A faithful *teaching* layout, not a store a Docker daemon could use. What matche
 What differs from Docker, on purpose: ids that Docker draws at random (cache-id, mount-id)
 are derived from the chain id or container id so notebooks are reproducible; the ``aufs``
 layer id is the chain id's hex (Docker < 1.10 drew it at random too); whiteouts use the
-overlay form in both layouts (a character device 0/0 as root, otherwise the documented
-marker: a zero-size file with the xattr ``user.overlay.whiteout``); and every layer's exact
+overlay form in both layouts, not aufs's ``.wh.`` files (as root the kernel's own: a
+character device 0/0, opaque directories marked ``trusted.overlay.opaque = "y"``;
+otherwise the unprivileged form overlayfs reads with ``userxattr``, kernel >= 6.7: a
+zero-size file with ``user.overlay.whiteout``, its directory marked
+``user.overlay.opaque = "x"``; the spellings are :mod:`layerlab.whiteout`'s, the writer
+:func:`layerlab.overlaydir.write_overlay_dir`); and every layer's exact
 tar stream is kept under ``blobs/sha256/<diff-id>`` (Docker keeps ``tar-split`` data to
 rebuild it) so the store can verify and reload layers byte for byte.
 """

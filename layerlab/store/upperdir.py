@@ -30,7 +30,6 @@ file for one that did not, as on a host); it reads back as a layer.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 import stat
@@ -39,36 +38,33 @@ from typing import Literal
 
 from .._fsutil import remove_tree
 from ..blob import FileBlob
-from ..entry import Entry, EntryKind
+from ..entry import IMPLIED_DIR_MODE, Entry, EntryKind
+from ..overlaydir import OverlayTarget
 from ..paths import ROOT, ancestors, split
 from ..rwlayer import ReadWriteLayer
 from ..whiteout import OVERLAY_HAS_XWHITEOUTS as _HAS_XWHITEOUTS  # the overlayfs spellings
 from ..whiteout import OVERLAY_OPAQUE as _OPAQUE
 from ..whiteout import OVERLAY_OPAQUE_XATTR as _OPAQUE_XATTR
-from ..whiteout import OVERLAY_WHITEOUT_XATTR as _WHITEOUT_XATTR
+from ..whiteout import overlay_xattr
 
 __all__ = ["UpperDir"]
 
-#: mode and mtime of a directory nobody described (what the union implies)
-_IMPLIED_DIR_MODE = 0o755
 
 
-class UpperDir:
+class UpperDir(OverlayTarget):
     """The on-disk upper directory ``root`` of one container.
 
     ``on_disk`` records what was last written at each path (an entry, or a whiteout
-    marker), so that a metadata change (``chmod``) does not rewrite the content.
+    marker), so that a metadata change (``chmod``) does not rewrite the content. How an
+    entry's node, xattrs and metadata land on disk is :class:`~layerlab.overlaydir.
+    OverlayTarget`'s, the same code as the whole-layer writer's.
     """
 
     def __init__(self, root: str, *, xattr_namespace: str = "trusted",
                  whiteout_form: Literal["chardev", "xattr"] = "chardev",
                  allow_setuid: bool = True, create_devices: bool = True) -> None:
-        self.root = root
-        self.ns = xattr_namespace
-        self.whiteout_form = whiteout_form
-        self.allow_setuid = allow_setuid
-        self.create_devices = create_devices
-        self.as_root = os.geteuid() == 0
+        super().__init__(root, ns=xattr_namespace, whiteout_form=whiteout_form,
+                         allow_setuid=allow_setuid, create_devices=create_devices)
         self.on_disk: dict[str, Entry] = {}
         self.opaque: set[str] = set()
         #: host paths changed since the last flush (files written, directories whose
@@ -105,12 +101,9 @@ class UpperDir:
         for d in sorted(touched, key=lambda p: p.split("/"), reverse=True):
             self._dir_meta(rw, d)
 
-    def _host(self, path: str) -> str:
-        return self.root if path == ROOT else os.path.join(self.root, path[1:])
-
     def _lstat(self, path: str) -> os.stat_result | None:
         try:
-            return os.lstat(self._host(path))
+            return os.lstat(self.host(path))
         except (FileNotFoundError, NotADirectoryError):
             return None
 
@@ -126,7 +119,7 @@ class UpperDir:
         self.opaque.discard(path)
         if st is None:
             return
-        host = self._host(path)
+        host = self.host(path)
         self._writable(split(path)[0], touched)
         if stat.S_ISDIR(st.st_mode):
             remove_tree(host)
@@ -137,7 +130,7 @@ class UpperDir:
     def _name_changed(self, path: str, touched: set[str]) -> None:
         parent = split(path)[0]
         touched.add(parent)
-        self.unsynced.add(self._host(parent))
+        self.unsynced.add(self.host(parent))
 
     def _parents(self, rw: ReadWriteLayer, path: str, touched: set[str]) -> None:
         """Make the parents of ``path`` real directories (implied ones the layer does not
@@ -149,7 +142,7 @@ class UpperDir:
             if st is not None:
                 self._clear(anc, touched)
             self._writable(split(anc)[0], touched)
-            os.mkdir(self._host(anc), 0o700)
+            os.mkdir(self.host(anc), 0o700)
             self._name_changed(anc, touched)
             touched.add(anc)
 
@@ -158,7 +151,7 @@ class UpperDir:
         it (its metadata is set again at the end)."""
         if self.as_root:
             return
-        host = self._host(directory)
+        host = self.host(directory)
         try:
             mode = stat.S_IMODE(os.lstat(host).st_mode)
         except (FileNotFoundError, NotADirectoryError):
@@ -172,7 +165,7 @@ class UpperDir:
         old = self.on_disk.get(path)
         self._parents(rw, path, touched)
         st = self._lstat(path)
-        host = self._host(path)
+        host = self.host(path)
         if entry.is_dir:
             if st is None or not stat.S_ISDIR(st.st_mode):
                 if st is not None:
@@ -203,11 +196,11 @@ class UpperDir:
         else:  # fifo, devices: made again
             if st is not None:
                 self._clear(path, touched)
-            if not self._special(entry, host):
+            if not self.make_special(entry):
                 return  # a device not materialized (the store's default), as in a full write
             self._name_changed(path, touched)
         self._xattrs(host, old if same_kind else None, entry)
-        self._meta(entry)
+        self.apply_meta(entry)
         self.on_disk[path] = entry
 
     def _write_file(self, rw: ReadWriteLayer, entry: Entry, host: str, *, fresh: bool,
@@ -230,19 +223,6 @@ class UpperDir:
                 f.write(blob)
         self.unsynced.add(host)
 
-    def _special(self, entry: Entry, host: str) -> bool:
-        if entry.kind is EntryKind.FIFO:
-            os.mkfifo(host, 0o600)
-            return True
-        if not self.create_devices:
-            return False
-        kind = stat.S_IFCHR if entry.kind is EntryKind.CHAR else stat.S_IFBLK
-        try:
-            os.mknod(host, kind | 0o600, os.makedev(entry.devmajor, entry.devminor))
-        except PermissionError:
-            return False  # no CAP_MKNOD: left out, as write_overlay_dir does
-        return True
-
     def _link(self, rw: ReadWriteLayer, entry: Entry, touched: set[str]) -> None:
         target = entry.linkname
         seen = {entry.path}
@@ -250,7 +230,7 @@ class UpperDir:
                 and target not in seen:
             seen.add(target)
             target = t.linkname
-        path, host, source = entry.path, self._host(entry.path), self._host(target)
+        path, host, source = entry.path, self.host(entry.path), self.host(target)
         old = self.on_disk.get(path)
         st, src = self._lstat(path), self._lstat(target)
         if src is None or not stat.S_ISREG(src.st_mode):
@@ -278,25 +258,12 @@ class UpperDir:
             return
         self._parents(rw, path, touched)
         self._clear(path, touched)
-        host = self._host(path)
-        self._writable(split(path)[0], touched)
-        if self.whiteout_form == "chardev":
-            try:
-                os.mknod(host, stat.S_IFCHR | 0o000, os.makedev(0, 0))
-            except PermissionError as exc:
-                raise PermissionError(
-                    f"{host!r}: creating a 0/0 whiteout device is not permitted here; "
-                    "use whiteout_form='xattr'") from exc
-            mode = 0o000
-        else:
-            os.close(os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
-            os.setxattr(host, f"{self.ns}.{_WHITEOUT_XATTR}", b"y", follow_symlinks=False)
-            parent = split(path)[0]
-            if parent not in self.opaque:
-                os.setxattr(self._host(parent), f"{self.ns}.{_OPAQUE_XATTR}", _HAS_XWHITEOUTS,
-                            follow_symlinks=False)
-            mode = 0o644
-        self._meta(Entry(path, EntryKind.WHITEOUT, mode=mode))
+        parent = split(path)[0]
+        self._writable(parent, touched)
+        mode = self.make_whiteout(path)
+        if self.whiteout_form != "chardev" and parent not in self.opaque:
+            self.set_overlay_xattr(parent, _OPAQUE_XATTR, _HAS_XWHITEOUTS)
+        self.apply_meta(Entry(path, EntryKind.WHITEOUT, mode=mode))
         self._name_changed(path, touched)
         self.on_disk[path] = Entry(path, EntryKind.WHITEOUT)
 
@@ -306,14 +273,14 @@ class UpperDir:
 
     # --- metadata -----------------------------------------------------------------------
     def _opaque(self, path: str, opaque: bool) -> None:
-        host, name = self._host(path), f"{self.ns}.{_OPAQUE_XATTR}"
+        host, name = self.host(path), overlay_xattr(self.ns, _OPAQUE_XATTR)
         if opaque and path not in self.opaque:
-            os.setxattr(host, name, _OPAQUE, follow_symlinks=False)
+            self.set_overlay_xattr(path, _OPAQUE_XATTR, _OPAQUE)
             self.opaque.add(path)
         elif not opaque and path in self.opaque:
             # still a directory that may hold xattr whiteouts: say so, as the full writer
             if self.whiteout_form == "xattr":
-                os.setxattr(host, name, _HAS_XWHITEOUTS, follow_symlinks=False)
+                self.set_overlay_xattr(path, _OPAQUE_XATTR, _HAS_XWHITEOUTS)
             else:
                 with contextlib.suppress(OSError):
                     os.removexattr(host, name, follow_symlinks=False)
@@ -328,25 +295,7 @@ class UpperDir:
             with contextlib.suppress(OSError):
                 os.removexattr(host, name, follow_symlinks=False)
         for name, value in after.items():
-            if name == "security.capability" and not self.allow_setuid:
-                continue
-            try:
-                os.setxattr(host, name, value, follow_symlinks=False)
-            except OSError as exc:  # as write_overlay_dir: what the file system refuses
-                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EINVAL,
-                                     errno.EACCES):
-                    raise
-
-    def _meta(self, entry: Entry) -> None:
-        host = self._host(entry.path)
-        if self.as_root:
-            os.lchown(host, entry.uid, entry.gid)
-        if entry.kind is not EntryKind.SYMLINK:
-            mode = entry.mode
-            if not self.allow_setuid and not entry.is_dir:
-                mode &= ~(stat.S_ISUID | stat.S_ISGID)
-            os.chmod(host, mode)
-        os.utime(host, ns=(entry.mtime * 10**9, entry.mtime * 10**9), follow_symlinks=False)
+            self.set_entry_xattr(entry.path, name, value)  # what the fs refuses is left out
 
     def _dir_meta(self, rw: ReadWriteLayer, directory: str) -> None:
         if directory == ROOT:
@@ -356,8 +305,8 @@ class UpperDir:
             return
         entry = rw.entries.get(directory)
         if entry is None or not entry.is_dir:
-            entry = Entry(directory, EntryKind.DIR, mode=_IMPLIED_DIR_MODE)
-        self._meta(entry)
+            entry = Entry(directory, EntryKind.DIR, mode=IMPLIED_DIR_MODE)
+        self.apply_meta(entry)
 
     # --- durability ---------------------------------------------------------------------
     def flush(self) -> None:

@@ -4,7 +4,8 @@
 layers, its config and its tag, and a container's ``-init`` layer and upper directory,
 relative to the store root (which plays ``/var/lib/docker`` or ``/var/lib/containerd``).
 :func:`happy_txt_home` is the one the course asks about: the directory where a file
-written in the container (``happy.txt``) lands.
+written in the container (``happy.txt``) lands (the question itself,
+:class:`layerlab.exercises.HappyTxtHomes`, lives with the other exercises).
 
 >>> from layerlab import Image, Layer
 >>> from layerlab.store import Store
@@ -22,12 +23,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..digest import short
-from ..exercises import Question, Verdict
 from .initlayer import overlay2_init_id
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from ..image import Image
     from .store import Store
 
-__all__ = ["HappyTxtHomes", "Place", "generic", "happy_txt_home", "matches", "places"]
+__all__ = ["Place", "generic", "happy_txt_home", "matches", "places"]
 
 
 @dataclass(frozen=True)
@@ -131,47 +130,16 @@ def matches(answer: str, actual: str) -> bool:
     return re.fullmatch(pattern, actual) is not None
 
 
-class HappyTxtHomes(Question):
-    """Where does a file written in the container (``happy.txt``) live in each store? An
-    answer maps each driver to a path relative to the store root, written out or as a
-    pattern where ``<...>`` stands for one id (``"overlay2/<mount-id>/diff"``). The truth
-    is captured when the question is asked."""
+def __getattr__(name: str) -> Any:
+    # HappyTxtHomes moved to layerlab.exercises (the store does not import the course);
+    # the old name works, with a warning, for one release
+    if name == "HappyTxtHomes":
+        import warnings
 
-    prompt = "which directory holds happy.txt in each layout"
+        from ..exercises import HappyTxtHomes
 
-    def __init__(self, stores: Sequence[Store], container: str) -> None:
-        self._truth = {s.driver: happy_txt_home(s, s.container(container)) for s in stores}
-        self._generic = {s.driver: generic(s, self._truth[s.driver]) for s in stores}
-        self._others = {s.driver: [p.path for p in places(s, s.container(container).image,
-                                                          s.container(container))]
-                        for s in stores}
-        self.example = "{" + ", ".join(f'"{d}": "..."' for d in self._truth) + "}"
-
-    def _judge(self, answer: Any) -> Verdict:
-        if not isinstance(answer, Mapping) or set(answer) != set(self._truth):
-            return Verdict(False, f"Not quite: {answer!r} is not a dict with the keys "
-                                  f"{sorted(self._truth)}\nHint: answer like {self.example}.")
-        wrong = sorted(d for d, path in answer.items()
-                       if not isinstance(path, str) or not matches(path, self._truth[d]))
-        if not wrong:
-            return Verdict(True, "Correct: " + "; ".join(
-                f"{d}: {self._generic[d]}" for d in self._truth) + ". Every layout keeps the "
-                "container's changes as plain files in one upper directory.")
-        hints = []
-        for d in wrong:
-            given = str(answer[d])
-            if "content" in given or "blobs" in given:
-                hints.append(f"{d}: the content store holds blobs as pulled or committed; a "
-                             "running container's files are in its active snapshot's fs.")
-            elif given.rstrip("/").endswith(("merged", "rootfs")):
-                hints.append(f"{d}: that is only where the union is mounted; writes go to the "
-                             "upper directory.")
-            elif "init" in given:
-                hints.append(f"{d}: the -init layer is read-only below the container's own "
-                             "layer.")
-            elif any(matches(given, p) for p in self._others[d]):
-                hints.append(f"{d}: that directory holds part of the image (or its records).")
-            else:
-                hints.append(f"{d}: write the path from the store root, like the trees above "
-                             "print it; <...> may stand for an id.")
-        return Verdict(False, f"Not quite: check {wrong}.\nHint: " + " ".join(hints))
+        warnings.warn("layerlab.store.where.HappyTxtHomes moved to "
+                      "layerlab.exercises.HappyTxtHomes; the old name goes in the next release",
+                      DeprecationWarning, stacklevel=2)
+        return HappyTxtHomes
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,6 +39,7 @@ from ..container import Container, ContainerState
 from ..errors import LayerlabError
 from ..shell import ExecResult
 from ..views.palette import OKABE_ITO, pill_style
+from ..whiteout import is_overlay_opaque, is_overlay_whiteout, is_whiteout_device
 from ._base import StaticFallback, badge
 
 if TYPE_CHECKING:
@@ -317,28 +318,21 @@ class ContainerPlayground(StaticFallback, W.VBox):  # type: ignore[misc]
         for rel in files:
             full = os.path.join(top, rel)
             st = os.lstat(full)
-            if stat.S_ISCHR(st.st_mode):
+            if is_whiteout_device(st):
                 what = f"c {os.major(st.st_rdev)}/{os.minor(st.st_rdev)} (whiteout)"
+            elif stat.S_ISCHR(st.st_mode):
+                what = f"c {os.major(st.st_rdev)}/{os.minor(st.st_rdev)} (character device)"
             elif stat.S_ISDIR(st.st_mode):
-                what = "dir" + (" (opaque)" if _overlay_xattr(full, "opaque") else "")
+                what = "dir" + (" (opaque)" if is_overlay_opaque(full) else "")
             elif stat.S_ISLNK(st.st_mode):
                 what = f"-> {html.escape(os.readlink(full))}"
-            elif st.st_size == 0 and _overlay_xattr(full, "whiteout"):
+            elif is_overlay_whiteout(full):
                 what = "(whiteout: empty file with an overlay xattr)"
             else:
                 what = f"{st.st_size:,} B"
             lines.append(f"<div><code>{html.escape(rel)}</code> {what}</div>")
         self.host.value = (f"<b>host: the read-write layer on disk</b> <code>{where}</code>"
                            + ("".join(lines) or "<div style='opacity:0.75'>empty</div>"))
-
-
-def _overlay_xattr(path: str, name: str) -> bool:
-    """True if ``path`` carries ``trusted.overlay.<name>`` or ``user.overlay.<name>``."""
-    try:
-        names = os.listxattr(path, follow_symlinks=False)
-    except OSError:
-        return False
-    return any(n.endswith(f".overlay.{name}") for n in names)
 
 
 class _NotRunning(Exception):

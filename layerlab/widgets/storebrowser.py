@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
+from ..whiteout import is_overlay_whiteout, is_whiteout_device
 from ._base import MONO, StaticFallback, content_html, layer_color, mono_css
 
 if TYPE_CHECKING:
@@ -172,10 +173,14 @@ class StoreBrowser(StaticFallback, W.VBox):  # type: ignore[misc]
         if stat.S_ISLNK(st.st_mode):
             return f"{head}<div>symlink to <code>{html.escape(os.readlink(full))}</code></div>"
         if stat.S_ISCHR(st.st_mode):
+            what = ": an overlayfs whiteout" if is_whiteout_device(st) else ""
             return (f"{head}<div>character device {os.major(st.st_rdev)}/"
-                    f"{os.minor(st.st_rdev)}: an overlayfs whiteout</div>")
+                    f"{os.minor(st.st_rdev)}{what}</div>")
         if not stat.S_ISREG(st.st_mode):
             return f"{head}<div>special file</div>"
+        if is_overlay_whiteout(full):
+            return (f"{head}<div>overlayfs whiteout (xattr form): an empty file marked "
+                    "<code>overlay.whiteout</code></div>")
         with open(full, "rb") as f:
             data = f.read(_MAX_JSON + 1)
         if os.path.basename(rel) in _STAND_INS:
@@ -203,9 +208,12 @@ def _suffix(full: str) -> str:
     if stat.S_ISLNK(st.st_mode):
         return f" -> {os.readlink(full)}"
     if stat.S_ISCHR(st.st_mode):
-        return f"  (c {os.major(st.st_rdev)}/{os.minor(st.st_rdev)} whiteout)"
+        what = " whiteout" if is_whiteout_device(st) else ""
+        return f"  (c {os.major(st.st_rdev)}/{os.minor(st.st_rdev)}{what})"
     if stat.S_ISDIR(st.st_mode):
         return "/"
+    if is_overlay_whiteout(full):
+        return "  (whiteout, xattr form)"
     if os.path.basename(full) in _STAND_INS:
         return f"  {st.st_size:,} B (stand-in for a bolt database)"
     return f"  {st.st_size:,} B"

@@ -17,24 +17,24 @@ import tempfile
 import pytest
 
 from layerlab import Container, File, Image, Layer, Symlink, executors, ptracemode
-from layerlab.busybox import busybox_image
 from layerlab.executors import RealModeUnavailable, choose
 from layerlab.ptracemode import materialized_root, run_ptrace
 
-from .test_realmode import SCRIPTS, _shape
+from .test_realmode import (
+    SCRIPTS,
+    _shape,
+    assert_agrees_with_simulated,
+    assert_untouched,
+    busybox_or_skip,
+    host_victim,
+)
 
 
 @pytest.fixture(scope="module")
 def image() -> Image:
     if os.environ.get("LAYERLAB_REAL_MODE"):
         pytest.skip("LAYERLAB_REAL_MODE is set for this session; these tests force it themselves")
-    support = ptracemode.detect()
-    if not support.available:
-        pytest.skip(f"ptrace mode not possible here: {support.reason}")
-    try:
-        return busybox_image()
-    except RealModeUnavailable as exc:
-        pytest.skip(str(exc))
+    return busybox_or_skip(ptracemode.detect(), "ptrace mode")
 
 
 @pytest.fixture
@@ -49,16 +49,7 @@ PTRACE_NOTE = ("layerlab: ran under ptrace (PRoot) on a copy of the merged view,
 @pytest.mark.reference
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_ptrace_and_simulated_agree(image: Image, forced_ptrace: None, script: str) -> None:
-    traced = image.create_container(name="traced")
-    simulated = image.create_container(name="sim")
-    p = traced.run_command(script, real=True)
-    s = simulated.run_command(script)
-    assert (p.exit_code, p.stderr) == (0, PTRACE_NOTE), p
-    assert (s.exit_code, s.stderr) == (0, ""), s
-    assert [str(c) for c in traced.diff()] == [str(c) for c in simulated.diff()]
-    assert _shape(traced.commit()) == _shape(simulated.commit())
-    assert traced.rw.whiteouts == simulated.rw.whiteouts
-    assert traced.rw.opaques == simulated.rw.opaques
+    assert_agrees_with_simulated(image, script, note=PTRACE_NOTE)
 
 
 @pytest.mark.reference
@@ -79,15 +70,15 @@ def test_a_second_command_reuses_the_tree_until_python_changes_the_container(
 ) -> None:
     import importlib
 
-    flatten_module = importlib.import_module("layerlab.formats.flatten")
+    ptrace_module = importlib.import_module("layerlab.ptracemode")
     calls: list[str] = []
-    original = flatten_module.flatten
+    original = ptrace_module.materialize_view
 
     def counting(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
         calls.append("flatten")
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(flatten_module, "flatten", counting)
+    monkeypatch.setattr(ptrace_module, "materialize_view", counting)
     c = image.create_container(name="reuse")
     c.run_command("echo one > /one", real=True)
     root = materialized_root(c)
@@ -122,10 +113,7 @@ def test_the_tree_is_private(image: Image, forced_ptrace: None) -> None:
 def test_symlinks_in_the_image_cannot_reach_the_host(
     image: Image, forced_ptrace: None, tmp_path: os.PathLike[str]
 ) -> None:
-    victim = os.path.join(tmp_path, "victim")
-    os.mkdir(victim)
-    with open(os.path.join(victim, "keep.txt"), "w") as f:
-        f.write("untouched\n")
+    victim = host_victim(tmp_path)
     links = Layer.from_dict({
         "/hostetc": Symlink("/etc"),
         "/dots": Symlink("../../../../../../../../etc"),
@@ -144,9 +132,7 @@ def test_symlinks_in_the_image_cannot_reach_the_host(
     assert "untouched" not in r.stdout
     assert "/\n" in r.stdout
     assert not os.path.exists("/etc/layerlab-pwned") and not os.path.exists("/escaped")
-    assert sorted(os.listdir(victim)) == ["keep.txt"]
-    with open(os.path.join(victim, "keep.txt")) as f:
-        assert f.read() == "untouched\n"
+    assert_untouched(victim)
     # what the process wrote is in its own read-write layer, nowhere else
     assert c.read("/etc/layerlab-pwned") == b"pwned\n"
     assert c.read("/escaped") == b"x\n"

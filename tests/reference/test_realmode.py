@@ -18,18 +18,24 @@ import pytest
 
 from layerlab import Container, Image, Layer
 from layerlab.busybox import busybox_image
+from layerlab.executors import Support
 from layerlab.realmode import RealModeUnavailable, detect, run_real
 
 
-@pytest.fixture(scope="module")
-def image() -> Image:
-    support = detect()
+def busybox_or_skip(support: Support, mode: str) -> Image:
+    """The busybox image for a real mode's tests, or a skip saying why the mode (or the
+    image) is not possible here."""
     if not support.available:
-        pytest.skip(f"real mode not possible here: {support.reason}")
+        pytest.skip(f"{mode} not possible here: {support.reason}")
     try:
         return busybox_image()
     except RealModeUnavailable as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def image() -> Image:
+    return busybox_or_skip(detect(), "real mode")
 
 
 def _shape(img: Image) -> dict[str, tuple[str, int, int, str | None, str]]:
@@ -50,19 +56,40 @@ SCRIPTS = [
 ]
 
 
-@pytest.mark.reference
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_real_and_simulated_agree(image: Image, script: str) -> None:
+def assert_agrees_with_simulated(image: Image, script: str, *, note: str = "") -> None:
+    """``script`` run for real (whichever real mode is in force; it prints ``note`` on
+    stderr) and in the simulated shell: the same diff, committed view and markers."""
     real = image.create_container(name="real")
     simulated = image.create_container(name="sim")
     r = real.run_command(script, real=True)
     s = simulated.run_command(script)
-    assert (r.exit_code, r.stderr) == (0, ""), r
+    assert (r.exit_code, r.stderr) == (0, note), r
     assert (s.exit_code, s.stderr) == (0, ""), s
     assert [str(c) for c in real.diff()] == [str(c) for c in simulated.diff()]
     assert _shape(real.commit()) == _shape(simulated.commit())
     assert real.rw.whiteouts == simulated.rw.whiteouts
     assert real.rw.opaques == simulated.rw.opaques
+
+
+def host_victim(tmp_path: os.PathLike[str]) -> str:
+    """A host directory holding ``keep.txt`` that no command may reach."""
+    victim = os.path.join(tmp_path, "victim")
+    os.mkdir(victim)
+    with open(os.path.join(victim, "keep.txt"), "w") as f:
+        f.write("untouched\n")
+    return victim
+
+
+def assert_untouched(victim: str) -> None:
+    assert sorted(os.listdir(victim)) == ["keep.txt"]
+    with open(os.path.join(victim, "keep.txt")) as f:
+        assert f.read() == "untouched\n"
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_real_and_simulated_agree(image: Image, script: str) -> None:
+    assert_agrees_with_simulated(image, script)
 
 
 @pytest.mark.reference
@@ -77,18 +104,13 @@ def test_pid_1_and_only_its_own_processes(image: Image) -> None:
 
 @pytest.mark.reference
 def test_host_files_are_out_of_reach(image: Image, tmp_path: os.PathLike[str]) -> None:
-    victim = os.path.join(tmp_path, "victim")
-    os.mkdir(victim)
-    with open(os.path.join(victim, "keep.txt"), "w") as f:
-        f.write("untouched\n")
+    victim = host_victim(tmp_path)
     c = image.create_container(name="iso")
     result = c.run_command(
         f"cat {victim}/keep.txt; rm -rf {victim}; mkdir -p {victim}; echo pwned > {victim}/new;"
         " ls /.oldroot; echo x > /../../escaped; true", real=True)
     assert "untouched" not in result.stdout
-    assert sorted(os.listdir(victim)) == ["keep.txt"]
-    with open(os.path.join(victim, "keep.txt")) as f:
-        assert f.read() == "untouched\n"
+    assert_untouched(victim)
     assert not os.path.exists("/escaped")
     # what the process wrote is in its own read-write layer, nowhere else
     assert c.read(f"{victim}/new") == b"pwned\n"
@@ -129,15 +151,23 @@ def test_unprivileged_user_runs_real_mode(image: Image) -> None:
 
 
 @pytest.mark.reference
-def test_a_killed_run_leaves_no_mount_and_no_work_dir(image: Image) -> None:
-    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "layerlab-real-*")))
-    c = image.create_container(name="slow")
-    result = run_real(c, ["sh", "-c", "echo started > /started; sleep 30"], timeout=1.5)
-    assert result.exit_code == 137
-    assert "killed after" in result.stderr
-    assert c.read("/started") == b"started\n"  # what it wrote before dying is kept
-    after = set(glob.glob(os.path.join(tempfile.gettempdir(), "layerlab-real-*")))
-    assert after <= before
+def test_a_killed_run_leaves_no_mount_and_no_work_dir(image: Image,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # A temporary directory of this test's own, so that other runs sharing /tmp cannot
+    # make or remove work directories while it counts them.
+    own = tempfile.mkdtemp(prefix="layerlab-test-tmp-")
+    os.chmod(own, 0o755)
+    monkeypatch.setattr(tempfile, "tempdir", own)
+    try:
+        c = image.create_container(name="slow")
+        result = run_real(c, ["sh", "-c", "echo started > /started; sleep 30"], timeout=1.5)
+        assert result.exit_code == 137
+        assert "killed after" in result.stderr
+        assert c.read("/started") == b"started\n"  # what it wrote before dying is kept
+        assert glob.glob(os.path.join(own, "layerlab-real-*")) == []
+    finally:
+        monkeypatch.undo()
+        os.rmdir(own)  # fails if the run left anything behind
     with open("/proc/self/mountinfo") as f:
         assert "layerlab-real-" not in f.read()
 
