@@ -196,26 +196,33 @@ def test_widgets_in_jupyterlab(lab: tuple[str, str]) -> None:
         _drive(page, base, token, artifacts, shots)
 
 
+def run_all_until(page: Any, selector: str) -> None:
+    """Run every cell (once the kernel is ready) until ``selector`` is on the page; a
+    "Select Kernel" dialog is answered with the default and the run started again."""
+    def run_all() -> None:
+        page.evaluate(_READY_JS, UI_TIMEOUT_MS)
+        page.evaluate("() => { void window.jupyterapp.commands.execute("
+                      "'notebook:run-all-cells'); }")
+
+    run_all()
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    while not page.locator(selector).count():
+        accept = page.locator(".jp-Dialog .jp-mod-accept")
+        if accept.count():
+            accept.first.click()
+            run_all()
+        if time.monotonic() > deadline:
+            raise TimeoutError("the notebook's widgets did not appear")
+        page.wait_for_timeout(250)
+
+
 def _drive(page: Any, base: str, token: str, artifacts: Path, shots: list[Path]) -> None:
     """Open the notebook, run it, move the slider, type a command; screenshots on the way."""
     page.goto(f"{base}/lab/tree/widgets.ipynb?token={token}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
     page.wait_for_function("() => window.jupyterapp !== undefined")
     # wait for the notebook's kernel (starting one if JupyterLab did not), then run all
-    page.evaluate(_READY_JS, UI_TIMEOUT_MS)
-    page.evaluate("() => { void window.jupyterapp.commands.execute("
-                  "'notebook:run-all-cells'); }")
-    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
-    while not page.locator(".layerlab-storebrowser").count():
-        accept = page.locator(".jp-Dialog .jp-mod-accept")
-        if accept.count():  # "Select Kernel": take the default, run again
-            accept.first.click()
-            page.evaluate(_READY_JS, UI_TIMEOUT_MS)
-            page.evaluate("() => { void window.jupyterapp.commands.execute("
-                          "'notebook:run-all-cells'); }")
-        if time.monotonic() > deadline:
-            raise TimeoutError("the notebook's widgets did not appear")
-        page.wait_for_timeout(250)
+    run_all_until(page, ".layerlab-storebrowser")
     for name in ("explorer", "playground", "stepper", "storebrowser"):
         page.wait_for_selector(f".layerlab-{name}")
     page.wait_for_function(

@@ -13,12 +13,11 @@ instead when ``CI=true``.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_lab_browser import _READY_JS, UI_TIMEOUT_MS, _browser, lab  # noqa: F401
+from test_lab_browser import _browser, lab, run_all_until  # noqa: F401 (lab is a fixture)
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "test-artifacts" / "screenshots"
@@ -189,20 +188,7 @@ def _notebook() -> dict[str, Any]:
 
 
 def _run_all(page: Any) -> None:
-    page.evaluate(_READY_JS, UI_TIMEOUT_MS)
-    page.evaluate("() => { void window.jupyterapp.commands.execute("
-                  "'notebook:run-all-cells'); }")
-    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
-    while not page.locator(".layerlab-playground .layerlab-diff-line").count():
-        accept = page.locator(".jp-Dialog .jp-mod-accept")
-        if accept.count():
-            accept.first.click()
-            page.evaluate(_READY_JS, UI_TIMEOUT_MS)
-            page.evaluate("() => { void window.jupyterapp.commands.execute("
-                          "'notebook:run-all-cells'); }")
-        if time.monotonic() > deadline:
-            raise TimeoutError("the notebook's widgets did not appear")
-        page.wait_for_timeout(250)
+    run_all_until(page, ".layerlab-playground .layerlab-diff-line")
     page.wait_for_function("() => Array.from(document.querySelectorAll('.jp-RenderedImage img'))"
                            ".filter(i => i.complete && i.naturalWidth > 0).length >= "
                            f"{2 + 2 * len(PAIRS)}")
