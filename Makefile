@@ -22,7 +22,7 @@ NB_ENV := IPYTHONDIR=$(CURDIR)/$(VENV)/ipython MPLCONFIGDIR=$(CURDIR)/$(VENV)/ma
 venv: $(STAMP)
 
 # Re-run pip only when pyproject.toml is newer than the stamp.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml layerlab/_ctar.c
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
 	    { echo "layerlab needs Python >= 3.10; set PYTHON=python3.x" >&2; exit 1; }
 	@if [ ! -x $(BIN)/python ]; then \

@@ -26,14 +26,13 @@ import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, BinaryIO, NamedTuple, cast
+from typing import IO, BinaryIO, cast
 
-from ._codecs import GzipError, GzipMembers
+from ._codecs import GzipError, GzipMembers, ZstdFrames
 from .entry import Entry, EntryKind
 from .errors import InvalidImageError, InvalidLayerError, LimitExceededError, TruncatedError
-from .fasttar import Header, TarIndexer
+from .fasttar import RawMember, TarIndexer
 from .limits import DEFAULT_LIMITS, Limits
-from .paths import clean_member_name
 
 __all__ = [
     "ArchiveRange",
@@ -328,11 +327,11 @@ def spool_stream(
 
     spool = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115 - returned to the caller
     uncompressed = hashlib.sha256()
-    reader: IO[bytes] | GzipMembers | _ZstdFrames
+    reader: IO[bytes] | GzipMembers | ZstdFrames
     if compression == "gzip":
         reader = GzipMembers(cast(IO[bytes], raw))
     elif compression == "zstd":
-        reader = _ZstdFrames(io.BufferedReader(raw, _CHUNK))
+        reader = ZstdFrames(cast(IO[bytes], raw))
     else:
         reader = io.BufferedReader(raw, _CHUNK)
     counted = [0]
@@ -405,7 +404,7 @@ def _plain_chunks(raw: _HashingReader, limits: Limits, where: str) -> Iterator[b
         yield chunk
 
 
-def _inflated_chunks(reader: IO[bytes] | GzipMembers | _ZstdFrames, raw: _HashingReader,
+def _inflated_chunks(reader: IO[bytes] | GzipMembers | ZstdFrames, raw: _HashingReader,
                      spool: IO[bytes], uncompressed: hashlib._Hash, counted: list[int],
                      compression: Compression, limits: Limits, where: str) -> Iterator[bytes]:
     """Uncompressed chunks, each hashed, size- and bomb-checked and spooled before it is
@@ -545,73 +544,7 @@ class _Prefixed(io.RawIOBase):
         return self._rest.read(size)
 
 
-class _ZstdFrames(io.RawIOBase):
-    """Decompress zstd frames one after another; EOFError if the input stops inside a frame.
-
-    zstandard's ``stream_reader`` returns short data silently on a truncated frame, which
-    surfaced later as a confusing "not a tar archive". Input is fed in small slices so the
-    output of one call stays bounded (a zstd block inflates to at most 128 KiB), which keeps
-    ``max_layer_bytes`` effective against bombs.
-    """
-
-    _SLICE = 1024
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        import zstandard
-
-        self._raw = raw
-        self._dctx = zstandard.ZstdDecompressor()
-        self._dobj = self._dctx.decompressobj()
-        self._in_frame = False
-        self._pending = b""
-        self._at = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        want = _CHUNK if size is None or size < 0 else size
-        out: list[bytes] = []
-        produced = 0
-        # the input is walked with an offset: slicing the rest off every time copied the
-        # whole pending buffer per slice (quadratic in the read size)
-        pending, at = self._pending, self._at
-        while produced < want:
-            if at >= len(pending):
-                pending, at = self._raw.read(_CHUNK), 0
-                if not pending:
-                    if self._in_frame:
-                        self._pending, self._at = b"", 0
-                        raise EOFError("zstd stream ends inside a frame")
-                    break
-            piece = pending[at:at + self._SLICE]
-            at += len(piece)
-            self._in_frame = True
-            data = self._dobj.decompress(piece)
-            if self._dobj.eof:  # a frame ended; what follows starts the next one
-                pending, at = self._dobj.unused_data + pending[at:], 0
-                self._dobj = self._dctx.decompressobj()
-                self._in_frame = False
-            out.append(data)
-            produced += len(data)
-        self._pending, self._at = pending, at
-        return b"".join(out)
-
-
 # --- indexing ------------------------------------------------------------------------
-
-
-class RawMember(NamedTuple):
-    """A tar member after its name was cleaned: the entry, where its data lies, its tar name.
-
-    A named tuple: 50,000 of them are made per big layer, at a third of a dataclass's cost.
-    """
-
-    entry: Entry
-    offset: int
-    member_name: str
-
-
 
 
 def index_stream(
@@ -627,23 +560,7 @@ def index_stream(
     (escapes refused); whiteout names are *not* interpreted here. On any error the files
     opened for the stream are closed before the error propagates.
     """
-    members: list[RawMember] = []
-    append = members.append
-    max_path = limits.max_path_bytes
-    make = _make_entry
-    new_member = tuple.__new__
-
-    def emit(name: str, kind: EntryKind, header: Header, pax: dict[str, bytes], offset: int,
-             digest: str | None) -> None:
-        if pax or kind is EntryKind.SYMLINK or kind is EntryKind.HARDLINK:
-            entry = _entry(name, kind, header, pax, digest, limits, where)
-        else:  # the common case, spelled out: no link target, no xattrs
-            mode, uid, gid, mtime, size, devmajor, devminor, _link = header
-            entry = make(clean_member_name(name, where=where, max_bytes=max_path), kind,
-                         mode, uid, gid, mtime, size, digest, "", devmajor, devminor, ())
-        append(new_member(RawMember, (entry, offset, name)))  # no Python-level __new__
-
-    indexer = TarIndexer(emit, limits=limits, where=where)
+    indexer = TarIndexer(limits=limits, where=where)
     spooled = spool_stream(source, limits=limits, spool_dir=spool_dir, where=where,
                            sink=indexer.feed)
     try:
@@ -651,97 +568,7 @@ def index_stream(
     except BaseException:
         _discard(spooled.file, spooled.blob_file)
         raise
-    return spooled, members
-
-
-_ENTRY_FIELDS = ("path", "kind", "mode", "uid", "gid", "mtime", "size", "digest", "linkname",
-                 "devmajor", "devminor", "xattrs")
-
-
-def _fast_entry_maker() -> Callable[..., Entry]:
-    """``Entry(...)`` with all twelve fields positional, at a third of the cost.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``
-    (about 2 µs for an Entry, a third of indexing a small file); this fills the slots
-    through their descriptors instead. It is used only while Entry is what it was written
-    for (these fields in this order, slots, no ``__post_init__``); otherwise, and under
-    ``LAYERLAB_FAST_ENTRY=0``, the class itself is called. tests/test_codecs.py checks
-    both give equal entries.
-    """
-    import dataclasses
-
-    names = tuple(f.name for f in dataclasses.fields(Entry))
-    slots = getattr(Entry, "__slots__", ())
-    if (names != _ENTRY_FIELDS or hasattr(Entry, "__post_init__") or set(slots) != set(names)
-            or os.environ.get("LAYERLAB_FAST_ENTRY", "1") == "0"):
-        return Entry
-    (s_path, s_kind, s_mode, s_uid, s_gid, s_mtime, s_size, s_digest, s_link, s_major,
-     s_minor, s_xattrs) = (Entry.__dict__[n].__set__ for n in names)
-    new = object.__new__
-
-    def make(path: str, kind: EntryKind, mode: int, uid: int, gid: int, mtime: int,
-             size: int, digest: str | None, linkname: str, devmajor: int, devminor: int,
-             xattrs: tuple[tuple[str, bytes], ...]) -> Entry:
-        entry = new(Entry)
-        s_path(entry, path)
-        s_kind(entry, kind)
-        s_mode(entry, mode)
-        s_uid(entry, uid)
-        s_gid(entry, gid)
-        s_mtime(entry, mtime)
-        s_size(entry, size)
-        s_digest(entry, digest)
-        s_link(entry, linkname)
-        s_major(entry, devmajor)
-        s_minor(entry, devminor)
-        s_xattrs(entry, xattrs)
-        return entry
-
-    return make
-
-
-_make_entry = _fast_entry_maker()
-
-
-def _entry(name: str, kind: EntryKind, header: Header, pax: dict[str, bytes],
-           digest: str | None, limits: Limits, where: str) -> Entry:
-    path = clean_member_name(name, where=where, max_bytes=limits.max_path_bytes)
-    linkname = header.linkname
-    if kind is EntryKind.SYMLINK:
-        if len(linkname.encode("utf-8", "surrogateescape")) > limits.max_path_bytes:
-            raise LimitExceededError(
-                f"{where}: entry {name!r}: link target longer than max_path_bytes="
-                f"{limits.max_path_bytes}; raise Limits.max_path_bytes to accept it"
-            )
-    elif kind is EntryKind.HARDLINK:
-        # Hardlink targets are root-relative: '/usr/bin/perl' means <root>/usr/bin/perl.
-        linkname = clean_member_name(
-            linkname, where=f"{where}: hardlink {name!r} ->", max_bytes=limits.max_path_bytes
-        )
-    return _make_entry(path, kind, header.mode, header.uid, header.gid, header.mtime,
-                       header.size, digest, linkname, header.devmajor, header.devminor,
-                       _xattrs(pax, name, limits, where) if pax else ())
-
-
-def _xattrs(pax: dict[str, bytes], name: str, limits: Limits,
-            where: str) -> tuple[tuple[str, bytes], ...]:
-    out: dict[str, bytes] = {}
-    for key, value in pax.items():
-        if key.startswith("SCHILY.xattr."):
-            out[key[len("SCHILY.xattr.") :]] = value
-        elif key.startswith("LIBARCHIVE.xattr."):
-            import base64
-            from urllib.parse import unquote
-
-            text = value.decode("ascii", "replace")
-            out[unquote(key[len("LIBARCHIVE.xattr.") :])] = base64.b64decode(
-                text + "=" * (-len(text) % 4))
-    if sum(len(k) + len(v) for k, v in out.items()) > limits.max_xattr_bytes:
-        raise LimitExceededError(
-            f"{where}: entry {name!r}: xattrs larger than max_xattr_bytes="
-            f"{limits.max_xattr_bytes}; raise Limits.max_xattr_bytes to accept it"
-        )
-    return tuple(sorted(out.items()))
+    return spooled, indexer.members
 
 
 # --- writing -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from layerlab import Layer, tarstream
+from layerlab import Layer, fasttar, tarstream
 from layerlab._codecs import GZIP_ENV, GzipMembers, gzip_backend, gzip_backends
 from layerlab.errors import InvalidLayerError, LimitExceededError, TruncatedError
 from layerlab.limits import DEFAULT_LIMITS
@@ -192,7 +192,7 @@ def test_the_fast_entry_maker_makes_the_entries_the_class_makes(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from layerlab.entry import Entry, EntryKind
 
-    make = tarstream._fast_entry_maker()
+    make = fasttar._fast_entry_maker()
     assert make is not Entry  # Entry is still the frozen, slotted dataclass it was written for
     for args in [("/usr/bin/env", EntryKind.FILE, 0o755, 0, 0, 1_700_000_000, 123,
                   "sha256:" + "0" * 64, "", 0, 0, ()),
@@ -204,7 +204,7 @@ def test_the_fast_entry_maker_makes_the_entries_the_class_makes(
         with pytest.raises(AttributeError):
             fast.mode = 0  # type: ignore[misc]  # still frozen
     monkeypatch.setenv("LAYERLAB_FAST_ENTRY", "0")
-    assert tarstream._fast_entry_maker() is Entry
+    assert fasttar._fast_entry_maker() is Entry
 
 
 def test_zstd_frames_one_after_another_and_cut_inside_one(plain: bytes) -> None:
@@ -218,6 +218,68 @@ def test_zstd_frames_one_after_another_and_cut_inside_one(plain: bytes) -> None:
     assert layer.digest == "sha256:" + hashlib.sha256(blob).hexdigest()
     with pytest.raises(TruncatedError, match="zstd stream is truncated"):
         Layer.from_tar(io.BytesIO(blob[: len(blob) - 1000]))
+
+
+def _zstd_parts() -> list[bytes]:
+    """Frames of every header form zstandard writes (content size or not, checksum or not,
+    a dictionary id), with raw, RLE and compressed blocks, and a skippable frame."""
+    import struct
+
+    import zstandard
+
+    rng = random.Random(7)
+    noise = bytes(rng.getrandbits(8) for _ in range(3000))  # raw blocks
+    text = b"usr/share/doc/layerlab " * 300  # compressed blocks
+    runs = b"\0" * 300_000  # RLE blocks
+    dictionary = zstandard.ZstdCompressionDict(b"usr/share/doc " * 200)
+    parts = []
+    for size, check, payload in [(True, True, noise), (False, False, text), (True, False, runs),
+                                 (False, True, noise + text)]:
+        cctx = zstandard.ZstdCompressor(level=3, write_checksum=check, write_content_size=size)
+        parts.append(cctx.compress(payload))
+    parts.append(struct.pack("<II", 0x184D2A53, 5) + b"skip!")  # a skippable frame
+    parts.append(zstandard.ZstdCompressor(dict_data=dictionary, write_dict_id=True)
+                 .compress(text))
+    return parts
+
+
+def test_zstd_walker_tells_a_frame_boundary_from_a_cut_at_every_byte() -> None:
+    from layerlab._codecs import ZstdFrames, ZstdFrameWalker
+
+    parts = _zstd_parts()
+    stream = b"".join(parts)
+    boundaries = {0}
+    for part in parts:
+        boundaries.add(max(boundaries) + len(part))
+    for cut in range(len(stream) + 1):
+        walker = ZstdFrameWalker()
+        walker.feed(stream[:cut // 3])  # in pieces, cut anywhere
+        walker.feed(stream[cut // 3:cut])
+        assert walker.inside_frame == (cut not in boundaries) and not walker.lost, cut
+    decodable = b"".join(parts[:-1])  # (the last frame needs its dictionary)
+    for cut in range(len(decodable) + 1):
+        reader = ZstdFrames(io.BytesIO(decodable[:cut]))
+        if cut in boundaries:
+            while reader.read(1 << 16):
+                pass
+        else:
+            with pytest.raises(EOFError, match="inside a frame"):
+                while reader.read(1 << 16):
+                    pass
+
+
+def test_zstd_reads_are_bounded_and_garbage_after_frames_is_corrupt() -> None:
+    import zstandard
+
+    from layerlab._codecs import ZstdFrames
+
+    bomb = zstandard.ZstdCompressor(level=19).compress(bytes(64 << 20))
+    reader = ZstdFrames(io.BytesIO(bomb))
+    assert len(reader.read(1 << 20)) == 1 << 20  # one chunk out, not 64 MiB at once
+    reader = ZstdFrames(io.BytesIO(_zstd_parts()[0] + b"this is not a zstd frame"))
+    with pytest.raises(zstandard.ZstdError):
+        while reader.read(1 << 20):
+            pass
 
 
 def test_a_plain_stream_is_hashed_once_and_its_blob_digest_is_its_diff_id(plain: bytes) -> None:

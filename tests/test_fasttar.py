@@ -8,9 +8,10 @@ import tarfile
 
 import pytest
 
+from layerlab import fasttar
 from layerlab.entry import EntryKind
 from layerlab.errors import InvalidLayerError, LayerlabError, TruncatedError
-from layerlab.fasttar import Header, TarIndexer
+from layerlab.fasttar import RawMember, TarIndexer
 from layerlab.limits import DEFAULT_LIMITS
 
 LONG = "deep/" * 30 + "name-longer-than-one-hundred-bytes.txt"
@@ -52,21 +53,32 @@ def _tar(fmt: int) -> bytes:
     return out.getvalue() + b"trailing bytes after the end are legal"
 
 
-def _index(data: bytes, chunk: int) -> list[tuple[object, ...]]:
-    rows: list[tuple[object, ...]] = []
+@pytest.fixture(params=["c", "python"])
+def indexer_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test below runs on the C accelerator and on the pure-Python indexer."""
+    if request.param == "c":
+        if not fasttar.ACCELERATED:
+            pytest.skip("the C accelerator (layerlab._ctar) is not built here")
+    else:
+        monkeypatch.setattr(fasttar, "_scan", None)
+    return str(request.param)
 
-    def emit(name: str, kind: EntryKind, header: Header, pax: dict[str, bytes],
-             offset: int, digest: str | None) -> None:
-        xattrs = {k[len("SCHILY.xattr."):]: v for k, v in pax.items()
-                  if k.startswith("SCHILY.xattr.")}
-        rows.append((name, kind, header.mode, header.uid, header.gid, header.mtime,
-                     header.size, header.linkname, header.devmajor, header.devminor, xattrs,
-                     digest, offset))
 
-    indexer = TarIndexer(emit, limits=DEFAULT_LIMITS, where="test")
+def _members(data: bytes, chunk: int) -> list[RawMember]:
+    indexer = TarIndexer(limits=DEFAULT_LIMITS, where="test")
     for i in range(0, len(data), chunk):
         indexer.feed(data[i:i + chunk])
     indexer.close()
+    return indexer.members
+
+
+def _index(data: bytes, chunk: int) -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
+    for entry, offset, name in _members(data, chunk):
+        assert entry.path == "/" + name.removeprefix("./").strip("/")
+        rows.append((name, entry.kind, entry.mode, entry.uid, entry.gid, entry.mtime,
+                     entry.size, entry.linkname, entry.devmajor, entry.devminor,
+                     dict(entry.xattrs), entry.digest, offset))
     return rows
 
 
@@ -89,7 +101,8 @@ def _reference(data: bytes) -> list[tuple[object, ...]]:
             dev = kind is EntryKind.CHAR
             rows.append((info.name, kind, info.mode & 0o7777, info.uid, info.gid,
                          int(info.mtime), info.size if info.isreg() else 0,
-                         info.linkname if kind in (EntryKind.SYMLINK, EntryKind.HARDLINK) else "",
+                         info.linkname if kind is EntryKind.SYMLINK
+                         else "/" + info.linkname if kind is EntryKind.HARDLINK else "",
                          info.devmajor if dev else 0, info.devminor if dev else 0, xattrs,
                          digest, info.offset_data))
     return rows
@@ -97,17 +110,17 @@ def _reference(data: bytes) -> list[tuple[object, ...]]:
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 @pytest.mark.parametrize("chunk", [511, 4096, 1 << 20])
-def test_indexer_matches_tarfile(fmt: str, chunk: int) -> None:
+def test_indexer_matches_tarfile(fmt: str, chunk: int, indexer_kind: str) -> None:
     data = _tar(FORMATS[fmt])
     assert _index(data, chunk) == _reference(data)
 
 
-def test_indexer_fed_one_byte_at_a_time() -> None:
+def test_indexer_fed_one_byte_at_a_time(indexer_kind: str) -> None:
     data = _tar(tarfile.GNU_FORMAT)
     assert _index(data, 1) == _reference(data)
 
 
-def test_v7_directory_and_signed_checksum() -> None:
+def test_v7_directory_and_signed_checksum(indexer_kind: str) -> None:
     info = tarfile.TarInfo("olddir/")
     info.type = tarfile.AREGTYPE
     block = bytearray(info.tobuf(format=tarfile.USTAR_FORMAT))
@@ -120,7 +133,7 @@ def test_v7_directory_and_signed_checksum() -> None:
     (512 + 300, TruncatedError),  # inside file data
     (1024, TruncatedError),      # right after a member: no end marker
 ])
-def test_truncation_is_reported(cut: int, error: type[LayerlabError]) -> None:
+def test_truncation_is_reported(cut: int, error: type[LayerlabError], indexer_kind: str) -> None:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tf:
         info = tarfile.TarInfo("f")
@@ -130,6 +143,6 @@ def test_truncation_is_reported(cut: int, error: type[LayerlabError]) -> None:
         _index(out.getvalue()[:cut], 4096)
 
 
-def test_garbage_is_not_a_tar() -> None:
+def test_garbage_is_not_a_tar(indexer_kind: str) -> None:
     with pytest.raises(InvalidLayerError, match="not a tar archive"):
         _index(b"this is not a tar archive at all" * 40, 4096)

@@ -33,7 +33,9 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("base", ["layerlab.errors", "layerlab.paths", "layerlab.digest", "layerlab.limits",
               "layerlab._perf", "layerlab._fsutil", "layerlab.entry", "layerlab.blob",
               "layerlab.reference"]),
-    ("tar", ["layerlab.fasttar", "layerlab.tarstream", "layerlab.whiteout", "layerlab._codecs"]),
+    # (layerlab._ctar is the optional C accelerator of fasttar)
+    ("tar", ["layerlab.fasttar", "layerlab._ctar", "layerlab.tarstream", "layerlab.whiteout",
+             "layerlab._codecs"]),
     ("layer", ["layerlab.layer", "layerlab.overlaydir"]),
     ("union", ["layerlab.union", "layerlab.materialize"]),
     # the image and its own documents (config <-> Image, the OCI manifest) and history rows
@@ -116,7 +118,10 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+#: the Python modules, and the compiled ones by their type stubs (layerlab/_ctar.pyi)
 MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+MODULES.update({_module_name(p): p for p in sorted(PACKAGE.rglob("*.pyi"))
+                if _module_name(p) not in MODULES})
 
 
 def _resolve(name: str) -> str:
