@@ -372,8 +372,11 @@ scan(PyObject *self, PyObject *args)
         return NULL;
     const unsigned char *buf = (const unsigned char *)view.buf;
     Py_ssize_t n = view.len;
-    if (at < 0)
-        at = n;
+    if (at < 0 || at > n) {
+        PyBuffer_Release(&view);
+        return PyErr_Format(PyExc_ValueError, "scan: position %zd outside the buffer (%zd bytes)",
+                            at, n);
+    }
     while (n - at >= BLOCK && count < max_entries) {
         if (buf[at] == 0)
             break; /* the end marker, or a header with no name: Python decides */

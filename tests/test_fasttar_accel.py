@@ -104,7 +104,12 @@ def streams(draw: st.DrawFn) -> bytes:
     return bytes(raw)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: LAYERLAB_FUZZ_EXAMPLES=20000 for a longer run (as tests/hostile/test_fuzz.py)
+EXAMPLES = 2 * int(os.environ.get("LAYERLAB_FUZZ_EXAMPLES", "300"))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(data=streams(), chunk=st.sampled_from([512, 700, 4096, 1 << 20]))
 def test_the_accelerator_gives_the_python_answer(data: bytes, chunk: int) -> None:
     assert _run(data, chunk, accelerated=True) == _run(data, chunk, accelerated=False)
@@ -171,3 +176,10 @@ def test_the_accelerator_is_built_in_ci() -> None:
     if os.environ.get("CI") != "true":
         pytest.skip("only CI requires the accelerator; elsewhere the pure indexer is fine")
     assert fasttar.ACCELERATED, "layerlab._ctar did not build or import (see pip's output)"
+
+
+def test_scan_refuses_a_position_outside_its_buffer() -> None:
+    scan = fasttar._scan
+    assert scan is not None
+    with pytest.raises(ValueError, match="outside the buffer"):
+        scan(bytes(1024), 2048, 0, 0, 10, 10, 10, [])
