@@ -154,6 +154,50 @@ class SpooledStream:
         self.check_unchanged()
         return RangeFile(self.file, self.offset, self.length, self)
 
+    def link_to(self, path: str | os.PathLike[str]) -> bool:
+        """Give a private spool the name ``path`` (a hard link: no byte copied), after an
+        fsync of its data. Returns False where that cannot be done: a stream that is not a
+        whole private spool, a spool without a linkable inode (see :func:`_spool_file`),
+        another filesystem, no ``/proc``. The caller then copies.
+        """
+        if self.offset or self.stamp is not None or self.compression == "none":
+            return False
+        fd = self.file.fileno()
+        try:
+            if os.fstat(fd).st_size != self.length:
+                return False
+            os.fsync(fd)
+            # linkat(..., AT_SYMLINK_FOLLOW): a dir fd makes CPython call linkat (plain
+            # link(2) would link the /proc symlink itself and fail with EXDEV)
+            root = os.open("/", os.O_RDONLY)
+            try:
+                os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=root, follow_symlinks=True)
+            finally:
+                os.close(root)
+        except (OSError, NotImplementedError):
+            return False
+        return True
+
+
+def _spool_file(spool_dir: str | None) -> BinaryIO:
+    """A temporary file for a layer's uncompressed stream, gone when it is closed.
+
+    On Linux it is an ``O_TMPFILE`` opened without ``O_EXCL`` (which
+    ``tempfile.TemporaryFile`` adds), so that a store keeping the stream can link it into
+    place (:meth:`SpooledStream.link_to`) instead of copying it: on a pull of a 1 GB image
+    that copy was half the time. Elsewhere, ``tempfile.TemporaryFile``.
+    """
+    flag = getattr(os, "O_TMPFILE", 0)
+    if flag:
+        directory = spool_dir if spool_dir is not None else tempfile.gettempdir()
+        try:
+            fd = os.open(directory, os.O_RDWR | flag | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except OSError:  # a filesystem without O_TMPFILE
+            pass
+        else:
+            return cast(BinaryIO, os.fdopen(fd, "w+b"))
+    return cast(BinaryIO, tempfile.TemporaryFile(dir=spool_dir))
+
 
 def _close_quietly(*files: IO[bytes] | None) -> None:
     for f in files:
@@ -325,7 +369,7 @@ def spool_stream(
         opened.seek(0)
         return SpooledStream(cast(BinaryIO, opened), raw.count, digest, "none", digest, raw.count)
 
-    spool = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115 - returned to the caller
+    spool = _spool_file(spool_dir)
     uncompressed = hashlib.sha256()
     reader: IO[bytes] | GzipMembers | ZstdFrames
     if compression == "gzip":

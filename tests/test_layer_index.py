@@ -233,3 +233,38 @@ def test_a_plain_pulled_layer_is_read_in_place_from_the_cache(tmp_path: Path) ->
     blob.write_bytes(bytes(data))
     with pytest.raises(DigestMismatchError, match=f"expected {layer.digest}"):
         _pull(reg, tmp_path / "cache")
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_a_pulled_compressed_layer_tar_is_linked_into_the_cache_not_copied(
+        tmp_path: Path, compression: str) -> None:
+    import os
+
+    reg = _Registry(compression)
+    image = _pull(reg, tmp_path / "cache").image  # type: ignore[attr-defined]
+    cs = ContentStore(tmp_path / "cache")
+    layer = image.layers[0]
+    assert layer._tar is not None and layer._tar.compression == compression
+    spool = os.fstat(layer._tar.file.fileno())
+    kept = cs.path(layer.diff_id).stat()
+    assert (spool.st_ino, spool.st_dev) == (kept.st_ino, kept.st_dev)  # one inode, no copy
+    assert hashlib.sha256(cs.path(layer.diff_id).read_bytes()).hexdigest() == \
+        layer.diff_id.removeprefix("sha256:")
+    assert not os.listdir(tmp_path / "cache" / "ingest")  # the spool had no name of its own
+
+
+def test_where_the_spool_cannot_be_linked_it_is_copied(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from layerlab.tarstream import SpooledStream
+
+    monkeypatch.setattr(SpooledStream, "link_to", lambda self, path: False)
+    reg = _Registry("gzip")
+    image = _pull(reg, tmp_path / "cache").image  # type: ignore[attr-defined]
+    cs = ContentStore(tmp_path / "cache")
+    layer = image.layers[0]
+    assert layer._tar is not None
+    assert os.fstat(layer._tar.file.fileno()).st_ino != cs.path(layer.diff_id).stat().st_ino
+    assert hashlib.sha256(cs.path(layer.diff_id).read_bytes()).hexdigest() == \
+        layer.diff_id.removeprefix("sha256:")

@@ -57,7 +57,7 @@ from ..limits import DEFAULT_LIMITS, Limits
 from ..reference import DEFAULT_REGISTRY, Reference, parse
 from ..store.content import ContentStore
 from ..store.durable import atomic_write
-from ..store.layerindex import load_layer_index, save_layer_index
+from ..store.layerindex import load_layer_index, save_layer_index, spool_dir_for
 from ..tarstream import ArchiveRange
 from .auth import Credentials, as_credentials, docker_config_credentials
 from .client import RegistryClient, TransferStats, endpoint_url
@@ -241,6 +241,9 @@ class _Puller:
         made = [h for h in history if isinstance(h, Mapping) and not h.get("empty_layer")] \
             if isinstance(history, list) else []
 
+        # spooled inside the cache, the tars the index keeps are linked in, not copied
+        spool = spool_dir if spool_dir is not None else spool_dir_for(self.cs)
+
         def read(i: int) -> Layer:
             if fetch is not None:
                 fetch(i)
@@ -256,7 +259,7 @@ class _Puller:
             layer = load_layer(blob, stored, size=d.size,
                                digest=d.digest, diff_id=diff_id,
                                what=f"{self.label}: layer {i} (blob {d.digest})",
-                               history=hist, limits=self.limits, spool_dir=spool_dir)
+                               history=hist, limits=self.limits, spool_dir=spool)
             save_layer_index(self.cs, d.digest, layer)
             return layer
 

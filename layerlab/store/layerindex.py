@@ -90,25 +90,42 @@ def _entry(row: list[Any]) -> Entry:
 
 
 def _copy_in(cs: ContentStore, stream: SpooledStream) -> None:
-    """Store the layer's uncompressed tar as the blob ``diff_id`` (copied in the kernel;
-    not hashed again: ``stream.diff_id`` is the hash of exactly these bytes)."""
+    """Store the layer's uncompressed tar as the blob ``diff_id``: the spool linked into
+    place where it can be (same filesystem, Linux), else copied in the kernel. Not hashed
+    again: ``stream.diff_id`` is the hash of exactly these bytes."""
     target = cs.root / "blobs" / "sha256" / stream.diff_id[len("sha256:"):]
     if target.is_file() and target.stat().st_size == stream.length:
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f"{target.name}.index-tmp-{os.getpid()}-{id(stream)}")
     try:
-        with open(tmp, "wb") as out:
-            view = stream.range()
-            copied = view.copy_to_fd(out.fileno())
-            if copied != stream.length:
-                raise OSError(f"copied {copied} of {stream.length} bytes")
-            out.flush()
-            os.fsync(out.fileno())
+        if not stream.link_to(tmp):
+            with open(tmp, "wb") as out:
+                view = stream.range()
+                copied = view.copy_to_fd(out.fileno())
+                if copied != stream.length:
+                    raise OSError(f"copied {copied} of {stream.length} bytes")
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def spool_dir_for(cs: ContentStore) -> str | None:
+    """Where a layer about to be indexed into ``cs`` should spool its uncompressed tar:
+    inside the store (its ``ingest/`` directory), so :func:`save_layer_index` links the
+    spool into place rather than copying it. ``None`` (the system's temporary directory)
+    when the index is off or the directory cannot be made."""
+    if os.environ.get(INDEX_ENV, "1") == "0":
+        return None
+    directory = cs.root / "ingest"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return str(directory)
 
 
 def save_layer_index(cs: ContentStore, blob_digest: str, layer: Layer) -> bool:
