@@ -12,11 +12,13 @@ add the module to :data:`MODULES`.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -141,6 +143,30 @@ def load_all() -> dict[str, Benchmark]:
     for module in MODULES:
         importlib.import_module(f"{__name__}.{module}")
     return REGISTRY
+
+
+@contextlib.contextmanager
+def spools_in(workdir: Path) -> Iterator[None]:
+    """Spool files (a compressed layer's inflated tar) in ``workdir``, on the same tmpfs as
+    the data and the floor's reads, as the load-rss and pull benchmarks do for their
+    subprocesses: a disk's writeback, which on a VM comes and goes, then times nothing."""
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(workdir)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved
+
+
+def spooling(fn: BenchFn) -> BenchFn:
+    """Run the benchmark ``fn`` inside :func:`spools_in` its workdir."""
+
+    @functools.wraps(fn)
+    def wrapped(scale: Scale, workdir: Path) -> list[Row]:
+        with spools_in(workdir):
+            return fn(scale, workdir)
+
+    return wrapped
 
 
 def scratch_dir() -> tempfile.TemporaryDirectory[str]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from . import Row, Scale, benchmark, measured, median
+from . import Row, Scale, benchmark, measured, median, spooling
 from .data import make_index_tar
 
 NAME = "index"
 
 
 @benchmark(NAME, "Layer.from_tar on a plain layer tar vs tar -tvf (goal <= 3x)")
+@spooling
 def run(scale: Scale, workdir: Path) -> list[Row]:
     tar_path = workdir / "index.tar"
     info = make_index_tar(tar_path, scale.tar_entries)

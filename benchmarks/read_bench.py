@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import Row, Scale, benchmark, measured, median, release
+from . import Row, Scale, benchmark, measured, median, release, spooling
 from .data import make_debian_tar, make_index_tar, make_realistic_tar
 
 READ, LOAD, SCALE = "read", "load", "scale"
@@ -150,6 +150,7 @@ def _describe(info: dict) -> str:
 
 @benchmark(READ, "Layer.from_tar on a realistic layer, plain / gzip / zstd, vs read + sha256 "
                  "(+ fastest inflater) (goal <= 2x)")
+@spooling
 def run_read(scale: Scale, workdir: Path) -> list[Row]:
     from layerlab._codecs import gzip_backend
 
@@ -247,6 +248,7 @@ def _floor_files(files: list[tuple[Path, str]]) -> float:
 
 @benchmark(LOAD, "layerlab.load of a docker-archive and an OCI layout vs read + sha256 "
                  "(+ inflate) of their files (goal <= 2x)")
+@spooling
 def run_load(scale: Scale, workdir: Path) -> list[Row]:
     rows: list[Row] = []
     runs = max(min(scale.index_runs, 3), 1)
@@ -291,6 +293,7 @@ _POINTS = {
 
 @benchmark(SCALE, "growth: cost per entry, per byte and per layer at three sizes each "
                   "(a flat column is linear growth)")
+@spooling
 def run_scale(scale: Scale, workdir: Path) -> list[Row]:
     from layerlab import Image, Layer
     from layerlab.formats import save

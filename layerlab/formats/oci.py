@@ -81,13 +81,15 @@ class _Reader:
         return read_verified_json(stream, stored, size=desc.size, digest=desc.digest,
                                   what=f"{what} {desc.digest}", limits=self.limits)
 
-    def _open_blob(self, desc: Descriptor, what: str) -> Any:
+    def _open_blob(self, desc: Descriptor, what: str, *, layer: bool = False) -> Any:
+        """The blob's stream and size; a layer's is read in place where the source can
+        (see :meth:`Source.open_layer <layerlab.formats.sources.Source.open_layer>`)."""
         name = blob_name(desc.digest)
         if not self.source.exists(name):
             raise InvalidImageError(
                 f"{self.source.label}: {what} {desc.digest} is missing (no {name})"
             )
-        return self.source.open(name)
+        return self.source.open_layer(name) if layer else self.source.open(name)
 
     # --- choosing a manifest -----------------------------------------------------------
     def candidates(self, index: Any, where: str, depth: int, ref: str,
@@ -204,7 +206,7 @@ class _Reader:
                 if again is not None:
                     return layer_listed_again(again, diff_id, history,
                                               where=f"layer {i} (blob {desc.digest})")
-                stream, stored = self._open_blob(desc, f"layer {i}")
+                stream, stored = self._open_blob(desc, f"layer {i}", layer=True)
                 layer = load_layer(
                     stream, stored, size=desc.size, digest=desc.digest, diff_id=diff_id,
                     what=f"layer {i} (blob {desc.digest})", history=history,
