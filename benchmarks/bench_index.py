@@ -33,22 +33,18 @@ def run(scale: Scale, workdir: Path) -> list[Row]:
     pure: list[float] = []
     ref: list[float] = []
     floor: list[float] = []
-    accelerator = fasttar._scan
     for _ in range(scale.index_runs):  # interleaved, so drift hits every side alike
         ours.append(_from_tar(tar_path))
         ref.append(_tar_tvf(tar_path))
         floor.append(floor_seconds(tar_path))
-        if accelerator is not None:
-            fasttar._scan = None
-            try:
+        if fasttar.ACCELERATED:
+            with fasttar.pure_python():
                 pure.append(_from_tar(tar_path))
-            finally:
-                fasttar._scan = accelerator
     detail = (
         f"median of {scale.index_runs}; {info['entries']:,} entries "
         f"(d {info.get('dir', 0)}, f {info.get('file', 0)}, l {info.get('symlink', 0)}), "
         f"{info['bytes'] / 2**20:.0f} MiB; "
-        + ("C accelerator" if accelerator is not None else "pure Python: _ctar not built")
+        + ("C accelerator" if fasttar.ACCELERATED else "pure Python: _ctar not built")
     )
     name = f"Layer.from_tar ({info['entries']:,} entries)"
     rows = [

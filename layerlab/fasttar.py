@@ -34,12 +34,13 @@ link targets, base-256 numbers), PAX extended and global headers (``path``,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from .entry import Entry, EntryKind
@@ -47,7 +48,7 @@ from .errors import InvalidLayerError, LimitExceededError, TruncatedError, Unsup
 from .limits import Limits
 from .paths import clean_member_name
 
-__all__ = ["ACCELERATED", "Header", "RawMember", "TarIndexer"]
+__all__ = ["ACCELERATED", "Header", "RawMember", "TarIndexer", "pure_python"]
 
 _BLOCK = 512
 _ZERO = bytes(_BLOCK)
@@ -310,6 +311,19 @@ def _accelerator() -> Callable[..., tuple[int, int]] | None:
 _scan = _accelerator()
 #: is the C accelerator in use? (``python -m benchmarks`` reports it)
 ACCELERATED = _scan is not None
+
+
+@contextlib.contextmanager
+def pure_python() -> Iterator[None]:
+    """Index with the Python code alone inside this block, accelerator or not: for side by
+    side comparisons (the benchmark's pure-Python row, the tests that run both paths).
+    Not for use while another thread indexes."""
+    global _scan
+    saved, _scan = _scan, None
+    try:
+        yield
+    finally:
+        _scan = saved
 #: the largest number the C code takes for a limit (it reads them as 64-bit integers)
 _C_MAX = 2**63 - 1
 #: a RawMember without going through a Python-level ``__new__``

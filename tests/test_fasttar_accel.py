@@ -10,6 +10,7 @@ names with ``./``, ``//``, ``..``, non-ASCII bytes, trailing slashes and no name
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tarfile
@@ -43,18 +44,14 @@ _SPELLINGS = [b"0000644\0", b"  644 \0", b"644", b"\0\0\0", b"        ", b"0009"
 
 def _run(data: bytes, chunk: int, *, accelerated: bool,
          limits: Limits = DEFAULT_LIMITS) -> tuple[str, object]:
-    saved = fasttar._scan
-    if not accelerated:
-        fasttar._scan = None
     try:
-        indexer = TarIndexer(limits=limits, where="fuzz")
-        for i in range(0, len(data), chunk):
-            indexer.feed(data[i:i + chunk])
-        indexer.close()
+        with contextlib.nullcontext() if accelerated else fasttar.pure_python():
+            indexer = TarIndexer(limits=limits, where="fuzz")
+            for i in range(0, len(data), chunk):
+                indexer.feed(data[i:i + chunk])
+            indexer.close()
     except LayerlabError as exc:
         return "error", (type(exc).__name__, str(exc))
-    finally:
-        fasttar._scan = saved
     return "members", [tuple(m) for m in indexer.members]
 
 
