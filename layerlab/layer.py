@@ -31,7 +31,7 @@ import io
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import IO, BinaryIO, Protocol, cast, overload
 
 from ._perf import paused_gc
@@ -72,7 +72,7 @@ from .whiteout import (
     marker_member_name,
 )
 
-__all__ = ["Layer"]
+__all__ = ["Layer", "TarIndex"]
 
 #: every marker's tar spelling contains it (whiteouts, the opaque marker, AUFS metadata):
 #: a path without it is an ordinary entry, and the marker checks are skipped
@@ -124,12 +124,36 @@ class _SpoolContent(_Content):
         self._spooled = spooled
         self._ranges = ranges
 
+    @property
+    def ranges(self) -> dict[str, tuple[int, int]]:
+        """Each content digest's ``(offset, size)`` in the stream (a copy)."""
+        return dict(self._ranges)
+
     def open(self, entry: Entry) -> BinaryIO:
         offset, size = self._ranges[cast(str, entry.digest)]
         spooled = self._spooled
         spooled.check_unchanged()
         # a bounded view of the spool, not a copy: big files never sit in memory whole
         return cast(BinaryIO, RangeFile(spooled.file, spooled.offset + offset, size, spooled))
+
+
+@dataclass(frozen=True)
+class TarIndex:
+    """What a layer read from a tar found in it: with the same stream, enough to make the
+    same layer again without reading the tar (:mod:`layerlab.store.layerindex` caches it
+    beside a pulled blob). From :meth:`Layer.tar_index`; back with
+    :meth:`Layer.from_tar_index`.
+
+    ``ranges`` maps each content digest to ``(offset, size)`` in the uncompressed stream;
+    ``positions`` each path to its place in the stream.
+    """
+
+    stream: SpooledStream
+    entries: tuple[Entry, ...]
+    whiteouts: frozenset[str]
+    opaques: frozenset[str]
+    positions: Mapping[str, int]
+    ranges: Mapping[str, tuple[int, int]]
 
 
 class Layer:
@@ -191,6 +215,24 @@ class Layer:
         self._groups: tuple[list[tuple[str, list[tuple[str, Entry]]]], list[Entry]] | None = None
 
     # --- constructors ------------------------------------------------------------------
+
+    @classmethod
+    def from_tar_index(cls, index: TarIndex, *, created_by: str = "",
+                       comment: str = "") -> Layer:
+        """The layer :meth:`tar_index` described, its contents read from ``index.stream``.
+        The caller vouches that the index belongs to that stream (the layer index checks
+        sizes, ranges and digests before it calls this)."""
+        return cls(
+            content_entries={e.path: e for e in index.entries},
+            whiteouts=index.whiteouts,
+            opaques=index.opaques,
+            content=_SpoolContent(index.stream, dict(index.ranges)),
+            positions=index.positions,
+            created_by=created_by,
+            comment=comment,
+            compression=index.stream.compression,
+            tar=index.stream,
+        )
 
     @classmethod
     def from_dict(
@@ -352,6 +394,15 @@ class Layer:
             compression=spooled.compression,
             tar=spooled,
         )
+
+    def tar_index(self) -> TarIndex | None:
+        """What this layer found in the tar it was read from (``None`` for a layer made
+        in memory: it has no stream to point into)."""
+        content = self._content
+        if self._tar is None or not isinstance(content, _SpoolContent):
+            return None
+        return TarIndex(self._tar, self._content_entries, self._whiteouts, self._opaques,
+                        dict(self._positions), content.ranges)
 
     # --- what is in it -----------------------------------------------------------------
 

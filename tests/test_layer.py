@@ -558,3 +558,21 @@ def test_to_tar_and_blob_write_to_a_file_object() -> None:
     assert layer.to_tar(tar_out) is None and layer.blob(blob_out) is None
     assert sha256(tar_out.getvalue()) == layer.diff_id
     assert sha256(blob_out.getvalue()) == layer.digest
+
+
+def test_tar_index_makes_the_same_layer_again_without_reading_the_tar() -> None:
+    import io
+
+    from layerlab.layer import TarIndex
+
+    made = Layer.from_dict({"/etc/motd": "hi\n", "/bin/sh": Symlink("busybox"),
+                            "/gone": Whiteout()})
+    assert made.tar_index() is None  # made in memory: nothing to point into
+    read = Layer.from_tar(io.BytesIO(made.blob()))
+    index = read.tar_index()
+    assert isinstance(index, TarIndex) and index.stream.diff_id == read.diff_id
+    again = Layer.from_tar_index(index, created_by="RUN true")
+    assert again.entries == read.entries and again.diff_id == read.diff_id
+    assert again.read("/etc/motd") == b"hi\n" and again.created_by == "RUN true"
+    assert [again.stream_position(e) for e in again.content_entries] == [
+        read.stream_position(e) for e in read.content_entries]

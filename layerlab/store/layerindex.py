@@ -46,7 +46,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..entry import Entry, EntryKind
-from ..layer import Layer, _SpoolContent
+from ..layer import Layer, TarIndex
 from ..limits import DEFAULT_LIMITS, Limits
 from ..paths import clean_member_name
 from ..tarstream import SpooledStream
@@ -137,12 +137,10 @@ def save_layer_index(cs: ContentStore, blob_digest: str, layer: Layer) -> bool:
     """
     if os.environ.get(INDEX_ENV, "1") == "0":
         return False
-    stream = layer._tar
-    if stream is None or layer.digest != blob_digest:
+    index = layer.tar_index()
+    if index is None or layer.digest != blob_digest:
         return False
-    content = layer._content
-    if not isinstance(content, _SpoolContent):
-        return False
+    stream = index.stream
     try:
         if stream.compression != "none":
             _copy_in(cs, stream)
@@ -153,11 +151,11 @@ def save_layer_index(cs: ContentStore, blob_digest: str, layer: Layer) -> bool:
             "compression": stream.compression,
             "diff_id": stream.diff_id,
             "tar_size": stream.length,
-            "entries": [_entry_row(e) for e in layer.content_entries],
-            "whiteouts": sorted(layer.whiteouts),
-            "opaques": sorted(layer.opaques),
-            "positions": layer._positions,
-            "ranges": content._ranges,
+            "entries": [_entry_row(e) for e in index.entries],
+            "whiteouts": sorted(index.whiteouts),
+            "opaques": sorted(index.opaques),
+            "positions": index.positions,
+            "ranges": index.ranges,
         }
         text = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
         check = hashlib.sha256(text).hexdigest().encode()
@@ -236,14 +234,7 @@ def load_layer_index(
     spooled = SpooledStream(tar_file, tar_size, diff_id, compression, blob_digest, blob_size,
                             blob_file)
     hist = history or {}
-    return Layer(
-        content_entries={e.path: e for e in entries},
-        whiteouts=whiteouts,
-        opaques=opaques,
-        content=_SpoolContent(spooled, ranges),
-        positions=positions,
-        created_by=str(hist.get("created_by", "")),
-        comment=str(hist.get("comment", "")),
-        compression=compression,
-        tar=spooled,
-    )
+    return Layer.from_tar_index(
+        TarIndex(spooled, tuple(entries), frozenset(whiteouts), frozenset(opaques), positions,
+                 ranges),
+        created_by=str(hist.get("created_by", "")), comment=str(hist.get("comment", "")))
