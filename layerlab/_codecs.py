@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
-__all__ = ["GZIP_ENV", "GzipBackend", "GzipMembers", "ZstdFrameWalker", "ZstdFrames",
-           "gzip_backend", "gzip_backends"]
+__all__ = ["GZIP_ENV", "ZSTD_MAGIC", "GzipBackend", "GzipMembers", "ZstdFrameWalker",
+           "ZstdFrames", "gzip_backend", "gzip_backends"]
 
 GZIP_ENV = "LAYERLAB_GZIP"
 _CHUNK = 1 << 20
@@ -147,8 +147,9 @@ class GzipMembers:
         return data.startswith(b"\x1f\x8b"[: min(len(data), 2)])
 
 
-#: RFC 8878: a zstd frame's magic number, and a skippable frame's (0x184D2A5?, little-endian)
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+#: RFC 8878: a zstd frame's magic number (tarstream.detect_compression looks for it too),
+#: and the tail of a skippable frame's (0x184D2A5?, little-endian)
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _SKIPPABLE_TAIL = b"\x2a\x4d\x18"
 _MAGIC, _DESCRIPTOR, _BLOCK_HEADER, _SKIP_SIZE = range(4)
 
@@ -205,7 +206,7 @@ class ZstdFrameWalker:
     def _step(self, head: bytes) -> None:
         state = self._state
         if state == _MAGIC:
-            if head == _ZSTD_MAGIC:
+            if head == ZSTD_MAGIC:
                 self._state, self._want = _DESCRIPTOR, 1
             elif head[1:] == _SKIPPABLE_TAIL and head[0] & 0xF0 == 0x50:
                 self._state, self._want = _SKIP_SIZE, 4

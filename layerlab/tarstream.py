@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, BinaryIO, cast
 
-from ._codecs import GzipError, GzipMembers, ZstdFrames
+from ._codecs import ZSTD_MAGIC, GzipError, GzipMembers, ZstdFrames
 from .entry import Entry, EntryKind
 from .errors import InvalidImageError, InvalidLayerError, LimitExceededError, TruncatedError
 from .fasttar import RawMember, TarIndexer
@@ -50,7 +50,6 @@ __all__ = [
 Compression = str  # "none" | "gzip" | "zstd"
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _OTHER_MAGIC = {b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz"}
 _CHUNK = 1 << 20
 #: the expansion ratio is checked only past this many uncompressed bytes
@@ -61,7 +60,7 @@ def detect_compression(head: bytes) -> Compression:
     """Tell plain, gzip and zstd streams apart by their first bytes."""
     if head.startswith(_GZIP_MAGIC):
         return "gzip"
-    if head.startswith(_ZSTD_MAGIC):
+    if head.startswith(ZSTD_MAGIC):
         return "zstd"
     for magic, name in _OTHER_MAGIC.items():
         if head.startswith(magic):

@@ -113,12 +113,16 @@ def _copy_in(cs: ContentStore, stream: SpooledStream) -> None:
             os.unlink(tmp)
 
 
+def _enabled() -> bool:
+    return os.environ.get(INDEX_ENV, "1") != "0"
+
+
 def spool_dir_for(cs: ContentStore) -> str | None:
     """Where a layer about to be indexed into ``cs`` should spool its uncompressed tar:
     inside the store (its ``ingest/`` directory), so :func:`save_layer_index` links the
     spool into place rather than copying it. ``None`` (the system's temporary directory)
     when the index is off or the directory cannot be made."""
-    if os.environ.get(INDEX_ENV, "1") == "0":
+    if not _enabled():
         return None
     directory = cs.root / "ingest"
     try:
@@ -135,7 +139,7 @@ def save_layer_index(cs: ContentStore, blob_digest: str, layer: Layer) -> bool:
     ``LAYERLAB_LAYER_INDEX=0`` is simply not cached: the cache is an optimisation, never a
     requirement).
     """
-    if os.environ.get(INDEX_ENV, "1") == "0":
+    if not _enabled():
         return False
     index = layer.tar_index()
     if index is None or layer.digest != blob_digest:
